@@ -1,0 +1,40 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both install what they need.
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+EMBEDDED := $(UV) run --frozen python -m customerinfo.embedded --
+
+.PHONY: run test install lint typecheck migrations-check pytest bench clean
+
+## Install uv when missing, then the locked dependencies.
+install:
+	@command -v uv >/dev/null 2>&1 || test -x $(HOME)/.local/bin/uv || \
+		python3 -m pip install --user --quiet uv || \
+		python3 -m pip install --user --quiet --break-system-packages uv
+	@$(UV) sync --frozen
+
+## Start the whole product on embedded defaults (PostgreSQL and Redis of its own unless
+## DATABASE_URL / REDIS_URL are set) and print where to click.
+run: install
+	@$(EMBEDDED) python -m customerinfo.devserver
+
+## Lint, type-check, check migrations, then the whole test suite with coverage.
+test: install lint typecheck migrations-check pytest
+
+lint:
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+typecheck:
+	$(UV) run --frozen mypy .
+
+migrations-check:
+	@$(EMBEDDED) python manage.py makemigrations --check --dry-run
+
+pytest:
+	@$(EMBEDDED) python -m pytest -n $${PYTEST_WORKERS:-auto} --cov --cov-report=term --cov-report=lcov:coverage.lcov
+
+bench: install
+	@$(EMBEDDED) python bench/tenants.py
+
+clean:
+	rm -rf .data .pytest_cache .mypy_cache .ruff_cache coverage.lcov .coverage .coverage.* staticfiles

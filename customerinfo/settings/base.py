@@ -1,0 +1,109 @@
+"""Django core settings: apps, middleware, database, templates, static files."""
+
+import os
+
+from .environment import BASE_DIR, ENVIRONMENT, IS_PRODUCTION, env, required
+
+SECRET_KEY = required("SECRET_KEY", development_default="insecure-development-key-" + "x" * 40)
+DEBUG: bool = env.bool("DEBUG", default=not IS_PRODUCTION)
+
+DATABASES = {
+    "default": env.db_url_config(
+        required(
+            "DATABASE_URL", development_default="postgres://postgres@127.0.0.1:5432/customerinfo"
+        )
+    )
+}
+DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+# Persistent connections: a sign-up request must not pay for a new PostgreSQL connection.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
+
+REDIS_URL: str = required("REDIS_URL", development_default="redis://127.0.0.1:6379/0")
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        # Cache keys are shared by all tenants; django-tenants prefixes them with the schema.
+        "KEY_FUNCTION": "django_tenants.cache.make_key",
+        # Parallel test workers share one Redis; each keeps to its own keys.
+        "KEY_PREFIX": env.str(
+            "CACHE_KEY_PREFIX", default=os.environ.get("PYTEST_XDIST_WORKER", "")
+        ),
+        "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
+    }
+}
+
+MIDDLEWARE = [
+    "customerinfo.logs.RequestContextMiddleware",
+    # Health checks answer before host routing: Kubernetes probes use the pod IP as Host.
+    "customerinfo.health.HealthCheckMiddleware",
+    "tenants.middleware.TenantRoutingMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "customerinfo" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    }
+]
+
+WSGI_APPLICATION = "customerinfo.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+if ENVIRONMENT == "test":
+    # Hashing passwords the production way would dominate the suite's run time.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "portal-home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("fr", "Français"), ("es", "Español")]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = env.path("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+STATICFILES_DIRS = [BASE_DIR / "frontend" / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if IS_PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+
+# Outside production, serve static files straight from their folders (no collectstatic needed).
+WHITENOISE_USE_FINDERS = not IS_PRODUCTION
+WHITENOISE_AUTOREFRESH = DEBUG
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

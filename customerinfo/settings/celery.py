@@ -1,0 +1,31 @@
+"""Celery: settings that keep a task from being lost when Redis or a worker goes away."""
+
+from datetime import timedelta
+
+from .base import REDIS_URL
+from .environment import env
+
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+# Acknowledge after the task ran and requeue it when the worker dies mid-task: a crash means
+# the task runs again, never that it silently disappears. Tasks are written idempotent for this.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# One message at a time per worker process, so a busy worker does not sit on tasks others could run.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# The hard limit must stay well below the visibility timeout, otherwise Redis hands a task that is
+# still running to a second worker.
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    # Tenants whose provisioning task was lost (Redis flushed, worker killed) get it again.
+    "tenants-provision-pending": {
+        "task": "tenants.tasks.tenants_provision_pending",
+        "schedule": timedelta(minutes=1),
+    },
+}

@@ -1,0 +1,43 @@
+"""django-tenants: which apps live in the public schema and which in every tenant's schema."""
+
+from .environment import env
+
+SHARED_APPS = [
+    "django_tenants",
+    "tenants",
+    "billing",
+    "customerinfo.accounts",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.admin",
+    "django.contrib.staticfiles",
+]
+
+TENANT_APPS = [
+    # Retailer users and their sessions live in the retailer's own schema, so no query of one
+    # retailer's portal can ever read another's accounts.
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "customerinfo.accounts",
+    "signup",
+    "crm_sync",
+]
+
+INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+
+TENANT_MODEL = "tenants.Tenant"
+TENANT_DOMAIN_MODEL = "tenants.Domain"
+PUBLIC_SCHEMA_URLCONF = "customerinfo.urls_public"
+ROOT_URLCONF = "customerinfo.urls_tenants"
+
+#: Tenants are served at ``<slug>.<BASE_DOMAIN>``; the bare domain is the public site.
+BASE_DOMAIN: str = env.str("BASE_DOMAIN", default="localhost")
+
+#: The schema every new tenant is cloned from (kept migrated by ``migrate_tenants``).
+TENANT_TEMPLATE_SCHEMA: str = env.str("TENANT_TEMPLATE_SCHEMA", default="tenant_template")
+
+#: How many schemas ``migrate_tenants`` migrates at once.
+TENANT_MIGRATION_WORKERS: int = env.int("TENANT_MIGRATION_WORKERS", default=2)

@@ -1,0 +1,52 @@
+"""Routes each request by host: the public site, a tenant's site, or a clear 404 page.
+
+Written in place of django-tenants' TenantMainMiddleware because that one needs a tenant row for
+the public schema, raises a bare 404 for unknown hosts, and knows nothing of tenants still being
+provisioned.
+"""
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import set_urlconf
+
+from .selectors import tenant_for_host
+
+
+def public_hosts() -> set[str]:
+    return {settings.BASE_DOMAIN, f"www.{settings.BASE_DOMAIN}"}
+
+
+class TenantRoutingMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        connection.set_schema_to_public()  # type: ignore[attr-defined]
+        try:
+            host = request.get_host().rsplit(":", 1)[0].lower()
+        except DisallowedHost:
+            return render(request, "tenants/unknown_host.html", {"host": ""}, status=400)
+        if host in public_hosts():
+            # django-tenants' own templates read request.tenant.schema_name on every host.
+            request.tenant = connection.tenant  # type: ignore[attr-defined]
+            request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
+            set_urlconf(request.urlconf)
+            return self.get_response(request)
+        tenant = tenant_for_host(host=host)
+        if tenant is None:
+            context = {"host": host, "base_domain": settings.BASE_DOMAIN}
+            return render(request, "tenants/unknown_host.html", context, status=404)
+        if not tenant.ready:
+            response = render(request, "tenants/not_ready.html", {"tenant": tenant}, status=503)
+            response["Retry-After"] = "5"
+            return response
+        request.tenant = tenant  # type: ignore[attr-defined]
+        connection.set_tenant(tenant)  # type: ignore[attr-defined]
+        request.urlconf = settings.ROOT_URLCONF
+        set_urlconf(None)
+        return self.get_response(request)

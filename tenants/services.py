@@ -1,0 +1,268 @@
+"""Tenant lifecycle: create, provision (clone the template), and migrate every schema."""
+
+import logging
+import multiprocessing
+import re
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.db import connection, connections, transaction
+from django.utils import timezone
+from django_tenants.utils import get_public_schema_name, schema_exists
+
+from customerinfo.accounts.models import Role, User
+
+from . import schemas
+from .errors import TenantError
+from .models import Domain, SchemaMigration, SchemaMigrationState, Tenant, TenantStatus
+
+logger = logging.getLogger(__name__)
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+#: Host names people would take for ours, or that the platform needs for itself.
+RESERVED_SLUGS = frozenset(
+    {"www", "admin", "api", "app", "static", "media", "mail", "public", "portal", "status", "help"}
+)
+#: Any fixed number: what matters is that every migrate_tenants run and provisioning agree on it.
+MIGRATION_LOCK_KEY = 74_201_001
+
+
+def schema_name_for(slug: str) -> str:
+    """``t_`` keeps tenant schemas apart from public, pg_* and the template, whatever the slug."""
+    return "t_" + slug.replace("-", "_")
+
+
+def tenant_create(
+    *,
+    name: str,
+    slug: str,
+    owner_email: str,
+    owner_password: str | None = None,
+    provision_now: bool = False,
+) -> Tenant:
+    """Records a new retailer and gets its schema made.
+
+    The request that creates a tenant only writes two rows; the schema is cloned by a Celery task
+    after commit (or here with ``provision_now``), and the tenant serves nothing until ``ready``.
+    """
+    slug = slug.strip().lower()
+    if not SLUG_PATTERN.match(slug):
+        raise TenantError(
+            "invalid_slug",
+            "Use 1 to 40 lowercase letters, digits and hyphens, not starting or ending with one.",
+        )
+    if slug in RESERVED_SLUGS:
+        raise TenantError("reserved_slug", f"The address {slug!r} is reserved.")
+    if not name.strip():
+        raise TenantError("invalid_name", "A retailer needs a name.")
+    domain = f"{slug}.{settings.BASE_DOMAIN}"
+    with transaction.atomic():
+        if (
+            Tenant.objects.filter(slug=slug).exists()
+            or Domain.objects.filter(domain=domain).exists()
+        ):
+            raise TenantError("slug_taken", f"The address {slug!r} is already taken.")
+        tenant = Tenant.objects.create(
+            name=name.strip(),
+            slug=slug,
+            schema_name=schema_name_for(slug),
+            owner_email=User.objects.normalize_email(owner_email).lower(),
+            owner_password_hash=make_password(owner_password),
+        )
+        Domain.objects.create(domain=domain, tenant=tenant, is_primary=True)
+        if not provision_now:
+            from .tasks import tenant_provision_task
+
+            transaction.on_commit(lambda: tenant_provision_task.delay(tenant_id=tenant.pk))
+    if provision_now:
+        tenant = tenant_provision(tenant_id=tenant.pk)
+    logger.info("tenant created", extra={"tenant": slug, "provisioned": tenant.ready})
+    return tenant
+
+
+def tenant_provision(*, tenant_id: int) -> Tenant:
+    """Clones the template into the tenant's schema, creates its owner, and marks it ready.
+
+    Safe to run twice or concurrently: the tenant row is locked and a ready tenant is left alone.
+    Clone, owner and ready flag commit together, so a crash leaves no half-made tenant.
+    """
+    template_ensure_current()
+    try:
+        with transaction.atomic():
+            tenant = Tenant.objects.select_for_update().get(pk=tenant_id)
+            if tenant.ready:
+                return tenant
+            schemas.schema_clone(source=settings.TENANT_TEMPLATE_SCHEMA, target=tenant.schema_name)
+            connection.set_tenant(tenant)  # type: ignore[attr-defined]
+            try:
+                User.objects.create(
+                    email=tenant.owner_email,
+                    password=tenant.owner_password_hash,
+                    role=Role.OWNER,
+                )
+            finally:
+                connection.set_schema_to_public()  # type: ignore[attr-defined]
+            tenant.ready = True
+            tenant.status = TenantStatus.ACTIVE
+            tenant.provisioned_at = timezone.now()
+            tenant.owner_password_hash = ""
+            tenant.provisioning_error = ""
+            tenant.save()
+    except Exception as error:
+        Tenant.objects.filter(pk=tenant_id, ready=False).update(
+            status=TenantStatus.FAILED, provisioning_error=f"{type(error).__name__}: {error}"
+        )
+        logger.exception("tenant provisioning failed", extra={"tenant_id": tenant_id})
+        raise
+    logger.info("tenant provisioned", extra={"tenant": tenant.slug})
+    return tenant
+
+
+def tenants_provision_pending(*, older_than_seconds: int = 60) -> list[int]:
+    """Provisions tenants whose task was lost; returns their ids."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    pending = list(
+        Tenant.objects.filter(
+            ready=False, status=TenantStatus.PROVISIONING, created_at__lt=cutoff
+        ).values_list("pk", flat=True)
+    )
+    for tenant_id in pending:
+        tenant_provision(tenant_id=tenant_id)
+    return pending
+
+
+@contextmanager
+def migration_lock() -> Iterator[None]:
+    """One schema-changing job at a time across all pods (a PostgreSQL advisory lock)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK_KEY])
+
+
+def template_ensure_current() -> None:
+    """Creates or migrates the template schema when it is missing a migration.
+
+    Normally migrate_tenants has done it at deploy; this covers a fresh database and the window
+    between a new release starting and its migration Job finishing.
+    """
+    template = settings.TENANT_TEMPLATE_SCHEMA
+    targets = schemas.tenant_migration_targets()
+    if not schemas.schemas_behind(schema_names=[template], targets=targets):
+        return
+    with migration_lock():
+        if schemas.schemas_behind(schema_names=[template], targets=targets):
+            schemas.schema_migrate(schema_name=template)
+
+
+@dataclass
+class MigrationReport:
+    checked: int = 0
+    behind: list[str] = field(default_factory=list)
+    migrated: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _schema_migrate_recorded(schema_name: str, targets: list[list[str]]) -> tuple[str, str | None]:
+    """Migrates one schema and records the attempt; runs in a worker process.
+
+    The worker writes its own state, so an interrupted run leaves an accurate record of which
+    schemas finished; returns (schema, error or None).
+    """
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
+    SchemaMigration.objects.update_or_create(
+        schema_name=schema_name,
+        defaults={
+            "state": SchemaMigrationState.RUNNING,
+            "target": targets,
+            "error": "",
+            "started_at": timezone.now(),
+            "finished_at": None,
+        },
+    )
+    try:
+        output = schemas.schema_migrate(schema_name=schema_name)
+    except Exception as error:
+        SchemaMigration.objects.filter(schema_name=schema_name).update(
+            state=SchemaMigrationState.FAILED,
+            error=traceback.format_exc(),
+            finished_at=timezone.now(),
+        )
+        return schema_name, f"{type(error).__name__}: {error}"
+    SchemaMigration.objects.filter(schema_name=schema_name).update(
+        state=SchemaMigrationState.DONE, output=output[-10_000:], finished_at=timezone.now()
+    )
+    return schema_name, None
+
+
+def _worker_init() -> None:
+    # The parent closed its connections before forking; start clean in case it had not.
+    connections.close_all()
+
+
+def tenants_migrate(
+    *, workers: int = 2, progress: Callable[[str], None] = lambda line: None
+) -> MigrationReport:
+    """Migrates public, then the template, then only the tenant schemas that are behind.
+
+    One query finds the schemas behind; they migrate ``workers`` at a time in separate processes.
+    Re-running after an interruption picks up exactly the schemas still behind.
+    """
+    started = time.monotonic()
+    report = MigrationReport()
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
+    with migration_lock():
+        progress(schemas.schema_migrate(schema_name=get_public_schema_name()).strip())
+        targets = schemas.tenant_migration_targets()
+        template = settings.TENANT_TEMPLATE_SCHEMA
+        tenant_schemas = list(
+            Tenant.objects.filter(ready=True).order_by("pk").values_list("schema_name", flat=True)
+        )
+        all_schemas = [template, *tenant_schemas]
+        report.checked = len(all_schemas)
+        report.behind = schemas.schemas_behind(schema_names=all_schemas, targets=targets)
+        progress(f"{len(report.behind)} of {len(all_schemas)} schemas are behind")
+        target_list = [list(target) for target in targets]
+        if template in report.behind or not schema_exists(template):
+            # New tenants are cloned from the template: bring it up to date before the others.
+            name, error = _schema_migrate_recorded(template, target_list)
+            _record(report, name, error, progress)
+        rest = [name for name in report.behind if name != template]
+        if workers <= 1 or len(rest) <= 1:
+            for name in rest:
+                _record(report, *_schema_migrate_recorded(name, target_list), progress)
+        else:
+            connections.close_all()
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(
+                max_workers=workers, mp_context=context, initializer=_worker_init
+            ) as pool:
+                futures = [
+                    pool.submit(_schema_migrate_recorded, name, target_list) for name in rest
+                ]
+                for future in as_completed(futures):
+                    _record(report, *future.result(), progress)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _record(
+    report: MigrationReport, name: str, error: str | None, progress: Callable[[str], None]
+) -> None:
+    if error is None:
+        report.migrated.append(name)
+        progress(f"migrated {name}")
+    else:
+        report.failed[name] = error
+        progress(f"FAILED {name}: {error}")

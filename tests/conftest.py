@@ -1,0 +1,105 @@
+"""Shared fixtures: the template schema, the personas, and clients for their hosts.
+
+Tenant schemas are made once per test database (per xdist worker) by cloning the template, so a
+test never waits for migrations. Each test then runs inside a transaction that is rolled back,
+which in PostgreSQL undoes rows and DDL alike, so no test needs to drop a schema.
+
+Personas, as in every test of this project:
+- alice owns Alice's shop (tenant ``alice``);
+- bob is a manager on alice's team;
+- charlie owns another retailer and must see nothing of alice's.
+"""
+
+from collections.abc import Iterator
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django_tenants.utils import tenant_context
+
+from customerinfo.accounts.models import Role, User
+from tenants.models import Tenant
+from tenants.services import template_ensure_current, tenant_create
+
+PASSWORD = "a-long-test-password"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> None:
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        template_ensure_current()
+        for slug, name in [("alice", "Alice's Shop"), ("charlie", "Charlie's Store")]:
+            tenant_create(
+                name=name,
+                slug=slug,
+                owner_email=f"{slug}@{slug}.example",
+                owner_password=PASSWORD,
+                provision_now=True,
+            )
+
+
+@pytest.fixture(autouse=True)
+def _public_schema_between_tests() -> Iterator[None]:
+    """A test that switched schema must not leave the next one in it."""
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
+    yield
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def alice_tenant(db: None) -> Tenant:
+    return Tenant.objects.get(slug="alice")
+
+
+@pytest.fixture
+def charlie_tenant(db: None) -> Tenant:
+    return Tenant.objects.get(slug="charlie")
+
+
+def _user(tenant: Tenant, email: str) -> User:
+    with tenant_context(tenant):
+        return User.objects.get(email=email)
+
+
+@pytest.fixture
+def alice(alice_tenant: Tenant) -> User:
+    return _user(alice_tenant, "alice@alice.example")
+
+
+@pytest.fixture
+def bob(alice_tenant: Tenant) -> User:
+    with tenant_context(alice_tenant):
+        return User.objects.create_user(
+            "bob@alice.example", PASSWORD, full_name="Bob", role=Role.MANAGER
+        )
+
+
+@pytest.fixture
+def charlie(charlie_tenant: Tenant) -> User:
+    return _user(charlie_tenant, "charlie@charlie.example")
+
+
+def login(client: Client, tenant: Tenant, user: User) -> None:
+    """Signs ``user`` in on ``client``; the session and last_login live in the tenant's schema."""
+    with tenant_context(tenant):
+        client.force_login(user)
+
+
+def host_of(tenant: Tenant) -> str:
+    return str(tenant.get_primary_domain())
+
+
+@pytest.fixture
+def alice_client(alice_tenant: Tenant) -> Client:
+    """Anonymous browser on alice's host."""
+    return Client(HTTP_HOST=host_of(alice_tenant))
+
+
+@pytest.fixture
+def charlie_client(charlie_tenant: Tenant) -> Client:
+    return Client(HTTP_HOST=host_of(charlie_tenant))
+
+
+@pytest.fixture
+def public_client() -> Client:
+    return Client(HTTP_HOST="localhost")

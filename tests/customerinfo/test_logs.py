@@ -1,0 +1,60 @@
+import json
+import logging
+import sys
+
+import pytest
+from django.test import Client
+from django_tenants.utils import tenant_context
+
+from customerinfo.logs import ContextFilter, JsonFormatter, request_id_var
+from tenants.models import Tenant
+
+
+def _format(record: logging.LogRecord) -> dict[str, object]:
+    ContextFilter().filter(record)
+    result: dict[str, object] = json.loads(JsonFormatter().format(record))
+    return result
+
+
+def _record(message: str = "hello", **extra: object) -> logging.LogRecord:
+    record = logging.LogRecord("test", logging.INFO, __file__, 1, message, (), None)
+    for key, value in extra.items():
+        setattr(record, key, value)
+    return record
+
+
+@pytest.mark.django_db
+def test_json_line_carries_request_id_schema_and_extras(alice_tenant: Tenant) -> None:
+    token = request_id_var.set("abc123")
+    try:
+        with tenant_context(alice_tenant):
+            line = _format(_record(tenant="alice"))
+    finally:
+        request_id_var.reset(token)
+    assert line["message"] == "hello"
+    assert line["request_id"] == "abc123"
+    assert line["schema"] == "t_alice"
+    assert line["tenant"] == "alice"
+    assert line["level"] == "INFO"
+
+
+def test_exceptions_are_logged_with_their_traceback() -> None:
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.LogRecord("t", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    line = _format(record)
+    assert "ValueError: boom" in str(line["exception"])
+
+
+@pytest.mark.django_db
+def test_request_id_is_taken_from_the_proxy_and_echoed() -> None:
+    response = Client(HTTP_X_REQUEST_ID="from-ingress-42").get("/healthz")
+    assert response["X-Request-ID"] == "from-ingress-42"
+
+
+@pytest.mark.django_db
+def test_a_forged_request_id_is_replaced() -> None:
+    response = Client(HTTP_X_REQUEST_ID='bad"\nid').get("/", HTTP_HOST="localhost")
+    assert response["X-Request-ID"] != 'bad"\nid'
+    assert len(response["X-Request-ID"]) == 32

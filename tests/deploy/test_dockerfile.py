@@ -1,0 +1,194 @@
+"""The Dockerfile: hadolint clean, multi-stage, locked install, non-root, runnable commands.
+
+No Docker engine runs here, so the image's commands are proven against the repository and the
+project virtualenv (built from the same uv.lock) instead of a built image.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import tomllib
+
+import pytest
+
+from tests.deploy.support import (
+    APP_UID,
+    DOCKERFILE,
+    DOCKERIGNORE,
+    REPO_ROOT,
+    Instruction,
+    Stage,
+    assert_provided,
+    files_referenced_by,
+    parse_dockerfile,
+    require_application_file,
+    venv_executable,
+)
+
+
+@pytest.fixture(scope="module")
+def stages() -> list[Stage]:
+    return parse_dockerfile(DOCKERFILE.read_text())
+
+
+@pytest.fixture(scope="module")
+def final_stage(stages: list[Stage]) -> Stage:
+    return stages[-1]
+
+
+def _env_assignments(instruction: Instruction) -> dict[str, str]:
+    return dict(word.split("=", 1) for word in shlex.split(instruction.arguments))
+
+
+def _strip_env_prefix(argv: list[str]) -> list[str]:
+    """`A=1 B=2 python manage.py ...` -> `python manage.py ...`."""
+    index = 0
+    while index < len(argv) and re.fullmatch(r"[A-Z_][A-Z0-9_]*=.*", argv[index]):
+        index += 1
+    return argv[index:]
+
+
+def test_hadolint_reports_nothing() -> None:
+    result = subprocess.run(  # noqa: S603 - fixed argv, no shell
+        [
+            str(venv_executable("hadolint")),
+            "--no-color",
+            "--format",
+            "json",
+            "--failure-threshold",
+            "style",
+            str(DOCKERFILE),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    findings = json.loads(result.stdout or "[]")
+    assert findings == [], findings
+    assert result.returncode == 0, result.stderr
+
+
+def test_hadolint_ignores_carry_a_reason() -> None:
+    for line in DOCKERFILE.read_text().splitlines():
+        match = re.search(r"hadolint ignore=\S+(.*)$", line)
+        if match:
+            assert match.group(1).strip(" -:"), f"hadolint ignore without a reason: {line}"
+
+
+def test_is_multi_stage_with_slim_final_image(stages: list[Stage], final_stage: Stage) -> None:
+    assert len(stages) >= 2
+    assert final_stage.base == "python:3.11-slim-bookworm"
+    # The final stage copies the built /app (venv, code, static files) from an earlier stage.
+    copies_from_build = [
+        item for item in final_stage.all("COPY") if item.arguments.startswith("--from=")
+    ]
+    assert copies_from_build, "final stage copies nothing from the builder"
+
+
+def test_dependencies_come_from_the_lock_without_dev_tools(
+    stages: list[Stage], final_stage: Stage
+) -> None:
+    build_runs = [item.arguments for stage in stages[:-1] for item in stage.all("RUN")]
+    assert any("uv sync --frozen --no-dev" in run for run in build_runs), build_runs
+    uv_sources = [stage.base for stage in stages if stage.base.startswith("ghcr.io/astral-sh/uv")]
+    assert uv_sources or any("pip install" in run and "uv" in run for run in build_runs)
+    # No package manager, compiler or uv in the final stage.
+    for item in final_stage.all("RUN"):
+        assert not re.search(r"\b(apt-get|apt|pip|uv|gcc|make)\b", item.arguments), item
+    # pyproject.toml and uv.lock are copied before `uv sync` and nothing ignores them.
+    builder = next(stage for stage in stages[:-1] if stage.all("RUN"))
+    copied = " ".join(item.arguments for item in builder.all("COPY"))
+    for needed in ("pyproject.toml", "uv.lock"):
+        assert needed in copied
+        assert (REPO_ROOT / needed).is_file()
+
+
+def test_processes_are_runtime_dependencies() -> None:
+    """The image has no dev group, so every program it runs must be a runtime dependency."""
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    runtime = {re.split(r"[\[<>=!~ ;]", spec, maxsplit=1)[0] for spec in project["dependencies"]}
+    assert {"gunicorn", "celery", "django", "whitenoise"} <= runtime
+
+
+def test_final_stage_runs_as_numeric_non_root_user(final_stage: Stage) -> None:
+    user = final_stage.last("USER")
+    assert user is not None, "the final stage has no USER"
+    uid, _, gid = user.arguments.partition(":")
+    assert uid.isdigit(), "USER must be numeric so Kubernetes can enforce runAsNonRoot"
+    assert int(uid) == APP_UID
+    assert not gid or (gid.isdigit() and int(gid) != 0)
+    # USER comes after the last RUN/COPY so that nothing later runs as root.
+    keywords = [item.keyword for item in final_stage.instructions]
+    last_user = len(keywords) - 1 - keywords[::-1].index("USER")
+    assert "RUN" not in keywords[last_user:]
+
+
+def test_runtime_environment(final_stage: Stage) -> None:
+    env: dict[str, str] = {}
+    for item in final_stage.all("ENV"):
+        env.update(_env_assignments(item))
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1"
+    assert env["PYTHONUNBUFFERED"] == "1"
+    assert env["PATH"].startswith("/app/.venv/bin:")
+    assert any(item.arguments.split("/")[0] == "8000" for item in final_stage.all("EXPOSE"))
+
+
+def test_default_command_is_the_web_process(final_stage: Stage) -> None:
+    cmd = final_stage.last("CMD")
+    assert cmd is not None
+    assert cmd.arguments.startswith("["), "use the exec form so signals reach gunicorn"
+    assert cmd.exec_form() == [
+        "gunicorn",
+        "customerinfo.wsgi:application",
+        "--bind",
+        "0.0.0.0:8000",
+        "--workers",
+        "3",
+        "--access-logfile",
+        "-",
+    ]
+
+
+def test_commands_reference_programs_and_files_that_exist(stages: list[Stage]) -> None:
+    commands: list[list[str]] = []
+    for stage in stages:
+        for item in stage.all("CMD") + stage.all("ENTRYPOINT"):
+            commands.append(item.exec_form())
+        for item in stage.all("RUN"):
+            argv = _strip_env_prefix(shlex.split(item.arguments))
+            if "manage.py" in argv:
+                commands.append(argv)
+    assert commands
+    for argv in commands:
+        venv_executable(argv[0].rsplit("/", 1)[-1])
+        for needed in files_referenced_by(argv):
+            require_application_file(needed)
+            assert_provided(needed)
+
+
+def test_collectstatic_gets_every_required_setting(stages: list[Stage]) -> None:
+    runs = [
+        item for stage in stages for item in stage.all("RUN") if "collectstatic" in item.arguments
+    ]
+    assert len(runs) == 1
+    words = shlex.split(runs[0].arguments)
+    env = dict(word.split("=", 1) for word in words[: len(words) - len(_strip_env_prefix(words))])
+    assert env["CUSTOMERINFO_ENV"] == "production"
+    assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "BASE_DOMAIN"} <= env.keys()
+    assert "--noinput" in words
+
+
+def test_dockerignore_keeps_the_context_small_but_complete() -> None:
+    patterns = {
+        line.strip()
+        for line in DOCKERIGNORE.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    for excluded in (".git", ".venv", ".data", "node_modules", ".coverage", "coverage.lcov"):
+        assert excluded in patterns, f"{excluded} is not in .dockerignore"
+    assert any("__pycache__" in pattern for pattern in patterns)
+    for needed in ("pyproject.toml", "uv.lock", "manage.py", "customerinfo", "frontend"):
+        assert needed not in patterns, f"{needed} is needed in the build context"
