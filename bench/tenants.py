@@ -1,0 +1,142 @@
+"""Tenant provisioning and fleet migration at 1,000 tenants.
+
+Creates a scratch database, provisions BENCH_TENANTS tenants (default 1,000) one by one as a
+sign-up would, then times ``manage.py migrate_tenants`` twice, as a deploy Job runs it: with
+nothing pending, and with one new trivial migration (an added column) for every tenant.
+
+Run with ``make bench`` (embedded servers unless DATABASE_URL / REDIS_URL are set). The last line
+printed holds the figures as key=value pairs.
+"""
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+TENANTS = int(os.environ.get("BENCH_TENANTS", "1000"))
+DATABASE = "customerinfo_bench"
+
+INITIAL_MIGRATION = """from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies = []
+    operations = [
+        migrations.CreateModel(
+            name="BenchNote",
+            fields=[
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("text", models.CharField(max_length=100)),
+            ],
+        ),
+    ]
+"""
+
+NEW_MIGRATION = """from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("benchapp", "0001_initial")]
+    operations = [
+        migrations.AddField("benchnote", "note", models.CharField(max_length=20, null=True)),
+    ]
+"""
+
+
+def scratch_database_url() -> str:
+    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/customerinfo")
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{DATABASE}"))
+
+
+def recreate_database(url: str) -> None:
+    parts = urlsplit(url)
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin.replace("postgres://", "postgresql://", 1), autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        c.execute(f'CREATE DATABASE "{DATABASE}"')
+
+
+def migrate_tenants(environment: dict[str, str]) -> tuple[float, str]:
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate_tenants"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return time.perf_counter() - started, result.stdout.strip().splitlines()[-1]
+
+
+def main() -> None:
+    url = scratch_database_url()
+    recreate_database(url)
+    migrations_root = Path(tempfile.mkdtemp(prefix="bench-migrations-"))
+    package = migrations_root / "bench_migrations"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "0001_initial.py").write_text(INITIAL_MIGRATION)
+    environment = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "bench.bench_settings",
+        "PYTHONPATH": os.pathsep.join([str(migrations_root), str(ROOT)]),
+        "LOG_LEVEL": "WARNING",
+        "CUSTOMERINFO_ENV": "development",
+    }
+    os.environ.update(environment)
+    sys.path[:0] = [str(migrations_root), str(ROOT)]
+
+    seconds, summary = migrate_tenants(environment)
+    print(f"first migrate (public + template): {seconds:.2f} s  {summary}", flush=True)
+
+    import django
+
+    django.setup()
+    from tenants.services import tenant_create
+
+    durations = []
+    for number in range(TENANTS):
+        started = time.perf_counter()
+        tenant_create(
+            name=f"Bench shop {number}",
+            slug=f"bench-{number}",
+            owner_email=f"owner@bench-{number}.example",
+            provision_now=True,
+        )
+        durations.append(time.perf_counter() - started)
+        if (number + 1) % 100 == 0:
+            print(f"created {number + 1} tenants, last {durations[-1] * 1000:.0f} ms", flush=True)
+    quantiles = statistics.quantiles(durations, n=100)
+    create_p50, create_p95 = statistics.median(durations), quantiles[94]
+
+    noop_seconds, summary = migrate_tenants(environment)
+    print(f"migrate with nothing pending: {noop_seconds:.2f} s  {summary}", flush=True)
+
+    (package / "0002_note.py").write_text(NEW_MIGRATION)
+    one_new_seconds, summary = migrate_tenants(environment)
+    print(f"migrate with one new migration: {one_new_seconds:.2f} s  {summary}", flush=True)
+
+    from django.db import connections
+
+    connections.close_all()
+    recreate_database(url)  # leaves an empty database, not 1,000 schemas, behind
+    print(
+        f"tenants={TENANTS} create_p50_s={create_p50:.3f} create_p95_s={create_p95:.3f} "
+        f"migrate_noop_{TENANTS}_s={noop_seconds:.2f} "
+        f"migrate_one_new_{TENANTS}_s={one_new_seconds:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
