@@ -83,8 +83,9 @@ def embedded_redis(folder: Path) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
     )
     try:
-        wait_for_port(port, process)
-        yield f"redis://127.0.0.1:{port}/0"
+        url = f"redis://127.0.0.1:{port}/0"
+        wait_for_redis(url, process)
+        yield url
     finally:
         process.terminate()
         try:
@@ -93,15 +94,23 @@ def embedded_redis(folder: Path) -> Iterator[str]:
             process.kill()
 
 
-def wait_for_port(port: int, process: "subprocess.Popen[bytes]", timeout: float = 10.0) -> None:
+def wait_for_redis(url: str, process: "subprocess.Popen[bytes]", timeout: float = 30.0) -> None:
+    """Waits until Redis answers PING: listening is not enough while it replays its AOF."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"Redis exited at start (code {process.returncode})")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"Redis did not listen on port {port} within {timeout} s")
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"Redis exited at start (code {process.returncode})")
+            with contextlib.suppress(redis.ConnectionError, redis.BusyLoadingError):
+                if client.ping():
+                    return
+            time.sleep(0.05)
+    finally:
+        client.close()
+    raise RuntimeError(f"Redis at {url} did not answer within {timeout} s")
 
 
 @contextlib.contextmanager
@@ -124,13 +133,19 @@ def run(command: list[str]) -> int:
     executable = shutil.which(command[0]) or command[0]
     with services_environment() as environment:
         child = subprocess.Popen([executable, *command[1:]], env=environment)  # noqa: S603
-        while True:
-            try:
-                return child.wait()
-            except KeyboardInterrupt:
-                # The terminal sent SIGINT to the whole group; let the child finish its own
-                # shutdown, then stop the servers on the way out of the with block.
-                child.send_signal(signal.SIGINT)
+
+        # Ctrl-C (often delivered twice: by the terminal to the group and by uv forwarding it)
+        # is passed on to the child and never interrupts us: the servers must outlive the
+        # child's own shutdown, or its worker would lose Redis halfway through.
+        def forward(signum: int, _frame: object) -> None:
+            child.send_signal(signum)
+
+        previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            return child.wait()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 if __name__ == "__main__":
