@@ -81,6 +81,8 @@ def embedded_redis(folder: Path) -> Iterator[str]:
             str(folder / "redis.log"),
         ],
         stdout=subprocess.DEVNULL,
+        # Out of the terminal's process group: Ctrl-C must not stop Redis before the worker.
+        start_new_session=True,
     )
     try:
         url = f"redis://127.0.0.1:{port}/0"
