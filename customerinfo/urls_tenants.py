@@ -1,12 +1,18 @@
 """URLs of a retailer's host (``<slug>.<BASE_DOMAIN>``): the portal."""
 
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
 
-from signup import views as signup_views
+from signup import apis as signup_apis
 
 urlpatterns = [
-    path("", signup_views.portal_home, name="portal-home"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/kiosk/pair", signup_apis.PairApi.as_view(), name="kiosk-pair"),
+    path("api/kiosk/form", signup_apis.FormApi.as_view(), name="kiosk-form"),
+    path("api/kiosk/submissions", signup_apis.SubmissionApi.as_view(), name="kiosk-submit"),
+    path("api/kiosk/heartbeat", signup_apis.HeartbeatApi.as_view(), name="kiosk-heartbeat"),
+    path("", include("signup.urls")),
     path(
         "login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

@@ -10,12 +10,14 @@ Personas, as in every test of this project:
 - charlie owns another retailer and must see nothing of alice's.
 """
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
 from django.db import connection
 from django.test import Client
 from django_tenants.utils import tenant_context
+from pytest_django import Settings
 
 from customerinfo.accounts.models import Role, User
 from tenants.models import Tenant
@@ -36,6 +38,14 @@ def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureRequ
                 owner_password=PASSWORD,
                 provision_now=True,
             )
+
+
+@pytest.fixture(autouse=True)
+def _cache_of_its_own(settings: Settings) -> None:
+    """Redis is not rolled back: each test gets fresh cache keys (rate limits, cached reads)."""
+    cache = dict(settings.CACHES["default"])
+    cache["KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = {**settings.CACHES, "default": cache}
 
 
 @pytest.fixture(autouse=True)

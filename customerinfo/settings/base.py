@@ -48,6 +48,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -105,5 +106,28 @@ STORAGES = {
 # Outside production, serve static files straight from their folders (no collectstatic needed).
 WHITENOISE_USE_FINDERS = not IS_PRODUCTION
 WHITENOISE_AUTOREFRESH = DEBUG
+
+REST_FRAMEWORK = {
+    "EXCEPTION_HANDLER": "customerinfo.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_RATES": {
+        # A tablet sends one sign-up per shopper plus a heartbeat a minute; draining an offline
+        # queue is what needs the headroom.
+        "device": env.str("KIOSK_RATE_LIMIT", default="120/min"),
+        "pairing": env.str("PAIRING_RATE_LIMIT", default="10/min"),
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CustomerInfo kiosk API",
+    "DESCRIPTION": "What a paired shop tablet calls. Errors are always "
+    '{"error": {"code", "message", "fields"}} with a stable code.',
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

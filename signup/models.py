@@ -1,0 +1,238 @@
+"""Sign-up data of one retailer (tenant schema): stores, tablets, forms, submissions, consent.
+
+A Form is edited as a draft; publishing freezes the draft into a FormVersion that never changes,
+so every submission can be checked, and later shown, against exactly what the shopper saw.
+Consent wording is stored once per distinct text (ConsentText) and every consent given points
+at it, with its hash, so the evidence survives any later edit of the form.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Location(models.Model):
+    """A store. Its country is the default for phone numbers typed without a prefix."""
+
+    name = models.CharField(max_length=120)
+    code = models.SlugField(max_length=40, unique=True)
+    country = models.CharField(max_length=2, default="US")
+    time_zone = models.CharField(max_length=64, default="UTC")
+    #: The form its tablets show; empty means the retailer's default (brand) form.
+    form = models.ForeignKey("Form", null=True, blank=True, on_delete=models.SET_NULL)
+    #: Per-store overrides of the brand form's texts: {"welcome": {"en": ...}, ...}.
+    overrides = models.JSONField(default=dict, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Device(models.Model):
+    """An enrolled tablet. Only a hash of its token is kept: a database leak pairs no tablet."""
+
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="devices")
+    name = models.CharField(max_length=120)
+    token_hash = models.CharField(max_length=64, unique=True)
+    #: The token's first characters, to tell tablets apart in the portal.
+    token_prefix = models.CharField(max_length=12)
+    paired_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    app_version = models.CharField(max_length=40, blank=True)
+    queue_depth = models.PositiveIntegerField(default=0)
+    oldest_unsent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["location__name", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.location})"
+
+
+class PairingCode(models.Model):
+    """A short one-time code a manager reads off the portal and types on a new tablet.
+
+    The code is ``LOOKUP-SECRET``: the lookup finds the row, so wrong secrets can be counted
+    against that one code and burn it after a few tries; only the secret's hash is stored.
+    """
+
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="pairing_codes")
+    device_name = models.CharField(max_length=120)
+    lookup = models.CharField(max_length=8, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"pairing code for {self.device_name}"
+
+
+class Form(models.Model):
+    name = models.CharField(max_length=120)
+    #: The editable definition (fields, consents, texts, branding); see signup.definitions.
+    draft = models.JSONField()
+    #: The retailer's brand form, shown by every store that does not name another.
+    is_default = models.BooleanField(default=False)
+    current_version = models.ForeignKey(
+        "FormVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=models.Q(is_default=True), name="one_default_form"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FormVersion(models.Model):
+    """A published form, frozen: submissions are validated against the version they name."""
+
+    form = models.ForeignKey(Form, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    definition = models.JSONField()
+    published_at = models.DateTimeField(auto_now_add=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["form", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["form", "number"], name="form_version_number_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.form} v{self.number}"
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email marketing"
+    SMS = "sms", "SMS marketing"
+
+
+class ConsentText(models.Model):
+    """One exact wording of a consent, in one language. Rows are never edited."""
+
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    locale = models.CharField(max_length=8)
+    text = models.TextField()
+    #: SHA-256 of the text, so anyone can check which wording a consent was given against.
+    text_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "locale", "text_hash"], name="consent_text_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel}/{self.locale} {self.text_hash[:8]}"
+
+
+class Submission(models.Model):
+    """One shopper's sign-up. The id is made by the tablet, so a retried upload is a no-op."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    form_version = models.ForeignKey(FormVersion, on_delete=models.PROTECT)
+    location = models.ForeignKey(Location, on_delete=models.PROTECT)
+    device = models.ForeignKey(Device, null=True, on_delete=models.SET_NULL)
+    email = models.EmailField(db_index=True)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    #: E.164, e.g. +33612345678.
+    phone = models.CharField(max_length=20, blank=True)
+    birthday_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    birthday_day = models.PositiveSmallIntegerField(null=True, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    #: Answers to the form's own questions, by field key.
+    answers = models.JSONField(default=dict, blank=True)
+    locale = models.CharField(max_length=8)
+    #: When the shopper tapped Submit, by the tablet's clock (it may upload much later).
+    captured_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [models.Index(fields=["location", "received_at"], name="submission_location_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.email} at {self.location_id}"
+
+
+class Consent(models.Model):
+    """Evidence of one consent decision: what was shown, where, on which tablet, and when."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="consents")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    granted = models.BooleanField()
+    text = models.ForeignKey(ConsentText, on_delete=models.PROTECT)
+    text_hash = models.CharField(max_length=64)
+    locale = models.CharField(max_length=8)
+    location = models.ForeignKey(Location, on_delete=models.PROTECT)
+    device = models.ForeignKey(Device, null=True, on_delete=models.SET_NULL)
+    captured_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["submission", "channel"], name="consent_once_per_channel"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {'granted' if self.granted else 'refused'}"
+
+
+class RetailerSettings(models.Model):
+    """Settings of the whole retailer; one row (pk=1) per tenant schema."""
+
+    retention_days = models.PositiveIntegerField(default=730)
+    #: Colours and logo shown on every tablet unless a form overrides them.
+    branding = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return "Retailer settings"
+
+
+class AuditEntry(models.Model):
+    """Who changed what, from which value to which, and when. Rows are only ever added."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    #: Who acted when it was not a signed-in user: "device:3", "system:retention".
+    actor_label = models.CharField(max_length=80, blank=True)
+    action = models.CharField(max_length=60)
+    object_type = models.CharField(max_length=60)
+    object_id = models.CharField(max_length=64)
+    old = models.JSONField(null=True, blank=True)
+    new = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_type}:{self.object_id}"

@@ -1,0 +1,542 @@
+"""Writes of the sign-up app: forms, stores, tablets, submissions, privacy. Keyword-only."""
+
+import hashlib
+import secrets
+from copy import deepcopy
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+from zoneinfo import available_timezones
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max, Model
+from django.utils import timezone
+
+from customerinfo.accounts.models import User
+from customerinfo.errors import ServiceError
+
+from .answers import answers_clean, normalise_email
+from .definitions import LANGUAGES, default_definition, definition_validate
+from .models import (
+    AuditEntry,
+    Consent,
+    ConsentText,
+    Device,
+    Form,
+    FormVersion,
+    Location,
+    PairingCode,
+    RetailerSettings,
+    Submission,
+)
+
+PAIRING_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a screen
+PAIRING_LOOKUP_LENGTH, PAIRING_SECRET_LENGTH = 4, 6
+PAIRING_TTL = timedelta(minutes=15)
+PAIRING_MAX_ATTEMPTS = 5
+#: A tablet clock may run a little fast; beyond this a capture time is not believable.
+CLOCK_SKEW = timedelta(minutes=10)
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --- audit -------------------------------------------------------------------------------------
+
+
+def audit_record(
+    *,
+    actor: User | None,
+    action: str,
+    target: Model,
+    old: Any = None,
+    new: Any = None,
+    actor_label: str = "",
+) -> AuditEntry:
+    return AuditEntry.objects.create(
+        actor=actor,
+        actor_label=actor_label,
+        action=action,
+        object_type=target._meta.label_lower,
+        object_id=str(target.pk),
+        old=old,
+        new=new,
+    )
+
+
+# --- locations ---------------------------------------------------------------------------------
+
+
+def _location_check(*, name: str, code: str, country: str, time_zone: str) -> None:
+    fields: dict[str, list[dict[str, str]]] = {}
+    if not name.strip():
+        fields["name"] = [{"code": "required", "message": "A store needs a name."}]
+    if len(country) != 2 or not country.isalpha():
+        fields["country"] = [{"code": "invalid", "message": "Use a two-letter country code."}]
+    if time_zone not in available_timezones():
+        fields["time_zone"] = [{"code": "invalid", "message": "Unknown time zone."}]
+    if not code or not code.replace("-", "").isalnum():
+        fields["code"] = [{"code": "invalid", "message": "Letters, digits and hyphens only."}]
+    if fields:
+        raise ServiceError("validation_failed", "The store has mistakes.", fields=fields)
+
+
+def location_create(
+    *,
+    actor: User | None,
+    name: str,
+    code: str,
+    country: str,
+    time_zone: str,
+    form: Form | None = None,
+) -> Location:
+    code, country = code.strip().lower(), country.strip().upper()
+    _location_check(name=name, code=code, country=country, time_zone=time_zone)
+    if Location.objects.filter(code=code).exists():
+        raise ServiceError(
+            "duplicate",
+            "Another store has this code.",
+            fields={"code": [{"code": "duplicate", "message": "Already used."}]},
+        )
+    location = Location.objects.create(
+        name=name.strip(), code=code, country=country, time_zone=time_zone, form=form
+    )
+    audit_record(
+        actor=actor, action="location.create", target=location, new=_location_state(location)
+    )
+    return location
+
+
+def _location_state(location: Location) -> dict[str, Any]:
+    return {
+        "name": location.name,
+        "code": location.code,
+        "country": location.country,
+        "time_zone": location.time_zone,
+        "form": location.form_id,
+        "overrides": location.overrides,
+        "is_active": location.is_active,
+    }
+
+
+def location_update(
+    *,
+    actor: User | None,
+    location: Location,
+    name: str,
+    country: str,
+    time_zone: str,
+    form: Form | None,
+    overrides: dict[str, Any] | None = None,
+    is_active: bool = True,
+) -> Location:
+    country = country.strip().upper()
+    _location_check(name=name, code=location.code, country=country, time_zone=time_zone)
+    old = _location_state(location)
+    location.name, location.country, location.time_zone = name.strip(), country, time_zone
+    location.form, location.is_active = form, is_active
+    if overrides is not None:
+        location.overrides = overrides
+    location.save()
+    audit_record(
+        actor=actor,
+        action="location.update",
+        target=location,
+        old=old,
+        new=_location_state(location),
+    )
+    return location
+
+
+# --- forms -------------------------------------------------------------------------------------
+
+
+def form_create(
+    *,
+    actor: User | None,
+    name: str,
+    is_default: bool = False,
+    definition: dict[str, Any] | None = None,
+) -> Form:
+    if not name.strip():
+        raise ServiceError("validation_failed", "A form needs a name.")
+    draft = definition_validate(definition if definition is not None else default_definition())
+    with transaction.atomic():
+        if is_default:
+            Form.objects.filter(is_default=True).update(is_default=False)
+        form = Form.objects.create(name=name.strip(), draft=draft, is_default=is_default)
+        audit_record(actor=actor, action="form.create", target=form, new={"name": form.name})
+    return form
+
+
+def form_draft_update(*, actor: User | None, form: Form, definition: Any) -> Form:
+    draft = definition_validate(definition)
+    old = form.draft
+    form.draft = draft
+    form.save(update_fields=["draft", "updated_at"])
+    audit_record(actor=actor, action="form.draft_update", target=form, old=old, new=draft)
+    return form
+
+
+def _consent_text(*, channel: str, locale: str, text: str) -> ConsentText:
+    text_hash = sha256(text)
+    consent_text, _ = ConsentText.objects.get_or_create(
+        channel=channel, locale=locale, text_hash=text_hash, defaults={"text": text}
+    )
+    return consent_text
+
+
+def form_publish(*, actor: User | None, form: Form) -> FormVersion:
+    """Freezes the draft as the next version; tablets pick it up on their next heartbeat.
+
+    The frozen definition names, for each consent and language, the ConsentText row and hash
+    of its wording, so a consent can be tied to its exact words without reading the form again.
+    """
+    definition = deepcopy(definition_validate(form.draft))
+    with transaction.atomic():
+        Form.objects.select_for_update().filter(pk=form.pk).first()
+        for channel, consent in definition.get("consents", {}).items():
+            if not consent.get("enabled"):
+                continue
+            references = {}
+            for locale in definition["languages"]:
+                text = consent["text"][locale]
+                if channel == "sms":
+                    # The disclosure is part of what the shopper agreed to.
+                    text = f"{text}\n{consent['disclosure'][locale]}"
+                stored = _consent_text(channel=channel, locale=locale, text=text)
+                references[locale] = {"id": stored.pk, "hash": stored.text_hash}
+            consent["wording"] = references
+        number = (form.versions.aggregate(highest=Max("number"))["highest"] or 0) + 1
+        version = FormVersion.objects.create(
+            form=form, number=number, definition=definition, published_by=actor
+        )
+        form.current_version = version
+        form.save(update_fields=["current_version", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="form.publish",
+            target=form,
+            old={"version": number - 1},
+            new={"version": number},
+        )
+    return version
+
+
+# --- tablets -----------------------------------------------------------------------------------
+
+
+def _random_code(length: int) -> str:
+    return "".join(secrets.choice(PAIRING_ALPHABET) for _ in range(length))
+
+
+def pairing_code_create(
+    *, actor: User | None, location: Location, device_name: str
+) -> tuple[PairingCode, str]:
+    """Returns the row and the code to show once, as ``ABCD-EFGHJK``."""
+    if not device_name.strip():
+        raise ServiceError(
+            "validation_failed",
+            "Name the tablet.",
+            fields={"device_name": [{"code": "required", "message": "Name the tablet."}]},
+        )
+    now = timezone.now()
+    PairingCode.objects.filter(expires_at__lt=now).delete()
+    for _ in range(10):
+        lookup, secret = _random_code(PAIRING_LOOKUP_LENGTH), _random_code(PAIRING_SECRET_LENGTH)
+        try:
+            with transaction.atomic():
+                pairing = PairingCode.objects.create(
+                    location=location,
+                    device_name=device_name.strip(),
+                    lookup=lookup,
+                    secret_hash=sha256(secret),
+                    expires_at=now + PAIRING_TTL,
+                    created_by=actor,
+                )
+        except IntegrityError:
+            continue  # that lookup is in use by another live code; draw again
+        audit_record(
+            actor=actor,
+            action="device.pairing_code",
+            target=location,
+            new={"device_name": pairing.device_name, "expires_at": pairing.expires_at.isoformat()},
+        )
+        return pairing, f"{lookup}-{secret}"
+    raise ServiceError("unavailable", "Could not make a pairing code; try again.", status_code=503)
+
+
+def device_pair(*, code: str) -> tuple[Device, str]:
+    """Exchanges a pairing code for a device token (returned once, stored only hashed)."""
+    cleaned = "".join(ch for ch in code.upper() if ch.isalnum())
+    lookup, secret = cleaned[:PAIRING_LOOKUP_LENGTH], cleaned[PAIRING_LOOKUP_LENGTH:]
+    invalid = ServiceError("invalid_pairing_code", "This pairing code is not valid.")
+    with transaction.atomic():
+        pairing = PairingCode.objects.select_for_update().filter(lookup=lookup).first()
+        if pairing is None:
+            raise invalid
+        if pairing.used_at or pairing.expires_at < timezone.now():
+            raise ServiceError(
+                "pairing_code_expired",
+                "This pairing code was used or has expired; ask for a new one.",
+            )
+        if pairing.attempts >= PAIRING_MAX_ATTEMPTS:
+            raise ServiceError(
+                "pairing_code_locked", "Too many wrong tries; ask for a new pairing code."
+            )
+        if not secrets.compare_digest(pairing.secret_hash, sha256(secret)):
+            pairing.attempts += 1
+            pairing.save(update_fields=["attempts"])
+            # Raised after the block, so the count commits: that is what makes it a limit.
+            wrong = True
+        else:
+            wrong = False
+            token = secrets.token_urlsafe(32)
+            device = Device.objects.create(
+                location=pairing.location,
+                name=pairing.device_name,
+                token_hash=sha256(token),
+                token_prefix=token[:8],
+            )
+            pairing.used_at = timezone.now()
+            pairing.save(update_fields=["used_at"])
+            audit_record(
+                actor=pairing.created_by,
+                actor_label=f"device:{device.pk}",
+                action="device.pair",
+                target=device,
+                new={"name": device.name, "location": device.location_id},
+            )
+    if wrong:
+        raise invalid
+    return device, token
+
+
+def device_for_token(*, token: str) -> Device | None:
+    return (
+        Device.objects.select_related("location")
+        .filter(token_hash=sha256(token), revoked_at__isnull=True)
+        .first()
+    )
+
+
+def device_revoke(*, actor: User | None, device: Device) -> Device:
+    if device.revoked_at is None:
+        device.revoked_at = timezone.now()
+        device.save(update_fields=["revoked_at"])
+        audit_record(
+            actor=actor,
+            action="device.revoke",
+            target=device,
+            old={"revoked": False},
+            new={"revoked": True},
+        )
+    return device
+
+
+def device_heartbeat(
+    *,
+    device: Device,
+    app_version: str,
+    queue_depth: int,
+    oldest_unsent_at: datetime | None,
+) -> Device:
+    device.last_seen_at = timezone.now()
+    device.app_version = app_version[:40]
+    device.queue_depth = max(queue_depth, 0)
+    device.oldest_unsent_at = oldest_unsent_at if queue_depth > 0 else None
+    device.save(update_fields=["last_seen_at", "app_version", "queue_depth", "oldest_unsent_at"])
+    return device
+
+
+# --- submissions -------------------------------------------------------------------------------
+
+
+def submission_create(
+    *,
+    device: Device,
+    submission_id: UUID,
+    form_version_id: int,
+    locale: str,
+    captured_at: datetime,
+    answers: Any,
+    consents: Any,
+) -> tuple[Submission, bool]:
+    """Stores a sign-up once. Returns (submission, created); a repeated id stores nothing.
+
+    The tablet retries until it hears back, so the same id arriving twice is normal: the first
+    is kept and every repeat gets the same answer. The check runs against the form version the
+    shopper saw, even if a newer one has been published since.
+    """
+    existing = Submission.objects.filter(pk=submission_id).first()
+    if existing is not None:
+        return _same_submission(existing, device), False
+    version = FormVersion.objects.filter(pk=form_version_id).first()
+    if version is None:
+        raise ServiceError(
+            "unknown_form_version", "This form version does not exist; reload the form."
+        )
+    definition = version.definition
+    if locale not in definition["languages"]:
+        raise ServiceError(
+            "validation_failed",
+            "Unsupported language.",
+            fields={"locale": [{"code": "invalid", "message": f"One of {', '.join(LANGUAGES)}."}]},
+        )
+    received_at = timezone.now()
+    if captured_at > received_at + CLOCK_SKEW:
+        raise ServiceError(
+            "validation_failed",
+            "The capture time is in the future.",
+            fields={"captured_at": [{"code": "in_future", "message": "Check the tablet's clock."}]},
+        )
+    location = device.location
+    clean = answers_clean(
+        definition=definition, answers=answers, consents=consents, country=location.country
+    )
+    try:
+        with transaction.atomic():
+            submission = Submission.objects.create(
+                id=submission_id,
+                form_version=version,
+                location=location,
+                device=device,
+                email=clean.email,
+                first_name=clean.first_name,
+                last_name=clean.last_name,
+                phone=clean.phone,
+                birthday_month=clean.birthday_month,
+                birthday_day=clean.birthday_day,
+                postal_code=clean.postal_code,
+                answers=clean.custom,
+                locale=locale,
+                captured_at=captured_at,
+            )
+            Consent.objects.bulk_create(
+                Consent(
+                    submission=submission,
+                    channel=channel,
+                    granted=granted,
+                    text_id=definition["consents"][channel]["wording"][locale]["id"],
+                    text_hash=definition["consents"][channel]["wording"][locale]["hash"],
+                    locale=locale,
+                    location=location,
+                    device=device,
+                    captured_at=captured_at,
+                )
+                for channel, granted in clean.consents.items()
+            )
+    except IntegrityError:
+        # The same id raced in from a retry on another connection; that one won.
+        existing = Submission.objects.filter(pk=submission_id).first()
+        if existing is None:
+            raise
+        return _same_submission(existing, device), False
+    return submission, True
+
+
+def _same_submission(existing: Submission, device: Device) -> Submission:
+    if existing.device_id != device.pk:
+        raise ServiceError(
+            "id_conflict", "Another tablet already used this submission id.", status_code=409
+        )
+    return existing
+
+
+# --- privacy -----------------------------------------------------------------------------------
+
+
+def retailer_settings() -> RetailerSettings:
+    settings_row, _ = RetailerSettings.objects.get_or_create(pk=1)
+    return settings_row
+
+
+def retention_update(*, actor: User | None, days: int) -> RetailerSettings:
+    if not 30 <= days <= 3650:
+        raise ServiceError(
+            "validation_failed",
+            "Keep sign-ups between 30 days and 10 years.",
+            fields={"retention_days": [{"code": "out_of_range", "message": "30 to 3650 days."}]},
+        )
+    row = retailer_settings()
+    old = row.retention_days
+    row.retention_days = days
+    row.save(update_fields=["retention_days", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="settings.retention",
+        target=row,
+        old={"retention_days": old},
+        new={"retention_days": days},
+    )
+    return row
+
+
+def retention_purge(*, now: datetime | None = None) -> int:
+    """Deletes sign-ups older than the retailer's retention period; returns how many."""
+    row = retailer_settings()
+    cutoff = (now or timezone.now()) - timedelta(days=row.retention_days)
+    deleted = (
+        Submission.objects.filter(received_at__lt=cutoff).delete()[1].get("signup.Submission", 0)
+    )
+    if deleted:
+        audit_record(
+            actor=None,
+            actor_label="system:retention",
+            action="submission.purge",
+            target=row,
+            new={"deleted": deleted, "before": cutoff.isoformat()},
+        )
+    return deleted
+
+
+def shopper_export(*, email: str) -> dict[str, Any]:
+    """Everything we hold about one email address (a data subject access request)."""
+    email = normalise_email(email)
+    submissions = Submission.objects.filter(email=email).prefetch_related("consents__text")
+    return {
+        "email": email,
+        "submissions": [
+            {
+                "id": str(s.pk),
+                "received_at": s.received_at.isoformat(),
+                "captured_at": s.captured_at.isoformat(),
+                "location": s.location_id,
+                "first_name": s.first_name,
+                "last_name": s.last_name,
+                "phone": s.phone,
+                "birthday": (
+                    {"month": s.birthday_month, "day": s.birthday_day} if s.birthday_month else None
+                ),
+                "postal_code": s.postal_code,
+                "answers": s.answers,
+                "locale": s.locale,
+                "consents": [
+                    {
+                        "channel": c.channel,
+                        "granted": c.granted,
+                        "wording": c.text.text,
+                        "wording_hash": c.text_hash,
+                        "captured_at": c.captured_at.isoformat(),
+                    }
+                    for c in s.consents.all()
+                ],
+            }
+            for s in submissions
+        ],
+    }
+
+
+def shopper_erase(*, actor: User | None, email: str) -> int:
+    """Erases every sign-up of one email address; the audit log keeps only a hash of it."""
+    email = normalise_email(email)
+    deleted = Submission.objects.filter(email=email).delete()[1].get("signup.Submission", 0)
+    settings_row = retailer_settings()
+    audit_record(
+        actor=actor,
+        action="shopper.erase",
+        target=settings_row,
+        new={"email_sha256": sha256(email), "submissions_deleted": deleted},
+    )
+    return deleted
