@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import available_timezones
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Model
 from django.utils import timezone
 
@@ -352,6 +352,25 @@ def device_heartbeat(
 
 # --- submissions -------------------------------------------------------------------------------
 
+#: Published versions never change, so each process keeps the ones it has read. The key is the
+#: tenant row's id, not its schema name: a schema re-created under the same name starts its ids
+#: again and must not be served another tenant's form.
+_versions: dict[tuple[int, int], FormVersion] = {}
+
+
+def form_version(*, version_id: int) -> FormVersion | None:
+    tenant_id = getattr(connection.tenant, "pk", None)  # type: ignore[attr-defined]
+    version = _versions.get((tenant_id, version_id)) if tenant_id else None
+    if version is None:
+        version = FormVersion.objects.filter(pk=version_id).first()
+        if version is not None and tenant_id:
+            _versions[(tenant_id, version_id)] = version
+    return version
+
+
+def form_version_cache_clear() -> None:
+    _versions.clear()
+
 
 def submission_create(
     *,
@@ -372,7 +391,7 @@ def submission_create(
     existing = Submission.objects.filter(pk=submission_id).first()
     if existing is not None:
         return _same_submission(existing, device), False
-    version = FormVersion.objects.filter(pk=form_version_id).first()
+    version = form_version(version_id=form_version_id)
     if version is None:
         raise ServiceError(
             "unknown_form_version", "This form version does not exist; reload the form."

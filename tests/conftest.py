@@ -20,7 +20,9 @@ from django_tenants.utils import tenant_context
 from pytest_django import Settings
 
 from customerinfo.accounts.models import Role, User
+from signup.services import form_version_cache_clear
 from tenants.models import Tenant
+from tenants.selectors import host_cache_clear
 from tenants.services import template_ensure_current, tenant_create
 
 PASSWORD = "a-long-test-password"
@@ -46,6 +48,13 @@ def _cache_of_its_own(settings: Settings) -> None:
     cache = dict(settings.CACHES["default"])
     cache["KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"
     settings.CACHES = {**settings.CACHES, "default": cache}
+
+
+@pytest.fixture(autouse=True)
+def _no_remembered_reads() -> None:
+    """Rolled-back rows must not survive in the per-process caches of routing and forms."""
+    host_cache_clear()
+    form_version_cache_clear()
 
 
 @pytest.fixture(autouse=True)

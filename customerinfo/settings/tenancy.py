@@ -42,5 +42,10 @@ BASE_DOMAIN: str = env.str("BASE_DOMAIN", default="localhost")
 #: The schema every new tenant is cloned from (kept migrated by ``migrate_tenants``).
 TENANT_TEMPLATE_SCHEMA: str = env.str("TENANT_TEMPLATE_SCHEMA", default="tenant_template")
 
+#: Set the search path only when the schema changes, not before every query: each request
+#: switches schema once, so this saves a round trip per query. Code that changes the search path
+#: itself (tenants.schemas.schema_clone) tells django-tenants to set it again.
+TENANT_LIMIT_SET_CALLS = True
+
 #: How many schemas ``migrate_tenants`` migrates at once.
 TENANT_MIGRATION_WORKERS: int = env.int("TENANT_MIGRATION_WORKERS", default=2)
