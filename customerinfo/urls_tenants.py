@@ -5,8 +5,14 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from signup import apis as signup_apis
+from signup.views import kiosk as kiosk_views
 
 urlpatterns = [
+    # --- kiosk PWA shell (owned by the kiosk work; see signup/views/kiosk.py) -----------------
+    path("kiosk/", kiosk_views.kiosk_shell, name="kiosk"),
+    path("kiosk/sw.js", kiosk_views.kiosk_service_worker, name="kiosk-sw"),
+    path("kiosk/manifest.webmanifest", kiosk_views.kiosk_manifest, name="kiosk-manifest"),
+    # --- end of kiosk block ------------------------------------------------------------------
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/kiosk/pair", signup_apis.PairApi.as_view(), name="kiosk-pair"),
     path("api/kiosk/form", signup_apis.FormApi.as_view(), name="kiosk-form"),
@@ -19,4 +25,8 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path(
+        "password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"
+    ),
 ]
