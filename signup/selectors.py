@@ -1,11 +1,14 @@
 """Reads of the sign-up app."""
 
 from copy import deepcopy
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+
+from django.db.models import Count, F, Q, QuerySet
 
 from customerinfo.errors import ServiceError
 
-from .models import Form, FormVersion, Location
+from .models import AuditEntry, Device, Form, FormVersion, Location, PairingCode, Submission
 
 
 def form_for_location(*, location: Location) -> Form | None:
@@ -36,4 +39,110 @@ def kiosk_form(*, location: Location) -> dict[str, Any]:
         "number": version.number,
         "definition": definition,
         "location": {"id": location.pk, "name": location.name, "country": location.country},
+    }
+
+
+# --- portal reads ------------------------------------------------------------------------------
+
+#: A tablet that sent a heartbeat this recently counts as online (it beats about once a minute).
+ONLINE_WITHIN = timedelta(minutes=3)
+
+
+def device_is_online(*, device: Device, now: datetime) -> bool:
+    return (
+        device.revoked_at is None
+        and device.last_seen_at is not None
+        and now - device.last_seen_at <= ONLINE_WITHIN
+    )
+
+
+def devices_by_location() -> list[tuple[Location, list[Device]]]:
+    """Every store with its tablets (revoked ones last), stores without tablets included."""
+    devices = Device.objects.select_related("location").order_by(
+        "location__name", F("revoked_at").asc(nulls_first=True), "name"
+    )
+    grouped: dict[int, list[Device]] = {}
+    for device in devices:
+        grouped.setdefault(device.location_id, []).append(device)
+    return [(location, grouped.get(location.pk, [])) for location in Location.objects.all()]
+
+
+def pairing_codes_pending(*, now: datetime) -> QuerySet[PairingCode]:
+    return PairingCode.objects.select_related("location").filter(
+        used_at__isnull=True, expires_at__gte=now
+    )
+
+
+def locations_list() -> QuerySet[Location]:
+    return Location.objects.select_related("form").annotate(
+        tablet_count=Count("devices", filter=Q(devices__revoked_at__isnull=True))
+    )
+
+
+def forms_list() -> QuerySet[Form]:
+    return Form.objects.select_related("current_version").annotate(
+        store_count=Count("location", distinct=True)
+    )
+
+
+def form_versions(*, form: Form) -> QuerySet[FormVersion]:
+    return form.versions.select_related("published_by").order_by("-number")
+
+
+def draft_is_published(*, form: Form) -> bool:
+    """Whether the draft equals the current version (publishing adds only consent wording)."""
+    if form.current_version is None:
+        return False
+    published = deepcopy(form.current_version.definition)
+    for consent in published.get("consents", {}).values():
+        consent.pop("wording", None)
+    return bool(published == form.draft)
+
+
+def submissions_filtered(
+    *,
+    email: str = "",
+    date_from: date | None = None,
+    date_to: date | None = None,
+    location: Location | None = None,
+) -> QuerySet[Submission]:
+    """Sign-ups newest first; dates are whole days (UTC) by the time the server received them."""
+    submissions = Submission.objects.select_related("location", "form_version").order_by(
+        "-received_at", "pk"
+    )
+    if email.strip():
+        submissions = submissions.filter(email__icontains=email.strip())
+    # Ranges on the column itself (not __date) so the (location, received_at) index is used.
+    if date_from is not None:
+        submissions = submissions.filter(
+            received_at__gte=datetime.combine(date_from, time.min, tzinfo=UTC)
+        )
+    if date_to is not None:
+        end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=UTC)
+        submissions = submissions.filter(received_at__lt=end)
+    if location is not None:
+        submissions = submissions.filter(location=location)
+    return submissions
+
+
+def submission_count_for_email(*, email: str) -> int:
+    return Submission.objects.filter(email=email.strip().lower()).count()
+
+
+def audit_entries() -> QuerySet[AuditEntry]:
+    return AuditEntry.objects.select_related("actor").order_by("-created_at", "-pk")
+
+
+def portal_summary(*, now: datetime) -> dict[str, int]:
+    """The few figures on the portal's home page."""
+    devices = list(Device.objects.filter(revoked_at__isnull=True))
+    return {
+        "signups_7_days": Submission.objects.filter(
+            received_at__gte=now - timedelta(days=7)
+        ).count(),
+        "tablets": len(devices),
+        "tablets_online": sum(device_is_online(device=d, now=now) for d in devices),
+        "tablets_with_backlog": sum(d.queue_depth > 0 for d in devices),
+        "stores": Location.objects.filter(is_active=True).count(),
+        "forms_published": Form.objects.filter(current_version__isnull=False).count(),
     }

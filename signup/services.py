@@ -170,6 +170,26 @@ def form_create(
     return form
 
 
+def form_update(*, actor: User | None, form: Form, name: str, is_default: bool) -> Form:
+    """Renames a form and makes it (or stops it being) the brand form every store falls back to."""
+    if not name.strip():
+        raise ServiceError("validation_failed", "A form needs a name.")
+    with transaction.atomic():
+        old = {"name": form.name, "is_default": form.is_default}
+        if is_default and not form.is_default:
+            Form.objects.filter(is_default=True).update(is_default=False)
+        form.name, form.is_default = name.strip(), is_default
+        form.save(update_fields=["name", "is_default", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="form.update",
+            target=form,
+            old=old,
+            new={"name": form.name, "is_default": form.is_default},
+        )
+    return form
+
+
 def form_draft_update(*, actor: User | None, form: Form, definition: Any) -> Form:
     draft = definition_validate(definition)
     old = form.draft

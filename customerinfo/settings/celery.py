@@ -2,6 +2,8 @@
 
 from datetime import timedelta
 
+from celery.schedules import crontab
+
 from .base import REDIS_URL
 from .environment import env
 
@@ -27,5 +29,10 @@ CELERY_BEAT_SCHEDULE = {
     "tenants-provision-pending": {
         "task": "tenants.tasks.tenants_provision_pending",
         "schedule": timedelta(minutes=1),
+    },
+    # Sign-ups past each retailer's retention period are deleted nightly, at a quiet hour.
+    "signup-retention-purge": {
+        "task": "signup.tasks.retention_purge_all",
+        "schedule": crontab(hour=3, minute=17),
     },
 }

@@ -1,0 +1,146 @@
+"""Tablets in the portal: status per store, pairing code shown once, revoke locks the tablet out."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from customerinfo.accounts.models import User
+from signup import services
+from signup.models import AuditEntry, Device, PairingCode
+from signup.views.portal import age
+from tenants.models import Tenant
+from tests.conftest import login
+from tests.signup.test_portal_helpers import make_device, make_form, make_location, staff_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def manager_client(alice_client: Client, alice_tenant: Tenant, bob: User) -> Client:
+    login(alice_client, alice_tenant, bob)
+    return alice_client
+
+
+def test_ages_read_naturally() -> None:
+    assert age(timedelta(seconds=20)) == "under 1 min"
+    assert age(timedelta(minutes=4)) == "4 min"
+    assert age(timedelta(hours=2, minutes=5)) == "2 h"
+    assert age(timedelta(days=3)) == "3 d"
+
+
+def test_tablets_show_status_queue_and_revocation(
+    alice_client: Client, alice_tenant: Tenant
+) -> None:
+    location = make_location(alice_tenant)
+    make_location(alice_tenant, code="empty", name="Empty store")
+    online, _ = make_device(alice_tenant, location, name="Till online")
+    offline, _ = make_device(alice_tenant, location, name="Till offline")
+    queued, _ = make_device(alice_tenant, location, name="Till queued")
+    revoked, _ = make_device(alice_tenant, location, name="Till revoked")
+    now = timezone.now()
+    with tenant_context(alice_tenant):
+        services.device_heartbeat(
+            device=online, app_version="kiosk-1", queue_depth=0, oldest_unsent_at=None
+        )
+        services.device_heartbeat(
+            device=queued,
+            app_version="kiosk-1",
+            queue_depth=3,
+            oldest_unsent_at=now - timedelta(hours=2, minutes=3),
+        )
+        Device.objects.filter(pk=offline.pk).update(last_seen_at=now - timedelta(minutes=4))
+        services.device_revoke(actor=None, device=revoked)
+    login(alice_client, alice_tenant, staff_user(alice_tenant))
+    page = alice_client.get("/tablets/").content.decode()
+    assert "3 unsent, oldest 2 h" in page
+    assert "Online" in page
+    assert "4 min ago" in page
+    assert "Revoked" in page
+    assert "Empty store" in page
+    assert "No tablet in this store." in page
+    assert "Pair a tablet" not in page  # staff only look
+    assert "/revoke/" not in page
+
+
+def test_pairing_code_is_shown_once(manager_client: Client, alice_tenant: Tenant) -> None:
+    location = make_location(alice_tenant)
+    page = manager_client.get(f"/tablets/pair/?location={location.pk}").content.decode()
+    assert f'<option value="{location.pk}" selected>' in page
+    response = manager_client.post(
+        "/tablets/pair/", {"location": location.pk, "device_name": "Till 2"}
+    )
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    code = response.context["code"]
+    assert code in response.content.decode()
+    assert "/kiosk/" in response.content.decode()
+    with tenant_context(alice_tenant):
+        pairing = PairingCode.objects.get()
+        assert code.split("-")[1] not in pairing.secret_hash  # only its hash is kept
+        assert AuditEntry.objects.filter(action="device.pairing_code").exists()
+    later = manager_client.get("/tablets/").content.decode()
+    assert code not in later
+    assert "Till 2 at Paris Rivoli" in later  # waiting, without its code
+    with tenant_context(alice_tenant):
+        device, _ = services.device_pair(code=code)
+        assert device.name == "Till 2"
+
+
+def test_pairing_needs_a_store_and_a_name(manager_client: Client, alice_tenant: Tenant) -> None:
+    location = make_location(alice_tenant)
+    response = manager_client.post("/tablets/pair/", {"location": location.pk, "device_name": ""})
+    assert b"This field is required." in response.content
+    response = manager_client.post(
+        "/tablets/pair/", {"location": location.pk, "device_name": "   "}
+    )
+    assert response.status_code == 200
+    with tenant_context(alice_tenant):
+        assert not PairingCode.objects.exists()
+
+
+def test_revoke_asks_first_then_locks_the_tablet_out(
+    manager_client: Client, alice_client: Client, alice_tenant: Tenant
+) -> None:
+    make_form(alice_tenant)
+    location = make_location(alice_tenant)
+    device, token = make_device(alice_tenant, location)
+    # The tablet: every request carries its device token.
+    kiosk = Client(
+        HTTP_HOST=alice_client.defaults["HTTP_HOST"], HTTP_AUTHORIZATION=f"Device {token}"
+    )
+    assert kiosk.get("/api/kiosk/form").status_code == 200
+    confirm = manager_client.get(f"/tablets/{device.pk}/revoke/")
+    assert b"Revoke this tablet" in confirm.content
+    assert kiosk.get("/api/kiosk/form").status_code == 200  # asking revokes nothing
+    response = manager_client.post(f"/tablets/{device.pk}/revoke/", follow=True)
+    assert "is revoked" in response.content.decode()
+    assert kiosk.get("/api/kiosk/form").status_code == 401
+    with tenant_context(alice_tenant):
+        entry = AuditEntry.objects.get(action="device.revoke")
+        assert entry.new == {"revoked": True}
+    page = manager_client.get(f"/tablets/{device.pk}/revoke/").content.decode()
+    assert "was revoked on" in page
+
+
+def test_a_queue_without_its_age_and_a_refused_code(
+    manager_client: Client, alice_tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from customerinfo.errors import ServiceError
+
+    location = make_location(alice_tenant)
+    device, _ = make_device(alice_tenant, location)
+    with tenant_context(alice_tenant):
+        Device.objects.filter(pk=device.pk).update(queue_depth=2)
+    assert "2 unsent<" in manager_client.get("/tablets/").content.decode()
+
+    def refuse(**_: object) -> None:
+        raise ServiceError("unavailable", "Could not make a pairing code; try again.")
+
+    monkeypatch.setattr("signup.services.pairing_code_create", refuse)
+    response = manager_client.post(
+        "/tablets/pair/", {"location": location.pk, "device_name": "Till 9"}
+    )
+    assert b"Could not make a pairing code; try again." in response.content
