@@ -1,6 +1,7 @@
 """Writes of the sign-up app: forms, stores, tablets, submissions, privacy. Keyword-only."""
 
 import hashlib
+import json
 import secrets
 from copy import deepcopy
 from datetime import datetime, timedelta
@@ -19,7 +20,6 @@ from .answers import answers_clean, normalise_email
 from .definitions import LANGUAGES, default_definition, definition_validate
 from .models import (
     AuditEntry,
-    Consent,
     ConsentText,
     Device,
     Form,
@@ -334,11 +334,14 @@ def device_pair(*, code: str) -> tuple[Device, str]:
 
 
 def device_for_token(*, token: str) -> Device | None:
-    return (
-        Device.objects.select_related("location")
-        .filter(token_hash=sha256(token), revoked_at__isnull=True)
-        .first()
-    )
+    # get(), not first(): first() would add the model's ordering, a join and a sort, to a
+    # lookup by a unique key that every kiosk request makes.
+    try:
+        return Device.objects.select_related("location").get(
+            token_hash=sha256(token), revoked_at__isnull=True
+        )
+    except Device.DoesNotExist:
+        return None
 
 
 def device_revoke(*, actor: User | None, device: Device) -> Device:
@@ -408,9 +411,6 @@ def submission_create(
     is kept and every repeat gets the same answer. The check runs against the form version the
     shopper saw, even if a newer one has been published since.
     """
-    existing = Submission.objects.filter(pk=submission_id).first()
-    if existing is not None:
-        return _same_submission(existing, device), False
     version = form_version(version_id=form_version_id)
     if version is None:
         raise ServiceError(
@@ -434,45 +434,99 @@ def submission_create(
     clean = answers_clean(
         definition=definition, answers=answers, consents=consents, country=location.country
     )
-    try:
-        with transaction.atomic():
-            submission = Submission.objects.create(
-                id=submission_id,
-                form_version=version,
-                location=location,
-                device=device,
-                email=clean.email,
-                first_name=clean.first_name,
-                last_name=clean.last_name,
-                phone=clean.phone,
-                birthday_month=clean.birthday_month,
-                birthday_day=clean.birthday_day,
-                postal_code=clean.postal_code,
-                answers=clean.custom,
-                locale=locale,
-                captured_at=captured_at,
-            )
-            Consent.objects.bulk_create(
-                Consent(
-                    submission=submission,
-                    channel=channel,
-                    granted=granted,
-                    text_id=definition["consents"][channel]["wording"][locale]["id"],
-                    text_hash=definition["consents"][channel]["wording"][locale]["hash"],
-                    locale=locale,
-                    location=location,
-                    device=device,
-                    captured_at=captured_at,
-                )
-                for channel, granted in clean.consents.items()
-            )
-    except IntegrityError:
-        # The same id raced in from a retry on another connection; that one won.
-        existing = Submission.objects.filter(pk=submission_id).first()
-        if existing is None:
-            raise
+    submission = Submission(
+        id=submission_id,
+        form_version=version,
+        location=location,
+        device=device,
+        email=clean.email,
+        first_name=clean.first_name,
+        last_name=clean.last_name,
+        phone=clean.phone,
+        birthday_month=clean.birthday_month,
+        birthday_day=clean.birthday_day,
+        postal_code=clean.postal_code,
+        answers=clean.custom,
+        locale=locale,
+        captured_at=captured_at,
+        received_at=received_at,
+    )
+    wording = {
+        channel: definition["consents"][channel]["wording"][locale] for channel in clean.consents
+    }
+    consent_rows = [
+        {
+            "channel": channel,
+            "granted": granted,
+            "text_id": wording[channel]["id"],
+            "text_hash": wording[channel]["hash"],
+        }
+        for channel, granted in clean.consents.items()
+    ]
+    if not _insert_once(submission, consent_rows):
+        existing = Submission.objects.get(pk=submission_id)
         return _same_submission(existing, device), False
     return submission, True
+
+
+# The sign-up and its consents go in with one statement: one round trip and one implicit
+# transaction instead of a look-up, BEGIN, two INSERTs and COMMIT. ON CONFLICT makes a repeated id
+# (a tablet retrying, possibly in parallel) insert nothing, and the consents are inserted from
+# the submission row the statement created, so they exist only if it does.
+_INSERT_SUBMISSION = """
+WITH new_submission AS (
+    INSERT INTO signup_submission (
+        id, form_version_id, location_id, device_id, email, first_name, last_name, phone,
+        birthday_month, birthday_day, postal_code, answers, locale, captured_at, received_at
+    )
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+), new_consents AS (
+    INSERT INTO signup_consent (
+        submission_id, channel, granted, text_id, text_hash, locale, location_id, device_id,
+        captured_at, received_at
+    )
+    SELECT new_submission.id, c.channel, c.granted, c.text_id, c.text_hash, %s, %s, %s, %s, %s
+    FROM new_submission
+    CROSS JOIN jsonb_to_recordset(%s::jsonb)
+        AS c(channel text, granted boolean, text_id bigint, text_hash text)
+)
+SELECT count(*) FROM new_submission
+"""
+
+
+def _insert_once(submission: Submission, consents: list[dict[str, Any]]) -> bool:
+    """Inserts the submission and its consents unless the id exists; True if it inserted."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT_SUBMISSION,
+            [
+                submission.pk,
+                submission.form_version_id,
+                submission.location_id,
+                submission.device_id,
+                submission.email,
+                submission.first_name,
+                submission.last_name,
+                submission.phone,
+                submission.birthday_month,
+                submission.birthday_day,
+                submission.postal_code,
+                json.dumps(submission.answers),
+                submission.locale,
+                submission.captured_at,
+                submission.received_at,
+                submission.locale,
+                submission.location_id,
+                submission.device_id,
+                submission.captured_at,
+                submission.received_at,
+                json.dumps(consents),
+            ],
+        )
+        (inserted,) = cursor.fetchone() or (0,)
+    return bool(inserted)
 
 
 def _same_submission(existing: Submission, device: Device) -> Submission:

@@ -26,12 +26,12 @@ class TenantRoutingMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        connection.set_schema_to_public()  # type: ignore[attr-defined]
         try:
             host = request.get_host().rsplit(":", 1)[0].lower()
         except DisallowedHost:
             return render(request, "tenants/unknown_host.html", {"host": ""}, status=400)
         if host in public_hosts():
+            connection.set_schema_to_public()  # type: ignore[attr-defined]
             # django-tenants' own templates read request.tenant.schema_name on every host.
             request.tenant = connection.tenant  # type: ignore[attr-defined]
             request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
@@ -39,6 +39,7 @@ class TenantRoutingMiddleware:
             return self.get_response(request)
         tenant = tenant_for_host(host=host)
         if tenant is None:
+            connection.set_schema_to_public()  # type: ignore[attr-defined]
             context = {"host": host, "base_domain": settings.BASE_DOMAIN}
             return render(request, "tenants/unknown_host.html", context, status=404)
         if not tenant.ready:
@@ -46,7 +47,11 @@ class TenantRoutingMiddleware:
             response["Retry-After"] = "5"
             return response
         request.tenant = tenant  # type: ignore[attr-defined]
-        connection.set_tenant(tenant)  # type: ignore[attr-defined]
+        current = connection.tenant  # type: ignore[attr-defined]
+        if current is None or getattr(current, "pk", None) != tenant.pk:
+            # Only a change of tenant costs a SET search_path: a worker serving the same shop's
+            # tablets request after request keeps its connection where it is.
+            connection.set_tenant(tenant)  # type: ignore[attr-defined]
         request.urlconf = settings.ROOT_URLCONF
         set_urlconf(None)
         return self.get_response(request)

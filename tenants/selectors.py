@@ -3,6 +3,8 @@
 import time
 from threading import Lock
 
+from django.db import connection
+
 from .models import Domain, Tenant
 
 #: How long a process trusts its memory of which tenant a host name belongs to. Every request
@@ -19,6 +21,8 @@ def tenant_for_host(*, host: str) -> Tenant | None:
     cached = _host_cache.get(host)
     if cached is not None and cached[0] > now:
         return cached[1]
+    # Domains live in public; the connection may still point at the last request's tenant.
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
     domain = Domain.objects.select_related("tenant").filter(domain=host).first()
     tenant = domain.tenant if domain else None
     if tenant is not None and tenant.ready:

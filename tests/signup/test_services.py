@@ -2,13 +2,12 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from customerinfo.errors import ServiceError
 from signup import services
-from signup.models import AuditEntry, Location, PairingCode, Submission
+from signup.models import AuditEntry, Consent, Location, PairingCode, Submission
 from tenants.models import Tenant
 from tests.signup.factories import Kiosk, kiosk_create
 
@@ -118,43 +117,23 @@ def test_revoking_twice_keeps_the_first_time() -> None:
 
 
 @pytest.mark.usefixtures("in_alice")
-def test_a_racing_duplicate_returns_the_winner(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_repeat_inserts_neither_submission_nor_consents() -> None:
     kiosk = kiosk_create()
-    winner = _submit(kiosk)
-    calls = {"n": 0}
-    real_filter = Submission.objects.filter
-
-    def filter_missing_once(*args: object, **kwargs: object) -> object:
-        # The first look finds nothing, as if the other request had not committed yet.
-        calls["n"] += 1
-        return Submission.objects.none() if calls["n"] == 1 else real_filter(*args, **kwargs)
-
-    monkeypatch.setattr(Submission.objects, "filter", filter_missing_once)
-    submission, created = services.submission_create(
+    first = _submit(kiosk)
+    again, created = services.submission_create(
         device=kiosk.device,
-        submission_id=winner.pk,
+        submission_id=first.pk,
         form_version_id=kiosk.version.pk,
         locale="en",
         captured_at=timezone.now(),
-        answers={"email": "x@example.com"},
-        consents={},
+        answers={"email": "changed@example.com"},
+        consents={"email": False},
     )
     assert not created
-    assert submission.pk == winner.pk
-
-
-@pytest.mark.usefixtures("in_alice")
-def test_an_integrity_error_that_is_not_a_duplicate_is_raised(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    kiosk = kiosk_create()
-
-    def broken_create(*args: object, **kwargs: object) -> None:
-        raise IntegrityError("something else")
-
-    monkeypatch.setattr(Submission.objects, "create", broken_create)
-    with pytest.raises(IntegrityError):
-        _submit(kiosk)
+    assert again.email == "ann@example.com"
+    # The first upload's decisions stand: email granted, SMS (offered, not ticked) refused.
+    granted = dict(Consent.objects.filter(submission=first).values_list("channel", "granted"))
+    assert granted == {"email": True, "sms": False}
 
 
 @pytest.mark.usefixtures("in_alice")
