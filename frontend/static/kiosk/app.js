@@ -1,6 +1,6 @@
 // The kiosk: pairing, the sign-up form, the thank-you screen, and everything that keeps a shop
 // tablet honest while nobody watches it (offline queue, idle wipe, heartbeat, form updates).
-import { SignupForm } from "./form.js";
+import { SignupForm, el } from "./form.js";
 import { LANGUAGE_NAMES, errorMessage, pick, pickLanguage, t } from "./i18n.js";
 import { Sender } from "./sender.js";
 import * as store from "./store.js";
@@ -37,18 +37,6 @@ const state = {
 const auth = () => ({ Authorization: `Device ${state.token}` });
 const definition = () => state.form?.definition || {};
 const defaultLocale = () => (definition().languages || ["en"])[0];
-
-function el(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (name === "text") node.textContent = value;
-    else if (name === "class") node.className = value;
-    else node.setAttribute(name, value === true ? "" : String(value));
-  }
-  for (const child of children) if (child) node.append(child);
-  return node;
-}
 
 function say(text, { urgent = false } = {}) {
   const region = document.getElementById(urgent ? "announce" : "say");

@@ -17,7 +17,7 @@ const TEXT_TYPES = {
   short_text: { type: "text", maxlength: MAX_TEXT },
 };
 
-function el(tag, attributes = {}, ...children) {
+export function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {
     if (value === undefined || value === null || value === false) continue;
