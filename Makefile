@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 EMBEDDED := $(UV) run --frozen python -m customerinfo.embedded --
 
-.PHONY: run test install lint typecheck migrations-check pytest bench clean
+.PHONY: run test install browser lint typecheck migrations-check pytest bench clean
 
 ## Install uv when missing, then the locked dependencies.
 install:
@@ -18,7 +18,16 @@ run: install
 	@$(EMBEDDED) python -m customerinfo.devserver
 
 ## Lint, type-check, check migrations, then the whole test suite with coverage.
-test: install lint typecheck migrations-check pytest
+test: install browser lint typecheck migrations-check pytest
+
+## The kiosk's tests drive Debian's Chromium (a browser cannot be downloaded by Playwright here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else \
+			echo "The kiosk tests need Chromium: install the Debian package 'chromium'."; exit 1; \
+		fi; }
 
 lint:
 	$(UV) run --frozen ruff check .

@@ -7,7 +7,6 @@ removed again (schema and tenant row) when the module is done.
 """
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -268,10 +267,6 @@ def live_server(host: str, log_folder: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def chromium_available() -> bool:
-    return Path(CHROMIUM).exists() or shutil.which("chromium") is not None
 
 
 def wait_until(check: Any, *, timeout: float = 20.0, interval: float = 0.25) -> Any:

@@ -19,7 +19,6 @@ from tests.signup.browser import (
     CHROMIUM_ARGS,
     TABLET,
     KioskTenant,
-    chromium_available,
     kiosk_tenant_create,
     kiosk_tenant_remove,
     live_server,
@@ -29,10 +28,6 @@ from tests.signup.browser import (
 )
 
 pytestmark = [
-    pytest.mark.skipif(
-        not chromium_available() and not os.environ.get("CI"),
-        reason="Chromium is not installed (CI installs it; see .ci/run)",
-    ),
     # Makes pytest-django create the test database even when only browser tests are selected.
     # Their own transaction stays empty: what the browser needs is committed from another
     # thread (see off_loop) and removed at the end of the module.
