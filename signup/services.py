@@ -13,6 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Model
 from django.utils import timezone
 
+from crm_sync.outbox.services import OUTBOX_CTE, deliveries_announce, outbox_parameters
 from customerinfo.accounts.models import User
 from customerinfo.errors import ServiceError
 
@@ -463,17 +464,20 @@ def submission_create(
         }
         for channel, granted in clean.consents.items()
     ]
-    if not _insert_once(submission, consent_rows):
+    if not _insert_once(submission, consent_rows, version.form_id):
         existing = Submission.objects.get(pk=submission_id)
         return _same_submission(existing, device), False
     return submission, True
 
 
-# The sign-up and its consents go in with one statement: one round trip and one implicit
-# transaction instead of a look-up, BEGIN, two INSERTs and COMMIT. ON CONFLICT makes a repeated id
-# (a tablet retrying, possibly in parallel) insert nothing, and the consents are inserted from
-# the submission row the statement created, so they exist only if it does.
-_INSERT_SUBMISSION = """
+# The sign-up, its consents and its CRM deliveries go in with one statement: one round trip and
+# one implicit transaction instead of a look-up, BEGIN, three INSERTs and COMMIT. ON CONFLICT
+# makes a repeated id (a tablet retrying, possibly in parallel) insert nothing, and the consents
+# and deliveries are inserted from the submission row the statement created, so they exist only
+# if it does: a committed sign-up always has its outbox rows.
+# Only constant SQL text is joined here; every value is a parameter.
+_INSERT_SUBMISSION = (
+    """
 WITH new_submission AS (
     INSERT INTO signup_submission (
         id, form_version_id, location_id, device_id, email, first_name, last_name, phone,
@@ -491,13 +495,22 @@ WITH new_submission AS (
     FROM new_submission
     CROSS JOIN jsonb_to_recordset(%s::jsonb)
         AS c(channel text, granted boolean, text_id bigint, text_hash text)
-)
-SELECT count(*) FROM new_submission
+),"""  # noqa: S608
+    + OUTBOX_CTE
+    + """
+SELECT
+    (SELECT count(*) FROM new_submission),
+    (SELECT coalesce(json_agg(json_build_array(id, destination_id, status)), '[]'::json)
+     FROM new_deliveries)
 """
+)
 
 
-def _insert_once(submission: Submission, consents: list[dict[str, Any]]) -> bool:
-    """Inserts the submission and its consents unless the id exists; True if it inserted."""
+def _insert_once(submission: Submission, consents: list[dict[str, Any]], form_id: int) -> bool:
+    """Inserts the submission, its consents and deliveries unless the id exists.
+
+    Returns True if it inserted; the new deliveries are then announced to the workers.
+    """
     with connection.cursor() as cursor:
         cursor.execute(
             _INSERT_SUBMISSION,
@@ -523,9 +536,16 @@ def _insert_once(submission: Submission, consents: list[dict[str, Any]]) -> bool
                 submission.captured_at,
                 submission.received_at,
                 json.dumps(consents),
+                *outbox_parameters(
+                    form_id=form_id,
+                    location_id=submission.location_id,
+                    now=submission.received_at,
+                ),
             ],
         )
-        (inserted,) = cursor.fetchone() or (0,)
+        inserted, deliveries = cursor.fetchone() or (0, [])
+    if inserted:
+        deliveries_announce(deliveries=[tuple(row) for row in deliveries])
     return bool(inserted)
 
 

@@ -8,6 +8,7 @@ import django_stubs_ext
 
 from .base import *  # noqa: F403
 from .celery import *  # noqa: F403
+from .crm import *  # noqa: F403
 from .logging import *  # noqa: F403
 from .security import *  # noqa: F403
 from .tenancy import *  # noqa: F403

@@ -24,7 +24,20 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A sign-up's fast-path hint must not hold the tablet's request for long when Redis is away: the
+# delivery is already committed and the relay sends it anyway.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 CELERY_BEAT_SCHEDULE = {
+    # The outbox relay: due and orphaned CRM deliveries of every tenant go to the workers.
+    "crm-relay": {
+        "task": "crm_sync.tasks.relay",
+        "schedule": timedelta(seconds=env.float("CRM_RELAY_INTERVAL_SECONDS", default=2.0)),
+    },
     # Tenants whose provisioning task was lost (Redis flushed, worker killed) get it again.
     "tenants-provision-pending": {
         "task": "tenants.tasks.tenants_provision_pending",

@@ -6,6 +6,7 @@ SHARED_APPS = [
     "django_tenants",
     "tenants",
     "billing",
+    "crm_sync.outbox",
     "customerinfo.accounts",
     "django.contrib.contenttypes",
     "django.contrib.auth",

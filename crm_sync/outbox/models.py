@@ -1,0 +1,91 @@
+"""The outbox: one delivery per sign-up and destination, and the log of its attempts."""
+
+from django.db import models
+from django.db.models import Q
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    #: Waiting for its destination to be repaired; attempts are not spent while held.
+    HELD = "held", "Held (destination paused)"
+    #: Every attempt of the schedule failed, or the CRM refused it for good. Kept and replayable.
+    DEAD = "dead", "Dead"
+
+
+class Delivery(models.Model):
+    """Sending one sign-up to one destination.
+
+    Written in the same statement as the sign-up, so a committed sign-up always has its
+    deliveries. ``next_attempt_at`` holds every wait, however long; Celery messages are only
+    hints that a row may be due. ``lease_expires_at`` marks a row as already handed to a worker,
+    so the relay does not hand it out again until the lease runs out (a lost message, a killed
+    worker).
+    """
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    #: crm_sync.Destination in the tenant's schema; a foreign key cannot cross schemas.
+    destination_id = models.BigIntegerField()
+    #: signup.Submission in the tenant's schema.
+    submission_id = models.UUIDField()
+    status = models.CharField(
+        max_length=12, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "destination_id", "submission_id"], name="delivery_once"
+            )
+        ]
+        indexes = [
+            # The relay's query: due rows of every tenant, oldest first.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="pending"),
+                name="delivery_due_idx",
+            ),
+            models.Index(
+                fields=["tenant", "destination_id", "status", "created_at"],
+                name="delivery_destination_idx",
+            ),
+            models.Index(fields=["tenant", "submission_id"], name="delivery_submission_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"delivery {self.pk} ({self.status})"
+
+
+class AttemptOutcome(models.TextChoices):
+    DELIVERED = "delivered", "Delivered"
+    RETRY = "retry", "Will retry"
+    PERMANENT = "permanent", "Refused for good"
+    BROKEN = "broken", "Destination broken"
+    #: Not sent: the destination's circuit breaker was open.
+    SKIPPED = "skipped", "Not sent (circuit open)"
+
+
+class DeliveryAttempt(models.Model):
+    """One try at a delivery: what the CRM answered, for the retailer's delivery log."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    outcome = models.CharField(max_length=12, choices=AttemptOutcome.choices)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of delivery {self.delivery_id}: {self.outcome}"

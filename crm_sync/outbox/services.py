@@ -1,0 +1,90 @@
+"""Writing and announcing outbox rows: the part of CRM sync the sign-up statement uses.
+
+Kept apart from crm_sync.services so that signup.services can use it without importing the
+rest of CRM sync (which itself reads sign-ups).
+"""
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from .models import DeliveryStatus
+
+logger = logging.getLogger(__name__)
+
+
+def lease_until(now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.CRM_DELIVERY_LEASE_SECONDS)
+
+
+# --- the outbox --------------------------------------------------------------------------------
+
+#: Appended to the sign-up's INSERT statement (signup.services): one delivery per enabled
+#: destination whose forms and stores include this sign-up's, in the same statement and so the
+#: same transaction. A paused destination's deliveries start held. Parameters, in order, come
+#: from ``outbox_parameters``; it reads the CTE ``new_submission`` of the statement it joins.
+OUTBOX_CTE = """
+new_deliveries AS (
+    INSERT INTO public.crm_outbox_delivery (
+        tenant_id, destination_id, submission_id, status, attempts, next_attempt_at,
+        lease_expires_at, last_error, created_at, updated_at
+    )
+    SELECT %s, destination.id, new_submission.id,
+        CASE WHEN destination.state = 'paused' THEN 'held' ELSE 'pending' END,
+        0, %s, %s, '', %s, %s
+    FROM new_submission
+    JOIN crm_sync_destination AS destination ON destination.enabled
+    WHERE (
+        NOT EXISTS (SELECT 1 FROM crm_sync_destination_forms AS chosen
+                    WHERE chosen.destination_id = destination.id)
+        OR EXISTS (SELECT 1 FROM crm_sync_destination_forms AS chosen
+                   WHERE chosen.destination_id = destination.id AND chosen.form_id = %s)
+    ) AND (
+        NOT EXISTS (SELECT 1 FROM crm_sync_destination_locations AS chosen
+                    WHERE chosen.destination_id = destination.id)
+        OR EXISTS (SELECT 1 FROM crm_sync_destination_locations AS chosen
+                   WHERE chosen.destination_id = destination.id AND chosen.location_id = %s)
+    )
+    RETURNING id, destination_id, status
+)"""
+
+
+def outbox_parameters(*, form_id: int, location_id: int, now: datetime) -> list[Any]:
+    # The fast path holds a lease on new rows, so the relay leaves them to it unless it is lost.
+    tenant_id = connection.tenant.pk  # type: ignore[attr-defined]
+    return [tenant_id, now, lease_until(now), now, now, form_id, location_id]
+
+
+def deliveries_announce(*, deliveries: Sequence[tuple[int, int, str]]) -> None:
+    """After commit, hands the new pending deliveries to a worker: the fast path.
+
+    The rows are already committed, so a failure here (Redis down) loses nothing: the relay
+    sends them when their lease runs out. It must never fail the sign-up that was just stored.
+    """
+    by_destination: dict[int, list[int]] = defaultdict(list)
+    for delivery_id, destination_id, status in deliveries:
+        if status == DeliveryStatus.PENDING:
+            by_destination[destination_id].append(delivery_id)
+    if not by_destination:
+        return
+    schema_name = connection.schema_name  # type: ignore[attr-defined]
+
+    def enqueue() -> None:
+        from crm_sync.tasks import deliver
+
+        for destination_id, ids in by_destination.items():
+            try:
+                deliver.delay(schema_name=schema_name, destination_id=destination_id, ids=ids)
+            except Exception:
+                logger.warning(
+                    "fast-path enqueue failed; the relay will send the delivery",
+                    exc_info=True,
+                    extra={"destination_id": destination_id},
+                )
+
+    transaction.on_commit(enqueue)

@@ -1,0 +1,20 @@
+"""Celery adapters of CRM sync: names in, one service call each."""
+
+from collections.abc import Sequence
+
+from customerinfo.celery import app, tenant_task
+
+from . import services
+
+
+@tenant_task()
+def deliver(*, schema_name: str, destination_id: int, ids: Sequence[int]) -> dict[str, int]:
+    """Sends these deliveries of one destination; rows already sent or taken are skipped."""
+    report = services.deliveries_send(destination_id=destination_id, ids=ids)
+    return dict(report.counts)
+
+
+@app.task
+def relay() -> int:
+    """Every few seconds: hands every due delivery of every tenant to a worker."""
+    return services.deliveries_relay()

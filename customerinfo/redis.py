@@ -1,0 +1,18 @@
+"""The process's Redis connection pool, and key names that respect the cache's key prefix."""
+
+from functools import lru_cache
+
+import redis
+from django.conf import settings
+
+
+@lru_cache(maxsize=1)
+def redis_client() -> redis.Redis:
+    # One connection pool per process, shared by every request and task.
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def redis_key(*parts: object) -> str:
+    """A key under the cache's prefix, so test runs and deployments sharing a Redis stay apart."""
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+    return ":".join([str(prefix), *(str(part) for part in parts)])

@@ -1,0 +1,49 @@
+"""CRM sync fixtures built through the services. Call inside ``tenant_context(tenant)``."""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from crm_sync import services
+from crm_sync.models import Destination
+from crm_sync.outbox.models import Delivery
+from crm_sync.providers.webhook import secret_generate
+from signup.services import submission_create
+from tests.signup.factories import Kiosk
+
+
+def webhook_destination(*, url: str, secret: str | None = None, **options: Any) -> Destination:
+    return services.destination_create(
+        actor=None,
+        name=options.pop("name", "Webhook"),
+        kind="webhook",
+        settings={"url": url},
+        credentials={"secret": secret or secret_generate()},
+        **options,
+    )
+
+
+def sign_up(
+    kiosk: Kiosk, *, email: str = "shopper@example.com", sms: bool = False, **answers: Any
+) -> uuid.UUID:
+    """Stores one sign-up as the kiosk API would; returns its id."""
+    submission_id = uuid.uuid4()
+    consents = {"email": True}
+    if "sms" in kiosk.version.definition["consents"] and kiosk.version.definition["consents"][
+        "sms"
+    ].get("enabled"):
+        consents["sms"] = sms
+    submission_create(
+        device=kiosk.device,
+        submission_id=submission_id,
+        form_version_id=kiosk.version.pk,
+        locale="en",
+        captured_at=datetime.now(UTC),
+        answers={"email": email, **answers},
+        consents=consents,
+    )
+    return submission_id
+
+
+def deliveries_of(submission_id: uuid.UUID) -> list[Delivery]:
+    return list(Delivery.objects.filter(submission_id=submission_id).order_by("pk"))
