@@ -1,9 +1,11 @@
-"""Liveness and readiness endpoints, answered before host routing.
+"""Liveness, readiness and metrics endpoints, answered before host routing.
 
-Kubernetes probes call the pod by IP, which is neither the public host nor a tenant host, so these
-two paths are served by a middleware placed first, without looking at the Host header.
+Kubernetes probes and Prometheus call the pod by IP, which is neither the public host nor a
+tenant host, so these paths are served by a middleware placed first, without looking at the
+Host header.
 """
 
+import hmac
 import logging
 from collections.abc import Callable
 
@@ -77,4 +79,20 @@ class HealthCheckMiddleware:
                 "failing": failing,
             }
             return JsonResponse(body, status=200 if ready else 503)
+        if request.path == "/metrics":
+            return metrics(request)
         return self.get_response(request)
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text format; behind a bearer token when METRICS_TOKEN is set."""
+    from crm_sync.metrics import metrics_text
+
+    token = settings.METRICS_TOKEN
+    if token:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            return JsonResponse(
+                {"error": {"code": "unauthorized", "message": "Bad token."}}, status=401
+            )
+    return HttpResponse(metrics_text(), content_type="text/plain; version=0.0.4; charset=utf-8")

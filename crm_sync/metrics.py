@@ -1,0 +1,68 @@
+"""Prometheus figures of CRM delivery, read from the outbox at scrape time.
+
+Computed per scrape from the database rather than counted in memory: every web pod then reports
+the same truth, and a restarted pod reports it at once.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from tenants.models import Tenant
+
+from .limits import BreakerState
+from .selectors import all_tenants_health
+
+LABELS = ["tenant", "destination"]
+
+
+class DeliveryCollector(Collector):
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        connection.set_schema_to_public()  # type: ignore[attr-defined]
+        rows = all_tenants_health()
+        slugs = dict(
+            Tenant.objects.filter(pk__in={row["tenant_id"] for row in rows}).values_list(
+                "pk", "slug"
+            )
+        )
+        deliveries = GaugeMetricFamily(
+            "customerinfo_crm_deliveries",
+            "CRM deliveries by status.",
+            labels=[*LABELS, "status"],
+        )
+        oldest = GaugeMetricFamily(
+            "customerinfo_crm_oldest_pending_seconds",
+            "Age of the oldest delivery still pending.",
+            labels=LABELS,
+        )
+        breaker = GaugeMetricFamily(
+            "customerinfo_crm_breaker_open",
+            "1 when the destination's circuit breaker is open or half open.",
+            labels=LABELS,
+        )
+        now = timezone.now()
+        for row in rows:
+            labels = [
+                slugs.get(row["tenant_id"], str(row["tenant_id"])),
+                str(row["destination_id"]),
+            ]
+            for status in ("pending", "held", "dead", "delivered"):
+                deliveries.add_metric([*labels, status], row[status])
+            pending_at: Any = row["oldest_pending_at"]
+            age = (now - pending_at).total_seconds() if pending_at else 0.0
+            oldest.add_metric(labels, max(0.0, age))
+            breaker.add_metric(labels, 0 if row["breaker"] == BreakerState.CLOSED else 1)
+        yield deliveries
+        yield oldest
+        yield breaker
+
+
+def metrics_text() -> bytes:
+    registry = CollectorRegistry()
+    registry.register(DeliveryCollector())
+    return generate_latest(registry)
