@@ -6,6 +6,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -196,3 +197,17 @@ def required_errors(values: dict[str, Any], names: Sequence[str]) -> FieldErrors
         for name in names
         if not str(values.get(name) or "").strip()
     }
+
+
+def utc_timestamp(value: str) -> str:
+    """An ISO 8601 moment as ``2024-05-01T12:00:00.000Z``, the form HubSpot and Salesforce take.
+
+    Something unreadable goes as it is, so the CRM's refusal names it rather than us dropping it.
+    """
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

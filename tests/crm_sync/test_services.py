@@ -5,10 +5,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from django.core import mail
 from django.db import connection
 from django.utils import timezone
-from cryptography.fernet import Fernet
 from django_tenants.utils import tenant_context
 
 from crm_sync import limits, services
@@ -344,6 +344,7 @@ def test_replay_of_dead_deliveries_is_throttled(
 
 
 def test_relay_claims_due_rows_of_every_tenant_in_one_query(
+    *,
     alice_kiosk: Kiosk,
     destination: Destination,
     charlie_tenant: Tenant,
