@@ -17,6 +17,7 @@ import django
 
 DEMO_SLUG = "demo"
 DEMO_OWNER_EMAIL = "owner@demo.example"
+DEMO_SINK_NAME = "Demo sink"
 PORT = int(os.environ.get("PORT", "8000"))
 
 
@@ -48,6 +49,62 @@ def ensure_demo_tenant(*, data: Path) -> tuple[str, str]:
     return email, password
 
 
+def ensure_demo_store() -> None:
+    """A store and a published form, so the demo kiosk works as soon as a tablet is paired."""
+    from django_tenants.utils import tenant_context
+
+    from signup import services
+    from signup.definitions import default_definition
+    from signup.models import Form, Location
+    from tenants.models import Tenant
+
+    with tenant_context(Tenant.objects.get(slug=DEMO_SLUG)):
+        if not Location.objects.exists():
+            services.location_create(
+                actor=None, name="Demo store", code="demo", country="US", time_zone="UTC"
+            )
+        form = Form.objects.filter(is_default=True).first() or services.form_create(
+            actor=None, name="Sign-up form", is_default=True, definition=default_definition()
+        )
+        if form.current_version is None:
+            services.form_publish(actor=None, form=form)
+
+
+def ensure_demo_sink(*, base_domain: str) -> str:
+    """Points the demo shop's "Demo sink" webhook at this server's sink page; returns its URL.
+
+    The sink learns the destination's signing secret, so it can show each event as verified.
+    """
+    from django_tenants.utils import tenant_context
+
+    from crm_sync.crypto import credentials_decrypt
+    from crm_sync.models import Destination
+    from crm_sync.providers.webhook import secret_generate
+    from crm_sync.services import destination_create
+    from crm_sync.sink import sink_secret_key
+    from customerinfo.redis import redis_client
+    from tenants.models import Tenant
+
+    url = f"http://{base_domain}:{PORT}/sink/{DEMO_SLUG}/"
+    with tenant_context(Tenant.objects.get(slug=DEMO_SLUG)):
+        destination = Destination.objects.filter(name=DEMO_SINK_NAME).first()
+        if destination is None:
+            destination = destination_create(
+                actor=None,
+                name=DEMO_SINK_NAME,
+                kind="webhook",
+                settings={"url": url},
+                credentials={"secret": secret_generate()},
+            )
+        elif destination.settings.get("url") != url:
+            # Another PORT than last time: follow it, or the demo's sign-ups would go nowhere.
+            destination.settings = {**destination.settings, "url": url}
+            destination.save(update_fields=["settings", "updated_at"])
+        secret = credentials_decrypt(destination.credentials)["secret"]
+    redis_client().set(sink_secret_key(DEMO_SLUG), secret)
+    return url
+
+
 def start(command: list[str]) -> "subprocess.Popen[bytes]":
     # Each process in its own group, so Ctrl-C reaches them only through us, in order.
     return subprocess.Popen(command, start_new_session=True)  # noqa: S603
@@ -64,6 +121,8 @@ def main() -> int:
 
     call_command("migrate_tenants", verbosity=0)
     email, password = ensure_demo_tenant(data=data_dir())
+    ensure_demo_store()
+    sink_url = ensure_demo_sink(base_domain=settings.BASE_DOMAIN)
     python = sys.executable
     processes = {
         "web": start([python, "manage.py", "runserver", f"0.0.0.0:{PORT}", "--noreload"]),
@@ -101,6 +160,8 @@ CustomerInfo is running. Stop everything with Ctrl-C.
   Demo shop portal:  http://{DEMO_SLUG}.{base}:{PORT}/
       sign in as     {email}
       password       {password}
+  Kiosk:             http://{DEMO_SLUG}.{base}:{PORT}/kiosk/   (pair it from Tablets)
+  CRM webhook sink:  {sink_url}   (sign-ups arrive here)
   Public site:       http://{base}:{PORT}/
   Health:            http://{base}:{PORT}/healthz   http://{base}:{PORT}/readyz
 """,

@@ -25,6 +25,9 @@ CRM_BLOCK_PRIVATE_ADDRESSES: bool = env.bool("CRM_BLOCK_PRIVATE_ADDRESSES", defa
 #: How long a delivery handed to a worker is left alone before the relay hands it out again.
 CRM_DELIVERY_LEASE_SECONDS: int = env.int("CRM_DELIVERY_LEASE_SECONDS", default=60)
 
+#: The demo webhook receiver at /sink/<name>/ on the public host (make run's demo shop).
+CRM_DEMO_SINK: bool = env.bool("CRM_DEMO_SINK", default=not IS_PRODUCTION)
+
 #: Token that Prometheus must send as ``Authorization: Bearer …`` to read /metrics; empty means
 #: the endpoint is open (development, or a network policy that already restricts it).
 METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")

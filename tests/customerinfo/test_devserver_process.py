@@ -1,12 +1,15 @@
 """``make run``'s launcher, run for real against a scratch database: it serves, and stops."""
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -51,6 +54,65 @@ def _get(url: str, host: str) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
+_PAIR_TABLET = """
+import django
+django.setup()
+from django_tenants.utils import tenant_context
+from signup import services
+from signup.models import Location
+from tenants.models import Tenant
+with tenant_context(Tenant.objects.get(slug="demo")):
+    location = Location.objects.get(code="demo")
+    _, code = services.pairing_code_create(actor=None, location=location, device_name="Till")
+    print(services.device_pair(code=code)[1])
+"""
+
+
+def _demo_tablet(environment: dict[str, str]) -> str:
+    """Pairs a tablet in the running demo shop (as the portal would) and returns its token."""
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", _PAIR_TABLET],
+        cwd=ROOT,
+        env={**environment, "DJANGO_SETTINGS_MODULE": "customerinfo.settings"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
+def _submit(url: str, host: str, token: str, email: str) -> int:
+    form = json.loads(_get_with(url.replace("submissions", "form"), host, token))
+    body = {
+        "id": str(uuid.uuid4()),
+        "form_version": form["version"],
+        "locale": "en",
+        "captured_at": datetime.now(UTC).isoformat(),
+        "answers": {"email": email},
+        "consents": {"email": True},
+    }
+    request = urllib.request.Request(  # noqa: S310 - loopback only
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={
+            "Host": host,
+            "Authorization": f"Device {token}",
+            "Content-Type": "application/json",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        return int(response.status)
+
+
+def _get_with(url: str, host: str, token: str) -> str:
+    request = urllib.request.Request(  # noqa: S310 - loopback only
+        url, headers={"Host": host, "Authorization": f"Device {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        return str(response.read().decode())
+
+
 def test_launcher_serves_the_demo_shop_and_stops_on_ctrl_c(
     scratch_database_url: str, tmp_path: Path
 ) -> None:
@@ -61,6 +123,8 @@ def test_launcher_serves_the_demo_shop_and_stops_on_ctrl_c(
         "CUSTOMERINFO_DATA_DIR": str(tmp_path),
         "CUSTOMERINFO_ENV": "development",
         "PORT": str(port),
+        # A Redis database of its own: this launcher's worker must not see other tests' tasks.
+        "REDIS_URL": settings.REDIS_URL.rsplit("/", 1)[0] + "/14",
     }
     environment.pop("PYTEST_VERSION", None)
     process = subprocess.Popen(
@@ -96,6 +160,19 @@ def test_launcher_serves_the_demo_shop_and_stops_on_ctrl_c(
         status, body = _get(f"{base}/login/", f"demo.localhost:{port}")
         assert status == 200
         assert "Sign in to Demo Shop" in body
+        # The whole path a newcomer sees: a tablet sign-up arrives, signed, at the demo sink.
+        token = _demo_tablet(environment)
+        email = f"newcomer-{port}@example.com"
+        status = _submit(f"{base}/api/kiosk/submissions", f"demo.localhost:{port}", token, email)
+        assert status == 201
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            _status, sink = _get(f"{base}/sink/demo/", f"localhost:{port}")
+            if email in sink:
+                break
+            time.sleep(0.2)
+        assert email in sink
+        assert "<td>valid</td>" in sink
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)
