@@ -18,6 +18,7 @@ from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django_tenants.utils import get_public_schema_name, schema_context
 
 from customerinfo.accounts.models import Role, User
 from customerinfo.errors import ServiceError
@@ -658,21 +659,21 @@ def deliveries_relay(*, limit: int = RELAY_BATCH) -> int:
     """
     from .tasks import deliver
 
-    connection.set_schema_to_public()  # type: ignore[attr-defined]
     now = timezone.now()
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_RELAY_CLAIM, [lease_until(now), now, now, limit])
-        claimed = cursor.fetchall()
-    if not claimed:
-        return 0
-    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for delivery_id, tenant_id, destination_id in claimed:
-        groups[(tenant_id, destination_id)].append(delivery_id)
-    schemas = dict(
-        Tenant.objects.filter(pk__in={tenant_id for tenant_id, _ in groups}).values_list(
-            "pk", "schema_name"
+    with schema_context(get_public_schema_name()):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_RELAY_CLAIM, [lease_until(now), now, now, limit])
+            claimed = cursor.fetchall()
+        if not claimed:
+            return 0
+        groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+        for delivery_id, tenant_id, destination_id in claimed:
+            groups[(tenant_id, destination_id)].append(delivery_id)
+        schemas = dict(
+            Tenant.objects.filter(pk__in={tenant_id for tenant_id, _ in groups}).values_list(
+                "pk", "schema_name"
+            )
         )
-    )
     for (tenant_id, destination_id), ids in groups.items():
         for start in range(0, len(ids), RELAY_CHUNK):
             deliver.delay(

@@ -32,8 +32,7 @@ class TenantTask(Task):  # type: ignore[type-arg]
     abstract = True
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from django.db import connection
-        from django_tenants.utils import get_public_schema_name, tenant_context
+        from django_tenants.utils import get_public_schema_name, schema_context, tenant_context
 
         from tenants.models import Tenant
 
@@ -42,8 +41,10 @@ class TenantTask(Task):  # type: ignore[type-arg]
             raise TenantTaskError(f"{self.name} needs a schema_name keyword argument")
         if schema_name == get_public_schema_name():
             raise TenantTaskError(f"{self.name} refuses to run tenant work in the public schema")
-        connection.set_schema_to_public()  # type: ignore[attr-defined]
-        tenant = Tenant.objects.filter(schema_name=schema_name).first()
+        # Contexts, not set_schema_*: a task run in-process (apply) leaves the caller's schema
+        # as it found it.
+        with schema_context(get_public_schema_name()):
+            tenant = Tenant.objects.filter(schema_name=schema_name).first()
         if tenant is None:
             raise TenantTaskError(f"{self.name}: no tenant has the schema {schema_name!r}")
         if not tenant.ready:

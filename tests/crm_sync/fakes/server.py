@@ -51,6 +51,7 @@ class FakeServer:
         self.forced: deque[Reply] = deque()
         self.down = False
         self.delay = 0.0
+        self.arrived = 0
         self.server = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self.server.daemon_threads = True
         # A short poll interval: shutdown() waits for the next poll, and tests stop many servers.
@@ -85,6 +86,9 @@ class FakeServer:
         raise NotImplementedError
 
     def _dispatch(self, request: Request) -> Reply | None:
+        with self.lock:
+            # Counted on arrival, before the answer is delayed: "a request is in flight".
+            self.arrived += 1
         if self.delay:
             time.sleep(self.delay)
         with self.lock:
