@@ -16,7 +16,6 @@ from typing import Any
 
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
@@ -32,7 +31,7 @@ from .crypto import credentials_decrypt, credentials_encrypt
 from .http import http_client
 from .models import Destination, DestinationKind, DestinationState
 from .outbox.models import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus
-from .outbox.services import lease_until
+from .outbox.services import lease_until, wake_clear
 from .providers import ConsentEvidence, Contact, Provider, Result, Verdict, provider_class
 from .providers.webhook import secret_generate
 from .schedule import MAX_ATTEMPTS, retry_delay
@@ -306,6 +305,13 @@ class SendReport:
     def add(self, outcome: str, count: int = 1) -> None:
         self.counts[outcome] += count
 
+    def troubles(self) -> int:
+        """Rows that did not go through: retried, skipped by the breaker, or deferred."""
+        return sum(
+            self.counts.get(outcome, 0)
+            for outcome in (AttemptOutcome.RETRY, AttemptOutcome.SKIPPED, "deferred")
+        )
+
 
 def _value(submission: Submission, key: str) -> Any:
     if key == "birthday":
@@ -416,12 +422,13 @@ def _claim(*, destination_id: int, ids: Sequence[int], top_up_to: int) -> list[D
         tenant_id=tenant_id, destination_id=destination_id, status=DeliveryStatus.PENDING
     )
     rows = list(pending.filter(pk__in=list(ids)).select_for_update(skip_locked=True).order_by("pk"))
-    if 0 < len(rows) < top_up_to:
+    if len(rows) < top_up_to:
         now = timezone.now()
+        # Leased rows are taken too: a lease only keeps the relay from re-sending, and the row
+        # lock stops two workers sending one row, so whichever task comes first sends it.
         extra = (
             pending.filter(next_attempt_at__lte=now)
             .exclude(pk__in=[row.pk for row in rows])
-            .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
             .select_for_update(skip_locked=True)
             .order_by("next_attempt_at")[: top_up_to - len(rows)]
         )
@@ -429,58 +436,61 @@ def _claim(*, destination_id: int, ids: Sequence[int], top_up_to: int) -> list[D
     return rows
 
 
-def deliveries_send(*, destination_id: int, ids: Sequence[int], client: Any = None) -> SendReport:
-    """Sends the given deliveries of one destination (in the current tenant), in batches.
+def deliveries_send(
+    *, destination_id: int, ids: Sequence[int], client: Any = None, max_rounds: int = 20
+) -> SendReport:
+    """Sends the given deliveries of one destination (in the current tenant), then whatever
+    else of that destination is due, a batch per round, until nothing is left.
 
-    The rows stay locked while the CRM is called: a second worker given the same ids skips
-    them, and a delivered row is never sent again. A worker killed mid-request rolls back, the
-    lease runs out, and the relay sends the row again; the CRM write is an upsert, so that
+    The rows of a round stay locked while the CRM is called: a second worker given the same ids
+    skips them, and a delivered row is never sent again. A worker killed mid-request rolls back,
+    the lease runs out, and the relay sends the row again; the CRM write is an upsert, so that
     second send does not duplicate the contact.
     """
     report = SendReport()
+    # From here on a new sign-up wakes another task: this one may already be past its last look.
+    wake_clear(destination_id=destination_id)
     destination = Destination.objects.filter(pk=destination_id).first()
-    with transaction.atomic():
-        cls = provider_class(destination.kind) if destination else None
-        rows = _claim(
-            destination_id=destination_id, ids=ids, top_up_to=cls.batch_size if cls else 0
-        )
-        if not rows:
-            return report
-        now = timezone.now()
-        if destination is None:
-            for row in rows:
-                row.status, row.last_error, row.updated_at = (
-                    DeliveryStatus.DEAD,
-                    "The destination was deleted.",
-                    now,
+    cls = provider_class(destination.kind) if destination else None
+    own_client = client is None
+    client = client or http_client()
+    broken: Result | None = None
+    try:
+        wanted = list(ids)
+        for _ in range(max_rounds):
+            before = report.troubles()
+            with transaction.atomic():
+                rows = _claim(
+                    destination_id=destination_id,
+                    ids=wanted,
+                    top_up_to=cls.batch_size if cls else 0,
                 )
-            Delivery.objects.bulk_update(rows, ["status", "last_error", "updated_at"])
-            report.add(DeliveryStatus.DEAD, len(rows))
-            return report
-        if destination.state == DestinationState.PAUSED or not destination.enabled:
-            Delivery.objects.filter(pk__in=[row.pk for row in rows]).update(
-                status=DeliveryStatus.HELD, lease_expires_at=None, updated_at=now
-            )
-            report.add(DeliveryStatus.HELD, len(rows))
-            return report
-        assert cls is not None  # noqa: S101 - set whenever destination is
-        own_client = client is None
-        client = client or http_client()
-        try:
-            provider = destination_provider(destination=destination, client=client)
-            broken: Result | None = None
-            for start in range(0, len(rows), cls.batch_size):
-                batch = rows[start : start + cls.batch_size]
-                if broken is not None:
-                    _hold(batch, result=broken, report=report)
-                    continue
-                broken = _send_batch(
-                    destination=destination, provider=provider, batch=batch, report=report
-                )
-        finally:
-            if own_client:
-                client.close()
-    if broken is not None:
+                wanted = []
+                if not rows:
+                    break
+                if destination is None or cls is None:
+                    _bury(rows, reason="The destination was deleted.", report=report)
+                    break
+                if destination.state == DestinationState.PAUSED or not destination.enabled:
+                    _hold(rows, report=report)
+                    break
+                provider = destination_provider(destination=destination, client=client)
+                for start in range(0, len(rows), cls.batch_size):
+                    batch = rows[start : start + cls.batch_size]
+                    if broken is not None:
+                        _hold(batch, report=report)
+                        continue
+                    broken = _send_batch(
+                        destination=destination, provider=provider, batch=batch, report=report
+                    )
+            if broken is not None or report.troubles() > before:
+                # Broken: pause below. Failing, or asking us to wait: the rest of the backlog
+                # stays in the outbox for its own turn rather than hammering a struggling CRM.
+                break
+    finally:
+        if own_client:
+            client.close()
+    if broken is not None and destination is not None:
         destination_pause(
             destination=destination,
             reason=broken.message or f"The CRM answered {broken.status_code}.",
@@ -489,7 +499,15 @@ def deliveries_send(*, destination_id: int, ids: Sequence[int], client: Any = No
     return report
 
 
-def _hold(rows: Sequence[Delivery], *, result: Result, report: SendReport) -> None:
+def _bury(rows: Sequence[Delivery], *, reason: str, report: SendReport) -> None:
+    now = timezone.now()
+    for row in rows:
+        row.status, row.last_error, row.updated_at = DeliveryStatus.DEAD, reason, now
+    Delivery.objects.bulk_update(rows, ["status", "last_error", "updated_at"])
+    report.add(DeliveryStatus.DEAD, len(rows))
+
+
+def _hold(rows: Sequence[Delivery], *, report: SendReport) -> None:
     now = timezone.now()
     for row in rows:
         row.status, row.lease_expires_at, row.updated_at = DeliveryStatus.HELD, None, now

@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/kiosk/form", signup_apis.FormApi.as_view(), name="kiosk-form"),
     path("api/kiosk/submissions", signup_apis.SubmissionApi.as_view(), name="kiosk-submit"),
     path("api/kiosk/heartbeat", signup_apis.HeartbeatApi.as_view(), name="kiosk-heartbeat"),
+    path("crm/", include("crm_sync.urls")),
     path("", include("signup.urls")),
     path(
         "login/",

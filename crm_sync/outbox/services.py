@@ -13,9 +13,26 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 
+from customerinfo.redis import redis_client, redis_key
+
 from .models import DeliveryStatus
 
 logger = logging.getLogger(__name__)
+
+
+#: How long "a task is already on its way" stands; after that a sign-up enqueues another, so a
+#: lost message delays deliveries by this much at most (the relay covers the rest).
+WAKE_SECONDS = 10
+
+
+def _wake_key(schema_name: str, destination_id: int) -> str:
+    return redis_key("crm", "wake", schema_name, destination_id)
+
+
+def wake_clear(*, destination_id: int) -> None:
+    """Called by the task as it starts: sign-ups from now on need a task of their own."""
+    schema_name = connection.schema_name  # type: ignore[attr-defined]
+    redis_client().delete(_wake_key(schema_name, destination_id))
 
 
 def lease_until(now: datetime) -> datetime:
@@ -79,6 +96,12 @@ def deliveries_announce(*, deliveries: Sequence[tuple[int, int, str]]) -> None:
 
         for destination_id, ids in by_destination.items():
             try:
+                # One waiting task per destination is enough: it sends everything due when it
+                # runs. A busy shop then costs one task per batch, not one per sign-up.
+                if not redis_client().set(
+                    _wake_key(schema_name, destination_id), 1, nx=True, ex=WAKE_SECONDS
+                ):
+                    continue
                 deliver.delay(schema_name=schema_name, destination_id=destination_id, ids=ids)
             except Exception:
                 logger.warning(

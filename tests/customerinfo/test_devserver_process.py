@@ -6,8 +6,8 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path

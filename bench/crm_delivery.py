@@ -1,0 +1,321 @@
+"""CRM delivery: latency at a steady rate, then how fast a backlog drains.
+
+In one run:
+
+1. recreates the scratch database ``customerinfo_bench_crm``, migrates it and makes 10 tenants,
+   each with a store, the default form published, a paired tablet and a HubSpot destination;
+2. starts a fake HubSpot in a process of its own (the test fake, answering each call in about
+   20 ms and noting when each contact arrived), Celery beat (the relay) and the Celery worker as
+   the README recommends for 2 cores (``--concurrency 4``, prefetch 1), on a Redis database of
+   its own;
+3. steady: stores sign-ups at 50/s for BENCH_STEADY_SECONDS (default 30) across the tenants,
+   through ``signup.services.submission_create`` as the kiosk API does; latency is from the
+   sign-up's commit to the fake CRM receiving the contact;
+4. backlog: stops the worker, stores 5,000 sign-ups (500 per tenant), starts the worker again
+   and times until the CRM has received all of them (the worker sends them in batches);
+5. stops everything, drops the database, and prints as its last line::
+
+    steady_p50_s=0.08 steady_p99_s=0.31 steady_rate=50.0 backlog_drain_per_s=900
+
+Run with ``uv run python bench/crm_delivery.py`` (PostgreSQL on 127.0.0.1:5432 as ``postgres``,
+Redis on 127.0.0.1:6379; DATABASE_URL and REDIS_URL name other servers).
+"""
+
+import json
+import math
+import multiprocessing
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DATABASE = "customerinfo_bench_crm"
+TENANTS = 10
+STEADY_RATE = 50.0
+STEADY_SECONDS = float(os.environ.get("BENCH_STEADY_SECONDS", "30"))
+BACKLOG = 5000
+LATENCY = 0.02
+WORKER_CONCURRENCY = 4
+
+
+def scratch_database_url() -> str:
+    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/customerinfo")
+    return urlunsplit(urlsplit(url)._replace(path=f"/{DATABASE}"))
+
+
+def scratch_redis_url() -> str:
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    return urlunsplit(urlsplit(url)._replace(path="/6"))
+
+
+def recreate_database(url: str, *, drop_only: bool = False) -> None:
+    admin = urlunsplit(urlsplit(url)._replace(path="/postgres"))
+    with psycopg.connect(admin.replace("postgres://", "postgresql://", 1), autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        if not drop_only:
+            c.execute(f'CREATE DATABASE "{DATABASE}"')
+
+
+def serve_fake_crm(port_queue: Any) -> None:
+    """The fake HubSpot, in its own process so it does not share a GIL with the bench."""
+    from tests.crm_sync.fakes.hubspot import TOKEN, FakeHubSpot
+    from tests.crm_sync.fakes.server import Reply, Request
+
+    class TimedHubSpot(FakeHubSpot):
+        def __init__(self) -> None:
+            # Ten retailers' accounts behind one fake: a rate window no test of ours reaches.
+            super().__init__(token=TOKEN, requests_per_window=100_000, latency=LATENCY)
+            self.arrivals: dict[str, float] = {}
+
+        def handle(self, request: Request) -> Reply:
+            if request.path == "/__arrivals":
+                return Reply(200, self.arrivals)
+            reply = super().handle(request)
+            if request.path.endswith("/batch/upsert") and reply.status < 300:
+                now = time.time()
+                for item in request.json()["inputs"]:
+                    self.arrivals.setdefault(item["id"].casefold(), now)
+            return reply
+
+    fake = TimedHubSpot().start()
+    port_queue.put(fake.url)
+    while True:  # until the bench terminates this process
+        time.sleep(3600)
+
+
+def arrivals(url: str) -> dict[str, float]:
+    with urllib.request.urlopen(f"{url}/__arrivals", timeout=30) as response:  # noqa: S310
+        result: dict[str, float] = json.loads(response.read())
+    return result
+
+
+def beat_start(environment: dict[str, str], schedule: Path) -> "subprocess.Popen[bytes]":
+    """Celery beat, for the relay: rows whose task was lost or deferred are sent by it."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "customerinfo",
+            "beat",
+            "--loglevel=WARNING",
+            "--schedule",
+            str(schedule),
+        ],
+        cwd=ROOT,
+        env=environment,
+        start_new_session=True,
+    )
+
+
+def outbox_statuses() -> dict[str, int]:
+    from django.db.models import Count
+
+    from crm_sync.outbox.models import Delivery
+
+    return dict(Delivery.objects.values_list("status").annotate(Count("pk")).order_by())
+
+
+def worker_start(environment: dict[str, str]) -> "subprocess.Popen[bytes]":
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "customerinfo",
+            "worker",
+            f"--concurrency={WORKER_CONCURRENCY}",
+            "--prefetch-multiplier=1",
+            "--loglevel=WARNING",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=ROOT,
+        env=environment,
+        start_new_session=True,
+    )
+
+
+def worker_stop(process: "subprocess.Popen[bytes]") -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def setup(crm_url: str) -> list[Any]:
+    """Ten provisioned tenants, each with a kiosk and a HubSpot destination."""
+    from django.core.management import call_command
+    from django_tenants.utils import tenant_context
+
+    from crm_sync.services import destination_create
+    from tenants.services import tenant_create
+    from tests.crm_sync.fakes.hubspot import TOKEN
+    from tests.signup.factories import kiosk_create
+
+    call_command("migrate_tenants", verbosity=0)
+    kiosks = []
+    for number in range(TENANTS):
+        tenant = tenant_create(
+            name=f"Bench shop {number}",
+            slug=f"bench{number}",
+            owner_email=f"owner@bench{number}.example",
+            owner_password="a-long-bench-password",  # noqa: S106 - a scratch database
+            provision_now=True,
+        )
+        with tenant_context(tenant):
+            kiosk = kiosk_create(code="bench")
+            destination_create(
+                actor=None,
+                name="HubSpot",
+                kind="hubspot",
+                settings={"base_url": crm_url},
+                credentials={"access_token": TOKEN},
+            )
+        kiosks.append((tenant, kiosk))
+    return kiosks
+
+
+def sign_up(tenant: Any, kiosk: Any, email: str) -> float:
+    """Stores one sign-up; returns the time its statement committed."""
+    from django_tenants.utils import tenant_context
+
+    from signup.services import submission_create
+
+    with tenant_context(tenant):
+        submission_create(
+            device=kiosk.device,
+            submission_id=uuid.uuid4(),
+            form_version_id=kiosk.version.pk,
+            locale="en",
+            captured_at=datetime.now(UTC),
+            answers={"email": email},
+            consents={"email": True},
+        )
+    return time.time()
+
+
+def wait_for(url: str, emails: list[str], *, timeout: float) -> dict[str, float]:
+    deadline = time.monotonic() + timeout
+    while True:
+        received = arrivals(url)
+        if all(email in received for email in emails) or time.monotonic() > deadline:
+            return received
+        time.sleep(0.1)
+
+
+def main() -> int:  # noqa: PLR0915 - one run, told in order
+    database_url = scratch_database_url()
+    redis_url = scratch_redis_url()
+    recreate_database(database_url)
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "CELERY_BROKER_URL": redis_url,
+        "CUSTOMERINFO_ENV": "development",
+        "LOG_LEVEL": "WARNING",
+    }
+    environment.pop("PYTEST_VERSION", None)
+    os.environ.update(environment)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "customerinfo.settings"
+    import django
+
+    django.setup()
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    ports: Any = multiprocessing.get_context("spawn").Queue()
+    fake = multiprocessing.get_context("spawn").Process(target=serve_fake_crm, args=(ports,))
+    fake.start()
+    crm_url = ports.get(timeout=30)
+    worker = beat = None
+    try:
+        kiosks = setup(crm_url)
+        beat = beat_start(environment, Path(tempfile.mkdtemp()) / "beat-schedule")
+        worker = worker_start(environment)
+        time.sleep(3)  # the worker's start-up is not what is measured
+
+        committed: dict[str, float] = {}
+        started = time.monotonic()
+        count = int(STEADY_RATE * STEADY_SECONDS)
+        for number in range(count):
+            # Paced to the rate: sign-up n is stored at start + n / rate.
+            pause = started + number / STEADY_RATE - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            tenant, kiosk = kiosks[number % TENANTS]
+            email = f"steady-{number}@example.com"
+            committed[email] = sign_up(tenant, kiosk, email)
+        steady_elapsed = time.monotonic() - started
+        received = wait_for(crm_url, list(committed), timeout=60)
+        latencies = sorted(
+            received[email] - moment for email, moment in committed.items() if email in received
+        )
+        missing = len(committed) - len(latencies)
+        p50 = statistics.median(latencies)
+        p99 = latencies[min(len(latencies) - 1, math.ceil(0.99 * len(latencies)) - 1)]
+        steady_rate = len(latencies) / steady_elapsed
+
+        worker_stop(worker)
+        backlog = [f"backlog-{number}@example.com" for number in range(BACKLOG)]
+        for number, email in enumerate(backlog):
+            tenant, kiosk = kiosks[number % TENANTS]
+            sign_up(tenant, kiosk, email)
+        drain_started = time.time()
+        worker = worker_start(environment)
+        received = wait_for(crm_url, backlog, timeout=300)
+        # Rows of the batches in flight at the last arrival commit a moment later.
+        settle = time.monotonic() + 15
+        while outbox_statuses().get("pending") and time.monotonic() < settle:
+            time.sleep(0.2)
+        moments = [received[email] for email in backlog if email in received]
+        first, last = min(moments), max(moments)
+        # From the first contact the new worker delivered to the last: the worker's own
+        # start-up (a few seconds of imports) is not part of draining.
+        drain_rate = len(moments) / max(last - first, 1e-3)
+        print(
+            f"steady: {len(committed)} sign-ups in {steady_elapsed:.1f} s, {missing} not received; "
+            f"backlog: {len(moments)}/{BACKLOG} received in {last - first:.1f} s after the first "
+            f"({last - drain_started:.1f} s after the worker was started); "
+            f"outbox: {outbox_statuses()}",
+            flush=True,
+        )
+        print(
+            f"steady_p50_s={p50:.3f} steady_p99_s={p99:.3f} steady_rate={steady_rate:.1f} "
+            f"backlog_drain_per_s={drain_rate:.0f}",
+            flush=True,
+        )
+    finally:
+        for process in (worker, beat):
+            if process is not None and process.poll() is None:
+                worker_stop(process)
+        fake.terminate()
+        fake.join(timeout=10)
+        from django.db import connections
+
+        connections.close_all()
+        recreate_database(database_url, drop_only=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
