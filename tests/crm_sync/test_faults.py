@@ -161,6 +161,7 @@ def stack(
     # Short leases stand in for the minute a real relay would wait for a lost task.
     settings.CRM_DELIVERY_LEASE_SECONDS = 2
     connection = app.connection_for_write(broker)
+
     # The fast path and the relay of this process publish to the stack's own broker.
     def publish(**kwargs: Any) -> None:
         # Celery accepts a connection here; its type stubs do not list the option.

@@ -18,12 +18,19 @@ PRODUCTION = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/customerinfo",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "BASE_DOMAIN": "customerinfo.example",
+    "CRM_ENCRYPTION_KEYS": "x5R2CgSDoZ1Y4mcpq4yC8qCDrV4d0QRPgqvkzoZIxJs=",
 }
 
 
 def run_django(environment: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DEBUG"))}
-    for name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CUSTOMERINFO_ENV"):
+    for name in (
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "CUSTOMERINFO_ENV",
+        "CRM_ENCRYPTION_KEYS",
+    ):
         clean.pop(name, None)
     return subprocess.run(  # noqa: S603
         [sys.executable, "manage.py", *arguments],
@@ -36,7 +43,9 @@ def run_django(environment: dict[str, str], *arguments: str) -> subprocess.Compl
     )
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "DATABASE_URL", "REDIS_URL"])
+@pytest.mark.parametrize(
+    "missing", ["SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CRM_ENCRYPTION_KEYS"]
+)
 def test_production_stops_at_start_naming_a_missing_secret(missing: str) -> None:
     environment = {k: v for k, v in PRODUCTION.items() if k != missing}
     result = run_django(environment, "check")
