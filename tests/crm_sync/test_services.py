@@ -401,3 +401,19 @@ def test_configuration_errors_name_each_field(alice_kiosk: Kiosk) -> None:
             actor=None, name="X", kind="carrier-pigeon", settings={}, credentials={}
         )
     assert unknown.value.fields["kind"][0]["code"] == "invalid"
+
+
+def test_the_rotation_command_reports_what_it_did(
+    alice_kiosk: Kiosk, destination: Destination, settings: Any
+) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.CRM_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), *settings.CRM_ENCRYPTION_KEYS]
+    out = StringIO()
+    call_command("crm_rotate_credentials", stdout=out)
+    assert "Re-encrypted the credentials of" in out.getvalue()
+    settings.CRM_ENCRYPTION_KEYS = settings.CRM_ENCRYPTION_KEYS[:1]
+    with tenant_context(Tenant.objects.get(slug="alice")):
+        assert credentials_decrypt(Destination.objects.get(pk=destination.pk).credentials)
