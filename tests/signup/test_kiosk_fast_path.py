@@ -277,3 +277,26 @@ def test_the_schema_still_documents_the_submission(alice_client: Client) -> None
     )
     assert {"200", "201", "400", "401", "409", "429"} <= set(operation["responses"])
     assert operation["security"] == [{"deviceToken": []}]
+
+
+def test_browser_middlewares_stand_aside_for_the_kiosk_api(
+    alice_client: Client, kiosk: Kiosk
+) -> None:
+    response = submit(alice_client, kiosk, body(kiosk))
+    assert response.status_code == 201
+    request = response.wsgi_request
+    assert not hasattr(request, "session")
+    assert not hasattr(request, "user")
+    assert not response.cookies
+    # What every answer carries still does.
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Request-ID"]
+
+
+def test_browser_pages_keep_their_middlewares(alice_client: Client) -> None:
+    response = alice_client.get("/login/")
+    assert response.status_code == 200
+    assert hasattr(response.wsgi_request, "session")
+    assert hasattr(response.wsgi_request, "user")
+    assert "csrftoken" in response.cookies
