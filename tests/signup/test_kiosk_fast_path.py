@@ -300,3 +300,9 @@ def test_browser_pages_keep_their_middlewares(alice_client: Client) -> None:
     assert hasattr(response.wsgi_request, "session")
     assert hasattr(response.wsgi_request, "user")
     assert "csrftoken" in response.cookies
+
+
+def test_a_tablet_needs_no_csrf_token(alice_tenant: Tenant, kiosk: Kiosk) -> None:
+    # The test client skips CSRF checks unless told; a tablet has no cookie to ride on anyway.
+    tablet = Client(enforce_csrf_checks=True, HTTP_HOST=str(alice_tenant.get_primary_domain()))
+    assert submit(tablet, kiosk, body(kiosk)).status_code == 201
