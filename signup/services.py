@@ -357,6 +357,8 @@ def device_revoke(*, actor: User | None, device: Device) -> Device:
     if device.revoked_at is None:
         # Kiosk requests read the tablet from a Redis cache (signup.devices); mark it revoked
         # there first, so a Redis failure stops the revoke rather than leaving it remembered.
+        # Should the database write then fail, the tablet stays refused until the marker
+        # expires: failing closed.
         device_cache_revoke(token_hash=device.token_hash)
         device.revoked_at = timezone.now()
         device.save(update_fields=["revoked_at"])
