@@ -1,25 +1,24 @@
 """Kiosk authentication (``Authorization: Device <token>``) and its per-device rate limit."""
 
-import time
-from functools import lru_cache
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import redis
-from django.conf import settings
-from django.db import connection
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
+from .devices import device_cache_fill, device_cache_read_and_count
 from .models import Device
-from .services import device_for_token
+from .services import device_for_token, sha256
 
 KEYWORD = "Device"
 
 
 class DeviceTokenAuthentication(authentication.BaseAuthentication):
     """Authenticates a paired tablet; ``request.auth`` is its Device, there is no user."""
+
+    failure_message = "This tablet is not paired or was revoked; pair it again."
 
     def authenticate(self, request: Request) -> tuple[Any, Device] | None:
         header = authentication.get_authorization_header(request).decode(errors="replace")
@@ -28,9 +27,7 @@ class DeviceTokenAuthentication(authentication.BaseAuthentication):
             return None
         device = device_for_token(token=token.strip())
         if device is None:
-            raise exceptions.AuthenticationFailed(
-                "This tablet is not paired or was revoked; pair it again."
-            )
+            raise exceptions.AuthenticationFailed(self.failure_message)
         return None, device
 
     def authenticate_header(self, request: Request) -> str:
@@ -49,38 +46,37 @@ class DeviceRateThrottle(throttling.BaseThrottle):
     """Per tablet, shared by all web processes: a fixed-window counter in Redis.
 
     DRF's SimpleRateThrottle keeps every request's timestamp and rewrites the list on each call
-    (two round trips and a value that grows with the rate); one pipelined SET NX + INCR per
-    request does the same job for a limit this coarse.
+    (two round trips and a value that grows with the rate); one SET NX + INCR per request does
+    the same job for a limit this coarse. The counter is keyed by the token's hash, so the
+    submission fast path (``kiosk_caller``) counts against the same limit before it knows the
+    device.
     """
 
     THROTTLE_RATES: ClassVar[dict[str, str]] = {}
     scope = "device"
 
     def __init__(self) -> None:
-        rates = self.THROTTLE_RATES or api_settings.DEFAULT_THROTTLE_RATES
-        self.limit, self.window = parse_rate(str(rates[self.scope]))
         self.retry_after = 0
 
     def allow_request(self, request: Request, view: Any) -> bool:
         device = request.auth
         if not isinstance(device, Device):
             return True
-        now = int(time.time())
-        window_start = now - now % self.window
-        prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
-        schema = connection.schema_name  # type: ignore[attr-defined]
-        key = f"{prefix}:throttle:{schema}:device:{device.pk}:{window_start}"
-        pipeline = redis_client().pipeline(transaction=False)
-        pipeline.set(key, 0, ex=self.window, nx=True)
-        pipeline.incr(key)
-        _, count = pipeline.execute()
-        if int(count) > self.limit:
-            self.retry_after = window_start + self.window - now
+        limit, window = device_rate()
+        seen = device_cache_read_and_count(token_hash=device.token_hash, window=window)
+        if seen.count > limit:
+            self.retry_after = seen.retry_after
             return False
         return True
 
     def wait(self) -> float | None:
         return max(self.retry_after, 1)
+
+
+def device_rate() -> tuple[int, int]:
+    """(requests, seconds) allowed per tablet."""
+    rates = DeviceRateThrottle.THROTTLE_RATES or api_settings.DEFAULT_THROTTLE_RATES
+    return parse_rate(str(rates[DeviceRateThrottle.scope]))
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -90,10 +86,28 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(count), seconds
 
 
-@lru_cache(maxsize=1)
-def redis_client() -> redis.Redis:
-    # One connection pool per process, reused by every request.
-    return redis.Redis.from_url(settings.REDIS_URL)
+@dataclass(frozen=True)
+class KioskCaller:
+    """A kiosk request's tablet (``None``: unknown or revoked token) and its rate limit."""
+
+    device: Device | None
+    throttled: bool
+    retry_after: int
+
+
+def kiosk_caller(*, token: str) -> KioskCaller:
+    """The tablet of a token and whether it is over its limit: one Redis call, plus a database
+    lookup when Redis does not remember the token (first request, or after a store edit)."""
+    limit, window = device_rate()
+    seen = device_cache_read_and_count(token_hash=sha256(token), window=window)
+    device = seen.device
+    if device is None and not seen.revoked:
+        device = device_for_token(token=token)
+        if device is not None:
+            device_cache_fill(device=device)
+    return KioskCaller(
+        device=device, throttled=seen.count > limit, retry_after=max(seen.retry_after, 1)
+    )
 
 
 class PairingRateThrottle(throttling.AnonRateThrottle):

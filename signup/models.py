@@ -154,9 +154,13 @@ class Submission(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     form_version = models.ForeignKey(FormVersion, on_delete=models.PROTECT)
-    location = models.ForeignKey(Location, on_delete=models.PROTECT)
+    # No index of its own: submission_location_idx starts with location_id. Every index is
+    # written by every sign-up, the hottest INSERT of the product.
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, db_index=False)
     device = models.ForeignKey(Device, null=True, on_delete=models.SET_NULL)
-    email = models.EmailField(db_index=True)
+    #: Indexed in Meta as a plain B-tree: db_index=True would add a varchar_pattern_ops twin
+    #: for LIKE 'prefix%', which no query makes (the portal's search is a contains).
+    email = models.EmailField()
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
     #: E.164, e.g. +33612345678.
@@ -173,7 +177,10 @@ class Submission(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
-        indexes = [models.Index(fields=["location", "received_at"], name="submission_location_idx")]
+        indexes = [
+            models.Index(fields=["location", "received_at"], name="submission_location_idx"),
+            models.Index(fields=["email"], name="submission_email_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.email} at {self.location_id}"
@@ -182,7 +189,10 @@ class Submission(models.Model):
 class Consent(models.Model):
     """Evidence of one consent decision: what was shown, where, on which tablet, and when."""
 
-    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="consents")
+    # No index of its own: consent_once_per_channel (submission, channel) starts with it.
+    submission = models.ForeignKey(
+        Submission, on_delete=models.CASCADE, related_name="consents", db_index=False
+    )
     channel = models.CharField(max_length=8, choices=Channel.choices)
     granted = models.BooleanField()
     text = models.ForeignKey(ConsentText, on_delete=models.PROTECT)

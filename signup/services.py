@@ -15,10 +15,12 @@ from django.utils import timezone
 
 from crm_sync.outbox.services import OUTBOX_CTE, deliveries_announce, outbox_parameters
 from customerinfo.accounts.models import User
+from customerinfo.db import prepared_cursor
 from customerinfo.errors import ServiceError
 
 from .answers import answers_clean, normalise_email
 from .definitions import LANGUAGES, default_definition, definition_validate
+from .devices import device_cache_forget, device_cache_revoke
 from .models import (
     AuditEntry,
     ConsentText,
@@ -140,6 +142,13 @@ def location_update(
     if overrides is not None:
         location.overrides = overrides
     location.save()
+    if old["country"] != country:
+        # Sign-ups read the store's country (default phone prefix) from the tablets' entries in
+        # the Redis device cache; once this commits, they must read it again.
+        token_hashes = list(
+            location.devices.filter(revoked_at__isnull=True).values_list("token_hash", flat=True)
+        )
+        transaction.on_commit(lambda: device_cache_forget(token_hashes=token_hashes))
     audit_record(
         actor=actor,
         action="location.update",
@@ -347,6 +356,11 @@ def device_for_token(*, token: str) -> Device | None:
 
 def device_revoke(*, actor: User | None, device: Device) -> Device:
     if device.revoked_at is None:
+        # Kiosk requests read the tablet from a Redis cache (signup.devices); mark it revoked
+        # there first, so a Redis failure stops the revoke rather than leaving it remembered.
+        # Should the database write then fail, the tablet stays refused until the marker
+        # expires: failing closed.
+        device_cache_revoke(token_hash=device.token_hash)
         device.revoked_at = timezone.now()
         device.save(update_fields=["revoked_at"])
         audit_record(
@@ -511,7 +525,8 @@ def _insert_once(submission: Submission, consents: list[dict[str, Any]], form_id
 
     Returns True if it inserted; the new deliveries are then announced to the workers.
     """
-    with connection.cursor() as cursor:
+    # Prepared once per connection: planning this statement costs PostgreSQL more than running it.
+    with prepared_cursor() as cursor:
         cursor.execute(
             _INSERT_SUBMISSION,
             [
