@@ -36,6 +36,11 @@ return tostring(wait)
 """
 
 
+def destination_scope(*, tenant_id: int, destination_id: int) -> str:
+    """The Redis scope of one destination's rate limit, breaker and cool-down."""
+    return f"{tenant_id}:{destination_id}"
+
+
 @dataclass(frozen=True)
 class RateLimit:
     per_second: float

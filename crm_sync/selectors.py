@@ -53,7 +53,11 @@ def destinations_health() -> dict[int, DestinationHealth]:
             dead=row["dead"],
             delivered=row["delivered"],
             oldest_pending_at=row["oldest_pending_at"],
-            breaker=limits.breaker_state(scope=f"{tenant_id}:{row['destination_id']}"),
+            breaker=limits.breaker_state(
+                scope=limits.destination_scope(
+                    tenant_id=tenant_id, destination_id=row["destination_id"]
+                )
+            ),
         )
         for row in rows
     }
@@ -68,7 +72,11 @@ def all_tenants_health() -> list[dict[str, Any]]:
     return [
         {
             **row,
-            "breaker": limits.breaker_state(scope=f"{row['tenant_id']}:{row['destination_id']}"),
+            "breaker": limits.breaker_state(
+                scope=limits.destination_scope(
+                    tenant_id=row["tenant_id"], destination_id=row["destination_id"]
+                )
+            ),
         }
         for row in rows
     ]

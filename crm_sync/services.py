@@ -53,7 +53,8 @@ SYSTEM = "system:crm"
 
 def _scope(destination: Destination) -> str:
     """Redis scope of one destination's rate limit, breaker and cooldown."""
-    return f"{connection.tenant.pk}:{destination.pk}"  # type: ignore[attr-defined]
+    tenant_id = connection.tenant.pk  # type: ignore[attr-defined]
+    return limits.destination_scope(tenant_id=tenant_id, destination_id=destination.pk)
 
 
 # --- destinations ------------------------------------------------------------------------------

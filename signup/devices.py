@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import redis
-from django.conf import settings
 from django.db import connection
+
+from customerinfo.redis import redis_client, redis_key
 
 from .models import Device, Location
 
@@ -40,14 +41,6 @@ _READ_AND_COUNT = """
 redis.call('SET', KEYS[2], 0, 'EX', ARGV[1], 'NX')
 return {redis.call('GET', KEYS[1]), redis.call('INCR', KEYS[2])}
 """
-
-
-@lru_cache(maxsize=1)
-def redis_client() -> redis.Redis:
-    # One connection per process, held rather than taken from a pool for each call: the pool's
-    # check-out (a lock and a poll of the socket) was a third of the kiosk call's client CPU.
-    # redis-py serialises threads on it with a lock and reconnects after an error.
-    return redis.Redis.from_url(settings.REDIS_URL, single_connection_client=True)
 
 
 @lru_cache(maxsize=1)
@@ -70,20 +63,16 @@ def _forget_script() -> "redis.commands.core.Script":
     return redis_client().register_script(_FORGET_UNLESS_REVOKED)
 
 
-def _prefix() -> str:
-    return str(settings.CACHES["default"].get("KEY_PREFIX", ""))
-
-
 def _tenant_id() -> int:
     return int(connection.tenant.pk)  # type: ignore[attr-defined]
 
 
 def device_key(*, token_hash: str) -> str:
-    return f"{_prefix()}:kiosk-device:{_tenant_id()}:{token_hash}"
+    return redis_key("kiosk-device", _tenant_id(), token_hash)
 
 
 def counter_key(*, token_hash: str, window_start: int) -> str:
-    return f"{_prefix()}:throttle:{_tenant_id()}:device:{token_hash}:{window_start}"
+    return redis_key("throttle", _tenant_id(), "device", token_hash, window_start)
 
 
 @dataclass(frozen=True)

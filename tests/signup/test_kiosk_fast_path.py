@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 from django_tenants.utils import tenant_context
 
+from customerinfo.redis import redis_client
 from signup import apis, devices, services
 from signup.authentication import DeviceRateThrottle
 from signup.models import Submission
@@ -28,7 +29,7 @@ def kiosk(alice_tenant: Tenant) -> Iterator[Kiosk]:
 def cached(tenant: Tenant, kiosk: Kiosk) -> bytes | None:
     with tenant_context(tenant):
         key = devices.device_key(token_hash=kiosk.device.token_hash)
-    value = devices.redis_client().get(key)
+    value = redis_client().get(key)
     assert value is None or isinstance(value, bytes)
     return value
 
@@ -87,7 +88,7 @@ def test_once_the_marker_expires_the_database_still_refuses(
 ) -> None:
     with tenant_context(alice_tenant):
         services.device_revoke(actor=None, device=kiosk.device)
-        devices.redis_client().delete(devices.device_key(token_hash=kiosk.device.token_hash))
+        redis_client().delete(devices.device_key(token_hash=kiosk.device.token_hash))
     assert submit(alice_client, kiosk, body(kiosk)).status_code == 401
     assert cached(alice_tenant, kiosk) is None, "a refused token is not remembered"
 
