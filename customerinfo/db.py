@@ -5,7 +5,8 @@ prepared statements, so PostgreSQL parses and plans each one from scratch. For t
 statements on a hot path that is most of their database cost: the kiosk's sign-up INSERT
 (two INSERTs in one CTE) spends more time being planned than inserting. ``prepared_cursor``
 binds parameters on the server and prepares each statement on first use; later executions on
-the same connection send only the parameters.
+the same connection send only the parameters. Django turns psycopg's preparing off unless the
+database OPTIONS set ``prepare_threshold``, which settings.base does.
 
 Safe with django-tenants: PostgreSQL re-analyses a prepared statement when ``search_path`` has
 changed since it was planned, so a statement prepared in one tenant's schema never writes to

@@ -15,6 +15,10 @@ DATABASES = {
     )
 }
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+# Django turns psycopg's prepared statements off (prepare_threshold None), and with it
+# customerinfo.db.prepared_cursor's. Only cursors with server-side binding can prepare, and the
+# ORM's are client-side, so this enables them for prepared_cursor alone.
+DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 # Persistent connections: a sign-up request must not pay for a new PostgreSQL connection.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 # No "SELECT 1" before each request's first query: after a database restart the first request

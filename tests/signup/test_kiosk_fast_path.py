@@ -6,6 +6,7 @@ from typing import Any
 from unittest.mock import patch
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django_tenants.utils import tenant_context
 
@@ -199,6 +200,14 @@ def test_prepared_inserts_follow_the_tenant(
         with tenant_context(tenant):
             stored = {str(pk) for pk in Submission.objects.values_list("pk", flat=True)}
         assert stored == set(sent[name]), name
+    # Prepared once on this connection, executed six times; not re-parsed and planned each time.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans + custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE %s",
+            ["%INSERT INTO signup_submission%"],
+        )
+        assert cursor.fetchall() == [(6,)]
 
 
 @pytest.mark.parametrize(
