@@ -13,7 +13,14 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Model
 from django.utils import timezone
 
-from crm_sync.outbox.services import OUTBOX_CTE, deliveries_announce, outbox_parameters
+from crm_sync.outbox.services import (
+    OUTBOX_CTE,
+    ROUTED_SQL,
+    deliveries_announce,
+    outbox_expected,
+    outbox_learned,
+    outbox_parameters,
+)
 from customerinfo.accounts.models import User
 from customerinfo.db import prepared_cursor
 from customerinfo.errors import ServiceError
@@ -489,15 +496,27 @@ def submission_create(
 # makes a repeated id (a tablet retrying, possibly in parallel) insert nothing, and the consents
 # and deliveries are inserted from the submission row the statement created, so they exist only
 # if it does: a committed sign-up always has its outbox rows.
+#
+# Most shops have no CRM destination, and an INSERT into the outbox costs PostgreSQL about as
+# much as the sign-up's own even when it inserts nothing (it opens the table and its indexes).
+# Those shops get the statement without it, guarded: it stores nothing if an enabled destination
+# exists in its snapshot, and says so, and the sign-up is then written with the outbox. The
+# guard and the outbox read the same snapshot as the insert, so no sign-up committed after a
+# destination is enabled can miss its delivery, whatever the process believed beforehand.
 # Only constant SQL text is joined here; every value is a parameter.
-_INSERT_SUBMISSION = (
-    """
-WITH new_submission AS (
+_SUBMISSION_CTES = """
+WITH routed AS (
+    SELECT {routed} AS exists
+), new_submission AS (
     INSERT INTO signup_submission (
         id, form_version_id, location_id, device_id, email, first_name, last_name, phone,
         birthday_month, birthday_day, postal_code, answers, locale, captured_at, received_at
     )
-    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s)
+    SELECT %s::uuid, %s::bigint, %s::bigint, %s::bigint, %s::text, %s::text, %s::text,
+        %s::text, %s::smallint, %s::smallint, %s::text, %s::jsonb, %s::text, %s::timestamptz,
+        %s::timestamptz
+    FROM routed
+    WHERE {guard}
     ON CONFLICT (id) DO NOTHING
     RETURNING id
 ), new_consents AS (
@@ -509,15 +528,26 @@ WITH new_submission AS (
     FROM new_submission
     CROSS JOIN jsonb_to_recordset(%s::jsonb)
         AS c(channel text, granted boolean, text_id bigint, text_hash text)
-),"""  # noqa: S608
+)"""
+_WITH_OUTBOX = (
+    _SUBMISSION_CTES.format(routed=ROUTED_SQL, guard="true")  # noqa: S608 - constants only
+    + ","
     + OUTBOX_CTE
     + """
 SELECT
     (SELECT count(*) FROM new_submission),
     (SELECT coalesce(json_agg(json_build_array(id, destination_id, status)), '[]'::json)
-     FROM new_deliveries)
+     FROM new_deliveries),
+    (SELECT exists FROM routed)
 """
 )
+_WITHOUT_OUTBOX = (
+    _SUBMISSION_CTES.format(routed=ROUTED_SQL, guard="NOT routed.exists")  # noqa: S608
+    + """
+SELECT (SELECT count(*) FROM new_submission), '[]'::json, (SELECT exists FROM routed)
+"""
+)
+_INSERT_SUBMISSION = {True: _WITH_OUTBOX, False: _WITHOUT_OUTBOX}
 
 
 def _insert_once(submission: Submission, consents: list[dict[str, Any]], form_id: int) -> bool:
@@ -525,40 +555,42 @@ def _insert_once(submission: Submission, consents: list[dict[str, Any]], form_id
 
     Returns True if it inserted; the new deliveries are then announced to the workers.
     """
+    outbox = outbox_expected()
+    parameters = [
+        submission.pk,
+        submission.form_version_id,
+        submission.location_id,
+        submission.device_id,
+        submission.email,
+        submission.first_name,
+        submission.last_name,
+        submission.phone,
+        submission.birthday_month,
+        submission.birthday_day,
+        submission.postal_code,
+        json.dumps(submission.answers),
+        submission.locale,
+        submission.captured_at,
+        submission.received_at,
+        submission.locale,
+        submission.location_id,
+        submission.device_id,
+        submission.captured_at,
+        submission.received_at,
+        json.dumps(consents),
+    ]
+    if outbox:
+        parameters += outbox_parameters(
+            form_id=form_id, location_id=submission.location_id, now=submission.received_at
+        )
     # Prepared once per connection: planning this statement costs PostgreSQL more than running it.
     with prepared_cursor() as cursor:
-        cursor.execute(
-            _INSERT_SUBMISSION,
-            [
-                submission.pk,
-                submission.form_version_id,
-                submission.location_id,
-                submission.device_id,
-                submission.email,
-                submission.first_name,
-                submission.last_name,
-                submission.phone,
-                submission.birthday_month,
-                submission.birthday_day,
-                submission.postal_code,
-                json.dumps(submission.answers),
-                submission.locale,
-                submission.captured_at,
-                submission.received_at,
-                submission.locale,
-                submission.location_id,
-                submission.device_id,
-                submission.captured_at,
-                submission.received_at,
-                json.dumps(consents),
-                *outbox_parameters(
-                    form_id=form_id,
-                    location_id=submission.location_id,
-                    now=submission.received_at,
-                ),
-            ],
-        )
-        inserted, deliveries = cursor.fetchone() or (0, [])
+        cursor.execute(_INSERT_SUBMISSION[outbox], parameters)
+        inserted, deliveries, routed = cursor.fetchone() or (0, [], True)
+    outbox_learned(routed=routed)
+    if routed and not outbox:
+        # A destination was enabled since this process last looked: the guard stored nothing.
+        return _insert_once(submission, consents, form_id)
     if inserted:
         deliveries_announce(deliveries=[tuple(row) for row in deliveries])
     return bool(inserted)

@@ -71,6 +71,26 @@ new_deliveries AS (
 )"""
 
 
+#: Whether the tenant has an enabled destination, as one SQL expression. The sign-up statement
+#: returns it, so each process learns it for free from the sign-ups it writes.
+ROUTED_SQL = "EXISTS (SELECT 1 FROM crm_sync_destination WHERE enabled)"
+
+#: Per tenant, what this process's last sign-up statement saw of ``ROUTED_SQL``. Only a hint:
+#: the statement without ``OUTBOX_CTE`` checks it again in its own snapshot and stores nothing
+#: if it has become true, so a stale hint costs one more round trip, never a lost delivery.
+_routed: dict[int, bool] = {}
+
+
+def outbox_expected() -> bool:
+    """Whether the next sign-up of this tenant should be written with ``OUTBOX_CTE``; unknown
+    tenants are assumed to have destinations."""
+    return _routed.get(connection.tenant.pk, True)  # type: ignore[attr-defined]
+
+
+def outbox_learned(*, routed: bool) -> None:
+    _routed[connection.tenant.pk] = routed  # type: ignore[attr-defined]
+
+
 def outbox_parameters(*, form_id: int, location_id: int, now: datetime) -> list[Any]:
     # The fast path holds a lease on new rows, so the relay leaves them to it unless it is lost.
     tenant_id = connection.tenant.pk  # type: ignore[attr-defined]

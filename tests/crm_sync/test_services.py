@@ -16,6 +16,7 @@ from crm_sync.crypto import credentials_decrypt
 from crm_sync.http import http_client
 from crm_sync.models import Destination, DestinationState
 from crm_sync.outbox.models import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus
+from crm_sync.outbox.services import outbox_expected
 from crm_sync.providers.webhook import secret_generate
 from crm_sync.schedule import MAX_ATTEMPTS
 from customerinfo.errors import ServiceError
@@ -86,6 +87,39 @@ def test_a_repeated_sign_up_writes_no_second_delivery(
         consents={"email": True, "sms": False},
     )
     assert len(deliveries_of(submission_id)) == 1
+
+
+def test_a_process_that_saw_no_destination_still_writes_the_delivery(
+    alice_kiosk: Kiosk, receiver: FakeWebhookReceiver
+) -> None:
+    """The statement without the outbox is guarded: a destination enabled meanwhile (here in
+    another process, whose sign-ups this one never saw) is found in the statement's own
+    snapshot, and the sign-up is written with its delivery, once."""
+    lone = sign_up(alice_kiosk)
+    assert deliveries_of(lone) == []
+    assert outbox_expected() is False, "it learned there was no destination"
+    destination = webhook_destination(url=receiver.url)
+    assert outbox_expected() is False, "nothing told this process"
+
+    submission_id = sign_up(alice_kiosk)
+    (delivery,) = deliveries_of(submission_id)
+    assert delivery.destination_id == destination.pk
+    assert Submission.objects.filter(pk=submission_id).count() == 1
+    assert outbox_expected() is True
+
+    services.destination_update(
+        actor=None,
+        destination=destination,
+        name=destination.name,
+        settings=destination.settings,
+        credentials={},
+        field_mapping={},
+        forms=[],
+        locations=[],
+        enabled=False,
+    )
+    assert deliveries_of(sign_up(alice_kiosk)) == []
+    assert outbox_expected() is False, "the last destination went: back to the plain statement"
 
 
 def test_forms_and_stores_choose_which_sign_ups_a_destination_gets(

@@ -200,14 +200,17 @@ def test_prepared_inserts_follow_the_tenant(
         with tenant_context(tenant):
             stored = {str(pk) for pk in Submission.objects.values_list("pk", flat=True)}
         assert stored == set(sent[name]), name
-    # Prepared once on this connection, executed six times; not re-parsed and planned each time.
+    # Prepared once on this connection (with and without the outbox), and six sign-ups executed
+    # from them: not parsed and planned again each time.
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT generic_plans + custom_plans FROM pg_prepared_statements"
             " WHERE statement LIKE %s",
             ["%INSERT INTO signup_submission%"],
         )
-        assert cursor.fetchall() == [(6,)]
+        executions = [count for (count,) in cursor.fetchall()]
+    assert len(executions) <= 2
+    assert sum(executions) == 6
 
 
 @pytest.mark.parametrize(
