@@ -556,7 +556,7 @@ def _insert_once(submission: Submission, consents: list[dict[str, Any]], form_id
     Returns True if it inserted; the new deliveries are then announced to the workers.
     """
     outbox = outbox_expected()
-    parameters = [
+    parameters: list[Any] = [
         submission.pk,
         submission.form_version_id,
         submission.location_id,
