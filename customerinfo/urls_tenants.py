@@ -8,6 +8,8 @@ from signup import apis as signup_apis
 from signup.views import kiosk as kiosk_views
 
 urlpatterns = [
+    # First: the busiest route, matched before all others on every sign-up.
+    path("api/kiosk/submissions", signup_apis.SubmissionApi.as_view(), name="kiosk-submit"),
     # --- kiosk PWA shell (owned by the kiosk work; see signup/views/kiosk.py) -----------------
     path("kiosk/", kiosk_views.kiosk_shell, name="kiosk"),
     path("kiosk/sw.js", kiosk_views.kiosk_service_worker, name="kiosk-sw"),
@@ -16,7 +18,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/kiosk/pair", signup_apis.PairApi.as_view(), name="kiosk-pair"),
     path("api/kiosk/form", signup_apis.FormApi.as_view(), name="kiosk-form"),
-    path("api/kiosk/submissions", signup_apis.SubmissionApi.as_view(), name="kiosk-submit"),
     path("api/kiosk/heartbeat", signup_apis.HeartbeatApi.as_view(), name="kiosk-heartbeat"),
     path("crm/", include("crm_sync.urls")),
     path("", include("signup.urls")),

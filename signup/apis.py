@@ -31,8 +31,10 @@ from .authentication import (
     IsPairedDevice,
     PairingRateThrottle,
     kiosk_caller,
+    kiosk_device_read,
 )
-from .models import Device
+from .devices import device_forget
+from .models import Device, Submission
 
 if TYPE_CHECKING:
     from rest_framework.views import AsView, GenericView
@@ -298,15 +300,47 @@ def _submission_fast(request: HttpRequest) -> HttpResponse | None:
             error_body("rate_limited", message), 429, {"Retry-After": str(caller.retry_after)}
         )
     try:
-        submission, created = services.submission_create(device=caller.device, **values)
+        submission, created = _submission_create(
+            token, caller.device, remembered=caller.remembered, values=values
+        )
     except ServiceError as error:
-        return _json(error_body(error.code, error.message, error.fields), error.status_code)
+        headers = {"WWW-Authenticate": KEYWORD} if error.status_code == 401 else None
+        return _json(
+            error_body(error.code, error.message, error.fields), error.status_code, headers
+        )
     body = {
         "id": str(submission.pk),
         "received_at": submission.received_at.isoformat(),
         "duplicate": not created,
     }
     return _json(body, 201 if created else 200)
+
+
+def _submission_create(
+    token: str, device: Device, *, remembered: bool, values: dict[str, Any]
+) -> tuple[Submission, bool]:
+    try:
+        return services.submission_create(device=device, **values)
+    except ServiceError as error:
+        refused = isinstance(error, services.DeviceRefusedError)
+        if not remembered or not (refused or error.code == "validation_failed"):
+            raise
+        # The tablet came from this process's memory, and the store may have changed country
+        # since (a phone number read with the old default prefix) or the tablet been revoked:
+        # read it again, and check the answers again if the store is not the one they were
+        # checked against.
+        device_forget(token_hash=device.token_hash)
+        fresh = kiosk_device_read(token=token)
+        if fresh is None:
+            raise services.DeviceRefusedError(
+                "authentication_failed", services.DEVICE_REFUSED, status_code=401
+            ) from error
+        if not refused and (fresh.location_id, fresh.location.country) == (
+            device.location_id,
+            device.location.country,
+        ):
+            raise
+        return services.submission_create(device=fresh, **values)
 
 
 def _plain_submission(request: HttpRequest) -> tuple[str, dict[str, Any]] | None:

@@ -8,9 +8,9 @@ from rest_framework import authentication, exceptions, permissions, throttling
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
-from .devices import device_cache_fill, device_cache_read_and_count
+from .devices import device_count, device_known, device_remember
 from .models import Device
-from .services import device_for_token, sha256
+from .services import DEVICE_REFUSED, device_for_token, sha256
 
 KEYWORD = "Device"
 
@@ -18,7 +18,7 @@ KEYWORD = "Device"
 class DeviceTokenAuthentication(authentication.BaseAuthentication):
     """Authenticates a paired tablet; ``request.auth`` is its Device, there is no user."""
 
-    failure_message = "This tablet is not paired or was revoked; pair it again."
+    failure_message = DEVICE_REFUSED
 
     def authenticate(self, request: Request) -> tuple[Any, Device] | None:
         header = authentication.get_authorization_header(request).decode(errors="replace")
@@ -43,13 +43,12 @@ class IsPairedDevice(permissions.BasePermission):
 
 
 class DeviceRateThrottle(throttling.BaseThrottle):
-    """Per tablet, shared by all web processes: a fixed-window counter in Redis.
+    """Per tablet, shared by all web processes: a fixed-window counter in Redis (signup.devices).
 
     DRF's SimpleRateThrottle keeps every request's timestamp and rewrites the list on each call
-    (two round trips and a value that grows with the rate); one SET NX + INCR per request does
-    the same job for a limit this coarse. The counter is keyed by the token's hash, so the
-    submission fast path (``kiosk_caller``) counts against the same limit before it knows the
-    device.
+    (two round trips and a value that grows with the rate); a counter does the same job for a
+    limit this coarse. It is keyed by the token's hash, so the submission fast path
+    (``kiosk_caller``) counts against the same limit before it knows the device.
     """
 
     THROTTLE_RATES: ClassVar[dict[str, str]] = {}
@@ -63,8 +62,8 @@ class DeviceRateThrottle(throttling.BaseThrottle):
         if not isinstance(device, Device):
             return True
         limit, window = device_rate()
-        seen = device_cache_read_and_count(token_hash=device.token_hash, window=window)
-        if seen.count > limit:
+        seen = device_count(token_hash=device.token_hash, limit=limit, window=window)
+        if seen.throttled:
             self.retry_after = seen.retry_after
             return False
         return True
@@ -93,21 +92,34 @@ class KioskCaller:
     device: Device | None
     throttled: bool
     retry_after: int
+    #: Whether the device came from this process's memory rather than the database.
+    remembered: bool = False
 
 
 def kiosk_caller(*, token: str) -> KioskCaller:
-    """The tablet of a token and whether it is over its limit: one Redis call, plus a database
-    lookup when Redis does not remember the token (first request, or after a store edit)."""
+    """The tablet of a token and whether it is over its limit. Usually answered by the process
+    alone (signup.devices); a token it does not know is looked up in PostgreSQL."""
+    token_hash = sha256(token)
     limit, window = device_rate()
-    seen = device_cache_read_and_count(token_hash=sha256(token), window=window)
-    device = seen.device
-    if device is None and not seen.revoked:
-        device = device_for_token(token=token)
-        if device is not None:
-            device_cache_fill(device=device)
+    seen = device_count(token_hash=token_hash, limit=limit, window=window)
+    device = device_known(token_hash=token_hash)
+    remembered = device is not None
+    if device is None:
+        device = kiosk_device_read(token=token)
     return KioskCaller(
-        device=device, throttled=seen.count > limit, retry_after=max(seen.retry_after, 1)
+        device=device,
+        throttled=seen.throttled,
+        retry_after=max(seen.retry_after, 1),
+        remembered=remembered,
     )
+
+
+def kiosk_device_read(*, token: str) -> Device | None:
+    """The token's tablet from the database, remembered for the next sign-ups if paired."""
+    device = device_for_token(token=token)
+    if device is not None:
+        device_remember(device=device)
+    return device
 
 
 class PairingRateThrottle(throttling.AnonRateThrottle):

@@ -1,19 +1,25 @@
-"""Which tablet a device token belongs to, remembered in Redis, and its request count.
+"""Which tablet a device token belongs to, and its request count, at the least cost per sign-up.
 
-Every kiosk request needs both answers. Reading them from Redis in one script call replaces a
-PostgreSQL query (device joined to its store) and a second Redis round trip (the rate limit).
-The database stays the authority: a token Redis does not know is looked up there and remembered
-for ``DEVICE_CACHE_SECONDS``.
+Every kiosk request needs both answers. Asking Redis or PostgreSQL for them on each sign-up
+cost the request more than anything it does besides storing the row, so:
 
-Revocation must lock a tablet out at once, so the cache can never outlive it:
-- revoking overwrites the entry with a ``revoked`` marker *before* the database write, so a
-  Redis failure stops the revoke instead of leaving a revoked tablet remembered as paired;
-- entries are only ever added with ``SET NX``, so a request that read the device just before
-  the revoke cannot put it back over the marker; the marker outlives any such request.
-Nothing is remembered in the process: every request asks Redis, which all processes share.
+- **The tablet** (its id, store, and the store's country) is remembered by each web process for
+  ``DEVICE_CACHE_SECONDS``. It is never trusted alone: the sign-up's INSERT stores the row only
+  if, in the statement's own snapshot, that device is still paired to that store in that
+  country (``signup.services``). A revoked tablet is refused by the very statement that would
+  store its sign-up, and a store that changed country is read again; there is no invalidation
+  to get wrong and no window after a revoke. A token the process does not know is looked up in
+  PostgreSQL.
+- **The per-tablet rate limit** is a fixed-window counter in Redis shared by all processes. A
+  process adds its own requests to it in steps (``_step``: a twentieth of the limit, at most 50)
+  rather than one by one, and any request that would take its estimate over the limit adds them
+  first and reads the shared count back, so a refusal is always decided on the shared count.
+  A tablet can therefore exceed its limit by at most one step per web process before it is
+  refused (default 120/min: by 6 per process), and a tablet at a normal pace (a sign-up every
+  few seconds) never costs a Redis call at all.
 
-Keys carry the tenant row's id: a token of tenant A looked up on tenant B's host misses, is
-looked up in B's schema, and is refused.
+Both are keyed by the tenant row's id: a token of tenant A presented on tenant B's host is looked
+up in B's schema, and refused.
 """
 
 import time
@@ -27,111 +33,135 @@ from customerinfo.redis import redis_client, redis_key
 
 from .models import Device, Location
 
-#: How long a paired tablet is remembered; a store's country edit also forgets its tablets.
+#: How long a process remembers a tablet. Only memory hygiene: every sign-up re-checks it.
 DEVICE_CACHE_SECONDS = 300
-#: How long the revoked marker stays. It only has to outlive a request that read the device
-#: from the database before the revoke and has not written it to the cache yet (seconds at most);
-#: after it expires, a lookup finds the revocation in the database.
-REVOKED_MARKER_SECONDS = 900
-REVOKED = b"revoked"
+#: Tablets and counters a process keeps at most; past this it starts afresh.
+_MAX_ENTRIES = 10_000
 
-# KEYS[1]: the remembered device of a token; KEYS[2]: that token's counter for this window.
-# SET NX + INCR is a fixed-window counter that expires with its window.
-_READ_AND_COUNT = """
-redis.call('SET', KEYS[2], 0, 'EX', ARGV[1], 'NX')
-return {redis.call('GET', KEYS[1]), redis.call('INCR', KEYS[2])}
+# KEYS[1]: a token's counter for this window; ARGV[1]: the window in seconds, ARGV[2]: how many
+# requests to add. SET NX + INCRBY: a counter that expires with its window, however it started.
+_ADD = """
+redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX')
+return redis.call('INCRBY', KEYS[1], ARGV[2])
 """
 
 
 @lru_cache(maxsize=1)
-def _read_and_count_script() -> "redis.commands.core.Script":
+def _add_script() -> "redis.commands.core.Script":
     # EVALSHA, loaded into Redis on first use (and again after a Redis restart).
-    return redis_client().register_script(_READ_AND_COUNT)
-
-
-# A revoked marker must stay: deleting it would let a request that read the device before the
-# revoke put it back. Checked and deleted in one script, so a revoke cannot slip in between.
-_FORGET_UNLESS_REVOKED = """
-for _, key in ipairs(KEYS) do
-    if redis.call('GET', key) ~= ARGV[1] then redis.call('DEL', key) end
-end
-"""
-
-
-@lru_cache(maxsize=1)
-def _forget_script() -> "redis.commands.core.Script":
-    return redis_client().register_script(_FORGET_UNLESS_REVOKED)
+    return redis_client().register_script(_ADD)
 
 
 def _tenant_id() -> int:
     return int(connection.tenant.pk)  # type: ignore[attr-defined]
 
 
-def device_key(*, token_hash: str) -> str:
-    return redis_key("kiosk-device", _tenant_id(), token_hash)
-
-
 def counter_key(*, token_hash: str, window_start: int) -> str:
     return redis_key("throttle", _tenant_id(), "device", token_hash, window_start)
 
 
+# --- the tablet --------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
-class DeviceCount:
-    """What Redis knows of a token: its device (``None``: not remembered), whether it was
-    revoked, and how many requests it made in the current window, this one included."""
-
-    device: Device | None
-    revoked: bool
-    count: int
-    retry_after: int
+class _Known:
+    device_id: int
+    location_id: int
+    country: str
+    until: float
 
 
-def device_cache_read_and_count(*, token_hash: str, window: int) -> DeviceCount:
-    now = int(time.time())
-    window_start = now - now % window
-    cached, count = _read_and_count_script()(
-        keys=[
-            device_key(token_hash=token_hash),
-            counter_key(token_hash=token_hash, window_start=window_start),
-        ],
-        args=[window],
+_known: dict[tuple[int, str], _Known] = {}
+
+
+def device_known(*, token_hash: str) -> Device | None:
+    """The tablet this process remembers for the token, if any: a Device and its Location holding
+    the fields a sign-up needs; the others are deferred, so code that reads them gets them from
+    the database rather than a blank."""
+    known = _known.get((_tenant_id(), token_hash))
+    if known is None or known.until < time.monotonic():
+        return None
+    location = Location.from_db(
+        connection.alias, ["id", "country"], [known.location_id, known.country]
     )
-    device = None
-    if cached is not None and cached != REVOKED:
-        device = _device_from_cache(cached)
-    return DeviceCount(
-        device=device,
-        revoked=cached == REVOKED,
-        count=int(count),
-        retry_after=window_start + window - now,
+    device = Device.from_db(
+        connection.alias,
+        ["id", "location_id", "token_hash"],
+        [known.device_id, location.pk, token_hash],
     )
-
-
-def _device_from_cache(value: bytes) -> Device:
-    """A Device and its Location holding the fields a sign-up needs; the others are deferred,
-    so code that reads them gets them from the database rather than a blank."""
-    device_id, location_id, country = value.decode().split(":", 2)
-    location = Location.from_db(connection.alias, ["id", "country"], [int(location_id), country])
-    device = Device.from_db(connection.alias, ["id", "location_id"], [int(device_id), location.pk])
     Device.location.field.set_cached_value(device, location)
     return device
 
 
-def device_cache_fill(*, device: Device) -> None:
-    """Remembers a paired device read from the database; never overwrites a revoked marker."""
-    value = f"{device.pk}:{device.location_id}:{device.location.country}"
-    redis_client().set(
-        device_key(token_hash=device.token_hash), value, ex=DEVICE_CACHE_SECONDS, nx=True
+def device_remember(*, device: Device) -> None:
+    """Remembers a paired device just read from the database."""
+    if len(_known) >= _MAX_ENTRIES:
+        _known.clear()
+    _known[(_tenant_id(), device.token_hash)] = _Known(
+        device_id=device.pk,
+        location_id=device.location_id,
+        country=device.location.country,
+        until=time.monotonic() + DEVICE_CACHE_SECONDS,
     )
 
 
-def device_cache_revoke(*, token_hash: str) -> None:
-    """Replaces whatever is remembered of this token by the revoked marker."""
-    redis_client().set(device_key(token_hash=token_hash), REVOKED, ex=REVOKED_MARKER_SECONDS)
+def device_forget(*, token_hash: str) -> None:
+    _known.pop((_tenant_id(), token_hash), None)
 
 
-def device_cache_forget(*, token_hashes: list[str]) -> None:
-    """Drops remembered devices (their store changed), unless they are marked revoked."""
-    if token_hashes:
-        keys = [device_key(token_hash=token_hash) for token_hash in token_hashes]
-        _forget_script()(keys=keys, args=[REVOKED])
+# --- the rate limit ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Window:
+    start: int
+    #: The shared count Redis returned when this process last added to it.
+    shared: int = 0
+    #: This process's requests in the window not added to it yet.
+    unsent: int = 0
+
+
+_windows: dict[tuple[int, str], _Window] = {}
+
+
+@dataclass(frozen=True)
+class DeviceCount:
+    """Whether the token is over its limit with this request, and when its window ends."""
+
+    throttled: bool
+    retry_after: int
+
+
+def _step(limit: int) -> int:
+    return max(1, min(limit // 20, 50))
+
+
+def device_count(*, token_hash: str, limit: int, window: int) -> DeviceCount:
+    """Counts one request of the token (throttled ones too) against ``limit`` per ``window``."""
+    now = int(time.time())
+    window_start = now - now % window
+    key = (_tenant_id(), token_hash)
+    counted = _windows.get(key)
+    if counted is None or counted.start != window_start:
+        if len(_windows) >= _MAX_ENTRIES:
+            _windows.clear()
+        counted = _windows[key] = _Window(start=window_start)
+    counted.unsent += 1
+    if counted.unsent >= _step(limit) or counted.shared + counted.unsent > limit:
+        counted.shared = int(
+            _add_script()(
+                keys=[counter_key(token_hash=token_hash, window_start=window_start)],
+                args=[window, counted.unsent],
+            )
+        )
+        counted.unsent = 0
+    return DeviceCount(
+        throttled=counted.shared + counted.unsent > limit,
+        retry_after=window_start + window - now,
+    )
+
+
+def devices_memory_clear() -> None:
+    """Forgets every tablet and unsent count this process holds (as a new process would)."""
+    _known.clear()
+    _windows.clear()

@@ -27,7 +27,7 @@ from customerinfo.errors import ServiceError
 
 from .answers import answers_clean, normalise_email
 from .definitions import LANGUAGES, default_definition, definition_validate
-from .devices import device_cache_forget, device_cache_revoke
+from .devices import device_forget
 from .models import (
     AuditEntry,
     ConsentText,
@@ -148,14 +148,9 @@ def location_update(
     location.form, location.is_active = form, is_active
     if overrides is not None:
         location.overrides = overrides
+    # Tablets remembered with the old country are refused by the sign-up statement and read
+    # again (signup.devices): nothing to forget here.
     location.save()
-    if old["country"] != country:
-        # Sign-ups read the store's country (default phone prefix) from the tablets' entries in
-        # the Redis device cache; once this commits, they must read it again.
-        token_hashes = list(
-            location.devices.filter(revoked_at__isnull=True).values_list("token_hash", flat=True)
-        )
-        transaction.on_commit(lambda: device_cache_forget(token_hashes=token_hashes))
     audit_record(
         actor=actor,
         action="location.update",
@@ -363,11 +358,9 @@ def device_for_token(*, token: str) -> Device | None:
 
 def device_revoke(*, actor: User | None, device: Device) -> Device:
     if device.revoked_at is None:
-        # Kiosk requests read the tablet from a Redis cache (signup.devices); mark it revoked
-        # there first, so a Redis failure stops the revoke rather than leaving it remembered.
-        # Should the database write then fail, the tablet stays refused until the marker
-        # expires: failing closed.
-        device_cache_revoke(token_hash=device.token_hash)
+        # Processes that remember the tablet find it revoked in the sign-up statement itself
+        # (signup.devices); this process forgets it at once all the same.
+        device_forget(token_hash=device.token_hash)
         device.revoked_at = timezone.now()
         device.save(update_fields=["revoked_at"])
         audit_record(
@@ -415,6 +408,13 @@ def form_version(*, version_id: int) -> FormVersion | None:
 
 def form_version_cache_clear() -> None:
     _versions.clear()
+
+
+DEVICE_REFUSED = "This tablet is not paired or was revoked; pair it again."
+
+
+class DeviceRefusedError(ServiceError):
+    """The tablet was revoked, or its store's country changed, after it was read."""
 
 
 def submission_create(
@@ -485,7 +485,7 @@ def submission_create(
         }
         for channel, granted in clean.consents.items()
     ]
-    if not _insert_once(submission, consent_rows, version.form_id):
+    if not _insert_once(submission, consent_rows, version.form_id, location.country):
         existing = Submission.objects.get(pk=submission_id)
         return _same_submission(existing, device), False
     return submission, True
@@ -504,9 +504,19 @@ def submission_create(
 # guard and the outbox read the same snapshot as the insert, so no sign-up committed after a
 # destination is enabled can miss its delivery, whatever the process believed beforehand.
 # Only constant SQL text is joined here; every value is a parameter.
+#
+# The tablet may come from a process's memory (signup.devices), so the statement also checks, in
+# the same snapshot, that it is still paired to the store, and the store in the country, that
+# the answers were checked against; if not it stores nothing and says so.
 _SUBMISSION_CTES = """
-WITH routed AS (
-    SELECT {routed} AS exists
+WITH checks AS (
+    SELECT {routed} AS routed,
+        EXISTS (
+            SELECT 1 FROM signup_device AS device
+            JOIN signup_location AS location ON location.id = device.location_id
+            WHERE device.id = %s AND device.revoked_at IS NULL
+                AND location.id = %s AND location.country = %s
+        ) AS paired
 ), new_submission AS (
     INSERT INTO signup_submission (
         id, form_version_id, location_id, device_id, email, first_name, last_name, phone,
@@ -515,8 +525,8 @@ WITH routed AS (
     SELECT %s::uuid, %s::bigint, %s::bigint, %s::bigint, %s::text, %s::text, %s::text,
         %s::text, %s::smallint, %s::smallint, %s::text, %s::jsonb, %s::text, %s::timestamptz,
         %s::timestamptz
-    FROM routed
-    WHERE {guard}
+    FROM checks
+    WHERE checks.paired AND {guard}
     ON CONFLICT (id) DO NOTHING
     RETURNING id
 ), new_consents AS (
@@ -538,25 +548,34 @@ SELECT
     (SELECT count(*) FROM new_submission),
     (SELECT coalesce(json_agg(json_build_array(id, destination_id, status)), '[]'::json)
      FROM new_deliveries),
-    (SELECT exists FROM routed)
+    checks.routed,
+    checks.paired
+FROM checks
 """
 )
 _WITHOUT_OUTBOX = (
-    _SUBMISSION_CTES.format(routed=ROUTED_SQL, guard="NOT routed.exists")  # noqa: S608
+    _SUBMISSION_CTES.format(routed=ROUTED_SQL, guard="NOT checks.routed")  # noqa: S608
     + """
-SELECT (SELECT count(*) FROM new_submission), '[]'::json, (SELECT exists FROM routed)
+SELECT (SELECT count(*) FROM new_submission), '[]'::json, checks.routed, checks.paired
+FROM checks
 """
 )
 _INSERT_SUBMISSION = {True: _WITH_OUTBOX, False: _WITHOUT_OUTBOX}
 
 
-def _insert_once(submission: Submission, consents: list[dict[str, Any]], form_id: int) -> bool:
+def _insert_once(
+    submission: Submission, consents: list[dict[str, Any]], form_id: int, country: str
+) -> bool:
     """Inserts the submission, its consents and deliveries unless the id exists.
 
-    Returns True if it inserted; the new deliveries are then announced to the workers.
+    Returns True if it inserted; the new deliveries are then announced to the workers. Raises
+    DeviceRefusedError if the tablet was revoked or its store changed country meanwhile.
     """
     outbox = outbox_expected()
     parameters: list[Any] = [
+        submission.device_id,
+        submission.location_id,
+        country,
         submission.pk,
         submission.form_version_id,
         submission.location_id,
@@ -586,11 +605,13 @@ def _insert_once(submission: Submission, consents: list[dict[str, Any]], form_id
     # Prepared once per connection: planning this statement costs PostgreSQL more than running it.
     with prepared_cursor() as cursor:
         cursor.execute(_INSERT_SUBMISSION[outbox], parameters)
-        inserted, deliveries, routed = cursor.fetchone() or (0, [], True)
+        inserted, deliveries, routed, paired = cursor.fetchone()
     outbox_learned(routed=routed)
+    if not paired:
+        raise DeviceRefusedError("authentication_failed", DEVICE_REFUSED, status_code=401)
     if routed and not outbox:
         # A destination was enabled since this process last looked: the guard stored nothing.
-        return _insert_once(submission, consents, form_id)
+        return _insert_once(submission, consents, form_id, country)
     if inserted:
         deliveries_announce(deliveries=[tuple(row) for row in deliveries])
     return bool(inserted)

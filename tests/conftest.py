@@ -20,6 +20,7 @@ from django_tenants.utils import tenant_context
 from pytest_django import Settings
 
 from customerinfo.accounts.models import Role, User
+from signup.devices import devices_memory_clear
 from signup.services import form_version_cache_clear
 from tenants.models import Tenant
 from tenants.selectors import host_cache_clear
@@ -55,6 +56,7 @@ def _no_remembered_reads() -> None:
     """Rolled-back rows must not survive in the per-process caches of routing and forms."""
     host_cache_clear()
     form_version_cache_clear()
+    devices_memory_clear()
 
 
 @pytest.fixture(autouse=True)

@@ -1,19 +1,21 @@
 """The submission fast path: same answers as the DRF view, the Redis device cache, the limit."""
 
+import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 from unittest.mock import patch
 
 import pytest
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from customerinfo.redis import redis_client
 from signup import apis, devices, services
 from signup.authentication import DeviceRateThrottle
-from signup.models import Submission
+from signup.models import Device, Submission
 from tenants.models import Tenant
 from tests.signup.factories import Kiosk, kiosk_create
 from tests.signup.test_apis import body, submit
@@ -27,31 +29,28 @@ def kiosk(alice_tenant: Tenant) -> Iterator[Kiosk]:
         yield kiosk_create()
 
 
-def cached(tenant: Tenant, kiosk: Kiosk) -> bytes | None:
-    with tenant_context(tenant):
-        key = devices.device_key(token_hash=kiosk.device.token_hash)
-    value = redis_client().get(key)
-    assert value is None or isinstance(value, bytes)
-    return value
+def device_reads(queries: CaptureQueriesContext) -> list[str]:
+    """The queries that read the device table on their own (not the sign-up's INSERT check)."""
+    return [
+        query["sql"]
+        for query in queries.captured_queries
+        if '"signup_device"' in (query["sql"] or "") and "INSERT" not in (query["sql"] or "")
+    ]
 
 
-def test_a_submission_remembers_its_tablet_in_redis(
+def test_the_process_remembers_its_tablets(
     alice_client: Client, kiosk: Kiosk, alice_tenant: Tenant
 ) -> None:
-    assert cached(alice_tenant, kiosk) is None
-    assert submit(alice_client, kiosk, body(kiosk)).status_code == 201
-    value = cached(alice_tenant, kiosk)
-    assert value is not None
-    device_id, location_id, country = value.decode().split(":")
-    assert (int(device_id), int(location_id), country) == (
-        kiosk.device.pk,
-        kiosk.location.pk,
-        "FR",
-    )
-    # The second one is served from the cache, and stored all the same.
+    with CaptureQueriesContext(connection) as first:
+        assert submit(alice_client, kiosk, body(kiosk)).status_code == 201
+    assert len(device_reads(first)) == 1
+    # The next ones are served from memory, and stored all the same.
     payload = body(kiosk)
-    response = submit(alice_client, kiosk, payload)
+    with CaptureQueriesContext(connection) as second:
+        response = submit(alice_client, kiosk, payload)
     assert response.status_code == 201
+    assert device_reads(second) == []
+    assert len(second.captured_queries) == 1, "one statement per sign-up"
     assert response["Content-Type"] == "application/json"
     assert response["Allow"] == "POST, OPTIONS"
     with tenant_context(alice_tenant):
@@ -60,62 +59,50 @@ def test_a_submission_remembers_its_tablet_in_redis(
     assert stored.phone == "+33612345678", "the store's country still reads French numbers"
 
 
-def test_revoking_locks_out_a_tablet_its_cache_remembers(
+def test_revoking_locks_out_a_tablet_the_process_remembers(
     alice_client: Client, kiosk: Kiosk, alice_tenant: Tenant
 ) -> None:
     assert submit(alice_client, kiosk, body(kiosk)).status_code == 201
     with tenant_context(alice_tenant):
-        services.device_revoke(actor=None, device=kiosk.device)
-    assert cached(alice_tenant, kiosk) == devices.REVOKED
-    response = submit(alice_client, kiosk, body(kiosk))
+        remembered = devices.device_known(token_hash=kiosk.device.token_hash)
+        assert remembered is not None
+        # Revoked behind this process's back (another process, the portal): it is not told.
+        Device.objects.filter(pk=kiosk.device.pk).update(revoked_at=timezone.now())
+    payload = body(kiosk)
+    response = submit(alice_client, kiosk, payload)
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "authentication_failed"
     assert response["WWW-Authenticate"] == "Device"
-
-
-def test_a_late_cache_write_cannot_bring_back_a_revoked_tablet(
-    alice_client: Client, kiosk: Kiosk, alice_tenant: Tenant
-) -> None:
-    # A request read the device just before the revoke and writes it to the cache just after.
     with tenant_context(alice_tenant):
-        services.device_revoke(actor=None, device=kiosk.device)
-        devices.device_cache_fill(device=kiosk.device)
-    assert cached(alice_tenant, kiosk) == devices.REVOKED
-    assert submit(alice_client, kiosk, body(kiosk)).status_code == 401
+        assert not Submission.objects.filter(pk=payload["id"]).exists()
+        assert devices.device_known(token_hash=kiosk.device.token_hash) is None
 
 
-def test_once_the_marker_expires_the_database_still_refuses(
-    alice_client: Client, kiosk: Kiosk, alice_tenant: Tenant
-) -> None:
-    with tenant_context(alice_tenant):
-        services.device_revoke(actor=None, device=kiosk.device)
-        redis_client().delete(devices.device_key(token_hash=kiosk.device.token_hash))
-    assert submit(alice_client, kiosk, body(kiosk)).status_code == 401
-    assert cached(alice_tenant, kiosk) is None, "a refused token is not remembered"
-
-
-def test_a_revoke_that_cannot_reach_redis_changes_nothing(
+def test_a_revoked_tablet_stores_nothing_even_from_a_request_already_past_authentication(
     kiosk: Kiosk, alice_tenant: Tenant
 ) -> None:
-    with (
-        tenant_context(alice_tenant),
-        patch.object(services, "device_cache_revoke", side_effect=ConnectionError("down")),
-        pytest.raises(ConnectionError),
-    ):
-        services.device_revoke(actor=None, device=kiosk.device)
     with tenant_context(alice_tenant):
-        kiosk.device.refresh_from_db()
-    assert kiosk.device.revoked_at is None
+        read_before = kiosk.device
+        services.device_revoke(actor=None, device=Device.objects.get(pk=kiosk.device.pk))
+        with pytest.raises(services.DeviceRefusedError) as refused:
+            services.submission_create(
+                device=read_before,
+                submission_id=uuid.uuid4(),
+                form_version_id=kiosk.version.pk,
+                locale="en",
+                captured_at=timezone.now(),
+                answers={"email": "late@example.com"},
+                consents={},
+            )
+        assert refused.value.status_code == 401
+        assert not Submission.objects.filter(email="late@example.com").exists()
 
 
 def test_a_store_moving_country_is_read_again(
-    alice_client: Client,
-    kiosk: Kiosk,
-    alice_tenant: Tenant,
-    django_capture_on_commit_callbacks: Callable[..., Any],
+    alice_client: Client, kiosk: Kiosk, alice_tenant: Tenant
 ) -> None:
     assert submit(alice_client, kiosk, body(kiosk)).status_code == 201
-    with tenant_context(alice_tenant), django_capture_on_commit_callbacks(execute=True):
+    with tenant_context(alice_tenant):
         services.location_update(
             actor=None,
             location=kiosk.location,
@@ -124,32 +111,47 @@ def test_a_store_moving_country_is_read_again(
             time_zone="America/New_York",
             form=None,
         )
-    assert cached(alice_tenant, kiosk) is None
+        assert devices.device_known(token_hash=kiosk.device.token_hash) is not None, (
+            "still remembered with the old country"
+        )
     payload = body(kiosk, answers={"email": "a@example.com", "phone": "(201) 555-0123"})
     assert submit(alice_client, kiosk, payload).status_code == 201
     with tenant_context(alice_tenant):
         assert Submission.objects.get(pk=payload["id"]).phone == "+12015550123"
+        known = devices.device_known(token_hash=kiosk.device.token_hash)
+        assert known is not None
+        assert known.location.country == "US"
 
 
-def test_forgetting_a_store_keeps_its_revoked_markers(kiosk: Kiosk, alice_tenant: Tenant) -> None:
-    with tenant_context(alice_tenant):
-        other = kiosk_create(code="other")
-        services.device_revoke(actor=None, device=kiosk.device)
-        devices.device_cache_fill(device=other.device)
-        devices.device_cache_forget(token_hashes=[kiosk.device.token_hash, other.device.token_hash])
-    assert cached(alice_tenant, kiosk) == devices.REVOKED
-    assert cached(alice_tenant, other) is None
-
-
-def test_a_cached_tablet_reads_its_other_fields_from_the_database(
+def test_a_remembered_tablet_reads_its_other_fields_from_the_database(
     kiosk: Kiosk, alice_tenant: Tenant
 ) -> None:
     with tenant_context(alice_tenant):
-        devices.device_cache_fill(device=kiosk.device)
-        seen = devices.device_cache_read_and_count(token_hash=kiosk.device.token_hash, window=60)
-        assert seen.device is not None
-        assert seen.device.name == kiosk.device.name, "deferred, not blank"
-        assert seen.device.location.name == kiosk.location.name
+        devices.device_remember(device=kiosk.device)
+        device = devices.device_known(token_hash=kiosk.device.token_hash)
+        assert device is not None
+        assert device.name == kiosk.device.name, "deferred, not blank"
+        assert device.location.name == kiosk.location.name
+
+
+def test_the_limit_is_decided_on_the_count_all_processes_share(
+    kiosk: Kiosk, alice_tenant: Tenant
+) -> None:
+    """Each process adds its requests to Redis in steps (5 for 100/min), but one that would go
+    over the limit adds them first: a tablet spread over two processes is refused at the
+    101st request of the window, though the second process saw only 6."""
+    token_hash = kiosk.device.token_hash
+    with tenant_context(alice_tenant), patch.object(time, "time", return_value=1_800_000_000):
+        first = [
+            devices.device_count(token_hash=token_hash, limit=100, window=60) for _ in range(95)
+        ]
+        devices.devices_memory_clear()  # another process, which has counted nothing yet
+        second = [
+            devices.device_count(token_hash=token_hash, limit=100, window=60) for _ in range(6)
+        ]
+    assert not any(seen.throttled for seen in first)
+    assert [seen.throttled for seen in second] == [False] * 5 + [True]
+    assert second[-1].retry_after == 60 - 1_800_000_000 % 60
 
 
 def test_the_rate_limit_holds_on_the_fast_path_and_is_shared(
