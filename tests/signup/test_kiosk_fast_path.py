@@ -123,6 +123,23 @@ def test_a_store_moving_country_is_read_again(
         assert known.location.country == "US"
 
 
+def test_a_remembered_tablet_gets_the_same_field_errors(
+    alice_client: Client, kiosk: Kiosk, alice_tenant: Tenant
+) -> None:
+    """Invalid answers from a tablet the process remembers: the store is read again (it may
+    have moved country), found unchanged, and the answers refused as they were."""
+    assert submit(alice_client, kiosk, body(kiosk)).status_code == 201
+    payload = body(kiosk, answers={"email": "not-an-email"})
+    response = submit(alice_client, kiosk, payload)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "validation_failed"
+    assert error["fields"]["email"][0]["code"] == "invalid_email"
+    with tenant_context(alice_tenant):
+        assert not Submission.objects.filter(pk=payload["id"]).exists()
+        assert devices.device_known(token_hash=kiosk.device.token_hash) is not None
+
+
 def test_a_remembered_tablet_reads_its_other_fields_from_the_database(
     kiosk: Kiosk, alice_tenant: Tenant
 ) -> None:
