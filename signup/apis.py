@@ -332,9 +332,7 @@ def _submission_create(
         device_forget(token_hash=device.token_hash)
         fresh = kiosk_device_read(token=token)
         if fresh is None:
-            raise services.DeviceRefusedError(
-                "authentication_failed", services.DEVICE_REFUSED, status_code=401
-            ) from error
+            raise services.DeviceRefusedError from error
         if not refused and (fresh.location_id, fresh.location.country) == (
             device.location_id,
             device.location.country,

@@ -416,6 +416,9 @@ DEVICE_REFUSED = "This tablet is not paired or was revoked; pair it again."
 class DeviceRefusedError(ServiceError):
     """The tablet was revoked, or its store's country changed, after it was read."""
 
+    def __init__(self) -> None:
+        super().__init__("authentication_failed", DEVICE_REFUSED, status_code=401)
+
 
 def submission_create(
     *,
@@ -608,7 +611,7 @@ def _insert_once(
         inserted, deliveries, routed, paired = cursor.fetchone()
     outbox_learned(routed=routed)
     if not paired:
-        raise DeviceRefusedError("authentication_failed", DEVICE_REFUSED, status_code=401)
+        raise DeviceRefusedError
     if routed and not outbox:
         # A destination was enabled since this process last looked: the guard stored nothing.
         return _insert_once(submission, consents, form_id, country)
