@@ -45,6 +45,9 @@ CACHES = {
 
 MIDDLEWARE = [
     "customerinfo.logs.RequestContextMiddleware",
+    # Under /api/: 413 for bodies over the limit, and every error in the API's JSON shape, the
+    # host router's and Django's own included.
+    "customerinfo.api.ApiMiddleware",
     # Health checks answer before host routing: Kubernetes probes use the pod IP as Host.
     "customerinfo.health.HealthCheckMiddleware",
     "tenants.middleware.TenantRoutingMiddleware",
@@ -121,7 +124,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "customerinfo.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSONParser lets RecursionError (a deeply nested body) through as a 500.
+    "DEFAULT_PARSER_CLASSES": ["customerinfo.parsers.SafeJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,

@@ -1,4 +1,6 @@
-"""Hosts, cookies and HTTPS. Production values pass ``manage.py check --deploy`` cleanly."""
+"""Hosts, proxies, cookies and HTTPS. Production values pass ``manage.py check --deploy``."""
+
+import ipaddress
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -10,6 +12,20 @@ from .tenancy import BASE_DOMAIN
 # which answers a clear 404 page.
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[BASE_DOMAIN, f".{BASE_DOMAIN}"])
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+#: Addresses or networks (CIDR) of the proxies in front of the app (the ingress). Only their
+#: X-Forwarded-For is believed (customerinfo.addresses.client_address); empty trusts none, so a
+#: client cannot choose the address it is rate-limited under.
+TRUSTED_PROXIES: list[str] = [
+    proxy.strip() for proxy in env.list("TRUSTED_PROXIES", default=[]) if proxy.strip()
+]
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as _error:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is not an address or a network"
+        ) from _error
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
