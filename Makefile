@@ -20,14 +20,19 @@ run: install
 ## Lint, type-check, check migrations, then the whole test suite with coverage.
 test: install browser lint typecheck migrations-check pytest
 
-## The kiosk's tests drive Debian's Chromium (a browser cannot be downloaded by Playwright here).
+## The kiosk's tests drive Debian's Chromium (a browser cannot be downloaded by Playwright here)
+## and check the tablet's rules with Node.js.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 		else \
-			echo "The kiosk tests need Chromium: install the Debian package 'chromium'."; exit 1; \
-		fi; }
+			echo "The kiosk tests need the Debian packages:$$missing"; exit 1; \
+		fi; \
+	fi
 
 lint:
 	$(UV) run --frozen ruff check .

@@ -19,6 +19,12 @@ urlpatterns = [
     path("api/kiosk/pair", signup_apis.PairApi.as_view(), name="kiosk-pair"),
     path("api/kiosk/form", signup_apis.FormApi.as_view(), name="kiosk-form"),
     path("api/kiosk/heartbeat", signup_apis.HeartbeatApi.as_view(), name="kiosk-heartbeat"),
+    path(
+        "api/kiosk/submissions/check",
+        signup_apis.SubmissionCheckApi.as_view(),
+        name="kiosk-submit-check",
+    ),
+    path("api/kiosk/rejections", signup_apis.RejectionApi.as_view(), name="kiosk-rejections"),
     path("crm/", include("crm_sync.urls")),
     path("", include("signup.urls")),
     path(

@@ -1,5 +1,6 @@
 """Kiosk authentication (``Authorization: Device <token>``) and its per-device rate limit."""
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -8,15 +9,21 @@ from rest_framework import authentication, exceptions, permissions, throttling
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
+from customerinfo.addresses import client_address
+
 from .devices import device_count, device_known, device_remember
 from .models import Device
-from .services import DEVICE_REFUSED, device_for_token, sha256
+from .services import DEVICE_REFUSED, device_for_report, device_for_token, sha256
 
 KEYWORD = "Device"
 
 
 class DeviceTokenAuthentication(authentication.BaseAuthentication):
-    """Authenticates a paired tablet; ``request.auth`` is its Device, there is no user."""
+    """Authenticates a paired tablet; ``request.auth`` is its Device, there is no user.
+
+    A view with ``revoked_tablets_report = True`` (the heartbeat) also gets a revoked tablet, so
+    that what still waits on it is recorded; that view refuses it itself after recording.
+    """
 
     failure_message = DEVICE_REFUSED
 
@@ -25,7 +32,11 @@ class DeviceTokenAuthentication(authentication.BaseAuthentication):
         scheme, _, token = header.partition(" ")
         if scheme != KEYWORD:
             return None
-        device = device_for_token(token=token.strip())
+        view = (request.parser_context or {}).get("view")
+        if getattr(view, "revoked_tablets_report", False):
+            device = device_for_report(token=token.strip())
+        else:
+            device = device_for_token(token=token.strip())
         if device is None:
             raise exceptions.AuthenticationFailed(self.failure_message)
         return None, device
@@ -123,9 +134,28 @@ def kiosk_device_read(*, token: str) -> Device | None:
 
 
 class PairingRateThrottle(throttling.AnonRateThrottle):
-    """Pairing attempts per client address: guessing codes must be slow as well as futile."""
+    """Pairing attempts per client address: guessing codes must be slow as well as futile.
+
+    The address is ``client_address``'s, not DRF's (which believes any X-Forwarded-For, so a
+    guesser sending a new one each time was never limited).
+    """
 
     scope = "pairing"
+
+    def get_ident(self, request: Request) -> str:
+        return pairing_ident(client_address(request))
+
+
+def pairing_ident(address: str) -> str:
+    """What pairing attempts are counted by: the address, or an IPv6 address's /64.
+
+    One IPv6 subscriber is given a whole /64 at the least and can send from any address in it;
+    counted per address, it would have 2^64 fresh limits.
+    """
+    parsed = ipaddress.ip_address(address)
+    if isinstance(parsed, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((int(parsed) >> 64 << 64, 64)))
+    return address
 
 
 class DeviceTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]

@@ -73,10 +73,10 @@ DEFAULT_DEFINITION: dict[str, Any] = {
             "disclosure": {
                 "en": "Message and data rates may apply. Up to 4 messages a month. "
                 "Reply STOP to stop, HELP for help.",
-                "fr": "Des frais de messagerie peuvent s'appliquer. Jusqu'à 4 messages par mois. "
-                "Répondez STOP pour arrêter.",
+                "fr": "Des frais de messages et de données peuvent s'appliquer. Jusqu'à 4 "
+                "messages par mois. Répondez STOP pour arrêter, AIDE pour obtenir de l'aide.",
                 "es": "Pueden aplicarse tarifas de mensajes y datos. Hasta 4 mensajes al mes. "
-                "Responda STOP para cancelar.",
+                "Responda STOP para cancelar, AYUDA para obtener ayuda.",
             },
         },
     },

@@ -23,7 +23,12 @@ class Location(models.Model):
     form = models.ForeignKey("Form", null=True, blank=True, on_delete=models.SET_NULL)
     #: Per-store overrides of the brand form's texts: {"welcome": {"en": ...}, ...}.
     overrides = models.JSONField(default=dict, blank=True)
+    #: The language its tablets return to after each shopper; empty: the form's first.
+    language = models.CharField(max_length=8, blank=True)
     is_active = models.BooleanField(default=True)
+    #: When the store last closed (``is_active`` turned off). Sign-ups captured before it are
+    #: still stored: a tablet may upload them long after, and the shopper was thanked.
+    closed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -45,8 +50,13 @@ class Device(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     app_version = models.CharField(max_length=40, blank=True)
+    #: What the tablet last reported of its queue: sign-ups waiting to be sent, sign-ups the
+    #: server refused that it has not uploaded yet ("held"), and the refusals' codes by count.
     queue_depth = models.PositiveIntegerField(default=0)
+    held_count = models.PositiveIntegerField(default=0)
+    held_reasons = models.JSONField(default=dict, blank=True)
     oldest_unsent_at = models.DateTimeField(null=True, blank=True)
+    queue_reported_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["location__name", "name"]
@@ -170,6 +180,10 @@ class Submission(models.Model):
     postal_code = models.CharField(max_length=20, blank=True)
     #: Answers to the form's own questions, by field key.
     answers = models.JSONField(default=dict, blank=True)
+    #: Answers the server refused though the shopper was thanked, kept apart with their error
+    #: code and never sent to a CRM until a manager fixes and releases them:
+    #: ``{"phone": {"value": "123456", "code": "invalid_phone", "message": "..."}}``.
+    set_aside = models.JSONField(default=dict, blank=True)
     locale = models.CharField(max_length=8)
     #: When the shopper tapped Submit, by the tablet's clock (it may upload much later).
     captured_at = models.DateTimeField()
@@ -180,6 +194,12 @@ class Submission(models.Model):
         indexes = [
             models.Index(fields=["location", "received_at"], name="submission_location_idx"),
             models.Index(fields=["email"], name="submission_email_idx"),
+            # Only the few sign-ups with answers set aside: the manager's list of them.
+            models.Index(
+                fields=["received_at"],
+                condition=~models.Q(set_aside={}),
+                name="submission_set_aside_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -212,6 +232,60 @@ class Consent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {'granted' if self.granted else 'refused'}"
+
+
+class Resolution(models.TextChoices):
+    RELEASED = "released", "Fixed and released"
+    DISCARDED = "discarded", "Discarded"
+
+
+class RejectedSubmission(models.Model):
+    """A sign-up the server refused whole, kept with its reason and the payload as sent.
+
+    The shopper was thanked on the tablet, so the sign-up must not live only there: the server
+    writes this row while refusing, and the tablet uploads it too (whichever comes first; the
+    tablet's id is the key). A manager fixes and releases it (a Submission is then stored and
+    sent to the CRMs) or discards it. The email, when one can be read, makes it part of the
+    shopper's data for export, erasure and retention.
+    """
+
+    #: The id the tablet made for the sign-up.
+    id = models.UUIDField(primary_key=True)
+    location = models.ForeignKey(Location, null=True, on_delete=models.SET_NULL, related_name="+")
+    device = models.ForeignKey(Device, null=True, on_delete=models.SET_NULL, related_name="+")
+    status_code = models.PositiveSmallIntegerField()
+    code = models.CharField(max_length=60)
+    message = models.CharField(max_length=300)
+    fields = models.JSONField(default=dict, blank=True)
+    #: The request body as the tablet sent it, as JSON text with every non-ASCII character
+    #: escaped (PostgreSQL text cannot hold NUL; the escapes keep every byte's meaning).
+    payload = models.TextField()
+    email = models.CharField(max_length=254, blank=True, db_index=True)
+    captured_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    resolution = models.CharField(max_length=12, choices=Resolution.choices, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    #: The sign-up stored when it was released.
+    submission = models.ForeignKey(
+        Submission, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [
+            # The few still waiting for a manager: the list and the count in the portal's menu.
+            models.Index(
+                fields=["received_at"],
+                condition=models.Q(resolution=""),
+                name="rejection_open_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"rejected {self.id} ({self.code})"
 
 
 class RetailerSettings(models.Model):

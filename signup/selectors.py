@@ -4,11 +4,21 @@ from copy import deepcopy
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import CharField, Count, F, Q, QuerySet, Value
 
 from customerinfo.errors import ServiceError
 
-from .models import AuditEntry, Device, Form, FormVersion, Location, PairingCode, Submission
+from .answers import kiosk_rules
+from .models import (
+    AuditEntry,
+    Device,
+    Form,
+    FormVersion,
+    Location,
+    PairingCode,
+    RejectedSubmission,
+    Submission,
+)
 
 
 def form_for_location(*, location: Location) -> Form | None:
@@ -34,11 +44,20 @@ def kiosk_form(*, location: Location) -> dict[str, Any]:
     definition = deepcopy(version.definition)
     for name, texts in (location.overrides or {}).get("texts", {}).items():
         definition.setdefault("texts", {}).setdefault(name, {}).update(texts)
+    languages = definition["languages"]
     return {
         "version": version.pk,
         "number": version.number,
         "definition": definition,
-        "location": {"id": location.pk, "name": location.name, "country": location.country},
+        "location": {
+            "id": location.pk,
+            "name": location.name,
+            "country": location.country,
+            # The language its tablets return to after each shopper.
+            "language": location.language if location.language in languages else languages[0],
+            "accepting": location.closed_at is None,
+        },
+        "rules": kiosk_rules(country=location.country),
     }
 
 
@@ -77,6 +96,12 @@ def locations_list() -> QuerySet[Location]:
     return Location.objects.select_related("form").annotate(
         tablet_count=Count("devices", filter=Q(devices__revoked_at__isnull=True))
     )
+
+
+def only_open_location() -> Location | None:
+    """The open store, when there is exactly one: forms then choose it for the manager."""
+    stores = list(Location.objects.filter(is_active=True)[:2])
+    return stores[0] if len(stores) == 1 else None
 
 
 def forms_list() -> QuerySet[Form]:
@@ -146,3 +171,58 @@ def portal_summary(*, now: datetime) -> dict[str, int]:
         "stores": Location.objects.filter(is_active=True).count(),
         "forms_published": Form.objects.filter(current_version__isnull=False).count(),
     }
+
+
+# --- needs attention: what the server kept apart for a manager to fix --------------------------
+
+#: The two kinds of entry of the "Needs attention" list.
+SET_ASIDE, REJECTED = "set_aside", "rejected"
+
+#: Exactly the condition of the partial index submission_set_aside_idx: written any other way,
+#: PostgreSQL would not know the index holds every row the query wants.
+HAS_SET_ASIDE = ~Q(set_aside={})
+
+
+def set_aside_submissions() -> QuerySet[Submission]:
+    """Sign-ups with at least one answer set aside, newest first."""
+    return (
+        Submission.objects.filter(HAS_SET_ASIDE)
+        .select_related("location", "device", "form_version")
+        .order_by("-received_at", "pk")
+    )
+
+
+def rejections_open() -> QuerySet[RejectedSubmission]:
+    """Rejected sign-ups no one has released or discarded yet, newest first."""
+    return (
+        RejectedSubmission.objects.filter(resolution="")
+        .select_related("location", "device")
+        .order_by("-received_at", "pk")
+    )
+
+
+def attention_entries() -> QuerySet[Any]:
+    """``(kind, id, received_at)`` of both kinds in one list, newest first.
+
+    A UNION ALL of the two, so a page of 50 is one query whatever the mix, and ``count()`` on
+    it is one query too (the portal's navigation shows it on every page).
+    """
+    kind = CharField()
+    set_aside = (
+        Submission.objects.filter(HAS_SET_ASIDE)
+        .order_by()
+        .annotate(kind=Value(SET_ASIDE, output_field=kind))
+        .values_list("kind", "id", "received_at")
+    )
+    rejected = (
+        RejectedSubmission.objects.filter(resolution="")
+        .order_by()
+        .annotate(kind=Value(REJECTED, output_field=kind))
+        .values_list("kind", "id", "received_at")
+    )
+    return set_aside.union(rejected, all=True).order_by("-received_at", "id")
+
+
+def attention_count() -> int:
+    """How many entries need a manager: one COUNT over the union above."""
+    return attention_entries().order_by().count()

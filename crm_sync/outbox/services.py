@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -41,22 +42,10 @@ def lease_until(now: datetime) -> datetime:
 
 # --- the outbox --------------------------------------------------------------------------------
 
-#: Appended to the sign-up's INSERT statement (signup.services): one delivery per enabled
-#: destination whose forms and stores include this sign-up's, in the same statement and so the
-#: same transaction. A paused destination's deliveries start held. Parameters, in order, come
-#: from ``outbox_parameters``; it reads the CTE ``new_submission`` of the statement it joins.
-OUTBOX_CTE = """
-new_deliveries AS (
-    INSERT INTO public.crm_outbox_delivery (
-        tenant_id, destination_id, submission_id, status, attempts, next_attempt_at,
-        lease_expires_at, last_error, created_at, updated_at
-    )
-    SELECT %s, destination.id, new_submission.id,
-        CASE WHEN destination.state = 'paused' THEN 'held' ELSE 'pending' END,
-        0, %s, %s, '', %s, %s
-    FROM new_submission
-    JOIN crm_sync_destination AS destination ON destination.enabled
-    WHERE (
+#: Which enabled destinations take a sign-up of form ``%s`` at store ``%s``: those that name no
+#: form (or this one) and no store (or this one). Reads the table alias ``destination``.
+_ROUTE_FILTER = """
+    destination.enabled AND (
         NOT EXISTS (SELECT 1 FROM crm_sync_destination_forms AS chosen
                     WHERE chosen.destination_id = destination.id)
         OR EXISTS (SELECT 1 FROM crm_sync_destination_forms AS chosen
@@ -66,9 +55,58 @@ new_deliveries AS (
                     WHERE chosen.destination_id = destination.id)
         OR EXISTS (SELECT 1 FROM crm_sync_destination_locations AS chosen
                    WHERE chosen.destination_id = destination.id AND chosen.location_id = %s)
+    )"""
+
+#: Appended to the sign-up's INSERT statement (signup.services): one delivery per enabled
+#: destination whose forms and stores include this sign-up's, in the same statement and so the
+#: same transaction. A paused destination's deliveries start held. Parameters, in order, come
+#: from ``outbox_parameters``; it reads the CTE ``new_submission`` of the statement it joins.
+OUTBOX_CTE = f"""
+new_deliveries AS (
+    INSERT INTO public.crm_outbox_delivery (
+        tenant_id, destination_id, submission_id, status, attempts, next_attempt_at,
+        lease_expires_at, last_error, created_at, updated_at
     )
+    SELECT %s, destination.id, new_submission.id,
+        CASE WHEN destination.state = 'paused' THEN 'held' ELSE 'pending' END,
+        0, %s, %s, '', %s, %s
+    FROM new_submission
+    JOIN crm_sync_destination AS destination ON {_ROUTE_FILTER}
     RETURNING id, destination_id, status
-)"""
+)"""  # noqa: S608 - constant SQL only; every value is a parameter
+
+#: A sign-up sent again from the start to every destination that takes it, whatever became of
+#: its earlier deliveries: a manager released an answer that had been set aside, and the CRM
+#: must get the contact with it. CRM writes are upserts, so a contact already delivered is
+#: updated, not duplicated.
+_REQUEUE = f"""
+INSERT INTO public.crm_outbox_delivery (
+    tenant_id, destination_id, submission_id, status, attempts, next_attempt_at,
+    lease_expires_at, last_error, created_at, updated_at
+)
+SELECT %s, destination.id, %s::uuid,
+    CASE WHEN destination.state = 'paused' THEN 'held' ELSE 'pending' END,
+    0, %s, NULL, '', %s, %s
+FROM crm_sync_destination AS destination
+WHERE {_ROUTE_FILTER}
+ON CONFLICT (tenant_id, destination_id, submission_id) DO UPDATE SET
+    status = EXCLUDED.status, attempts = 0, next_attempt_at = EXCLUDED.next_attempt_at,
+    lease_expires_at = NULL, last_error = '', updated_at = EXCLUDED.updated_at,
+    delivered_at = NULL
+RETURNING id, destination_id, status
+"""  # noqa: S608 - constant SQL only
+
+
+def deliveries_requeue(
+    *, submission_id: UUID, form_id: int, location_id: int, now: datetime
+) -> int:
+    """Sends one sign-up again to its destinations, after commit; returns how many."""
+    tenant_id = connection.tenant.pk  # type: ignore[attr-defined]
+    with connection.cursor() as cursor:
+        cursor.execute(_REQUEUE, [tenant_id, submission_id, now, now, now, form_id, location_id])
+        rows = [tuple(row) for row in cursor.fetchall()]
+    deliveries_announce(deliveries=rows)
+    return len(rows)
 
 
 #: Whether the tenant has an enabled destination, as one SQL expression. The sign-up statement

@@ -174,4 +174,5 @@ def test_export_and_erase_everything_about_one_email() -> None:
     assert entry.new == {
         "email_sha256": services.sha256("ann@example.com"),
         "submissions_deleted": 2,
+        "rejected_deleted": 0,
     }

@@ -1,0 +1,36 @@
+"""Audit rows: who changed what, from which value to which. Written by the action itself."""
+
+import hashlib
+from typing import Any
+
+from django.db.models import Model
+
+from customerinfo.accounts.models import User
+
+from ..models import (
+    AuditEntry,
+)
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def audit_record(
+    *,
+    actor: User | None,
+    action: str,
+    target: Model,
+    old: Any = None,
+    new: Any = None,
+    actor_label: str = "",
+) -> AuditEntry:
+    return AuditEntry.objects.create(
+        actor=actor,
+        actor_label=actor_label,
+        action=action,
+        object_type=target._meta.label_lower,
+        object_id=str(target.pk),
+        old=old,
+        new=new,
+    )
