@@ -16,6 +16,7 @@ from django.utils import timezone
 from signup.definitions import STANDARD_TYPES
 from signup.models import Form, FormVersion, Location
 
+from .endpoints import UrlError, url_normalise
 from .models import Destination, DestinationKind
 from .providers import PROVIDERS
 
@@ -251,6 +252,21 @@ class DestinationForm(forms.Form):
             if not spec.secret:
                 initial[spec.name] = destination.settings.get(spec.name, "")
         return initial
+
+    def clean(self) -> dict[str, Any]:
+        """Every URL typed is read by ``crm_sync.endpoints`` and kept in its normal form; one
+        that cannot be read is an error on its input (the service checks again on save)."""
+        data = super().clean() or {}
+        provider = PROVIDERS.get(self.kind)
+        for name, role in (provider.url_settings if provider else {}).items():
+            value = data.get(name)
+            if not value:
+                continue
+            try:
+                data[name] = url_normalise(value, role=role)
+            except UrlError as error:
+                self.add_error(name, forms.ValidationError(error.message, code=error.code))
+        return data
 
     def clean_field_mapping(self) -> dict[str, str]:
         mapping, errors = mapping_parse(self.cleaned_data["field_mapping"], known=self.known_keys)

@@ -6,12 +6,13 @@ name stay those of the URL), so a DNS answer that changes between check and conn
 cannot steer a request to a private, loopback or link-local address.
 """
 
-import ipaddress
 import socket
 from typing import Any
 
 import httpx
 from django.conf import settings
+
+from .addresses import address_is_public
 
 #: A CRM that has not answered in 15 s is treated as down for this attempt.
 TIMEOUT_SECONDS = 15.0
@@ -29,13 +30,6 @@ def http_client(*, timeout: float = TIMEOUT_SECONDS) -> httpx.Client:
     )
 
 
-def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
 def address_check(url: str) -> str:
     """Resolves the URL's host; returns one public address, or raises BlockedAddressError."""
     parsed = httpx.URL(url)
@@ -46,8 +40,16 @@ def address_check(url: str) -> str:
         infos = socket.getaddrinfo(parsed.host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as error:
         raise BlockedAddressError(f"The host {parsed.host} cannot be resolved.") from error
+    except UnicodeError as error:
+        # The resolver's IDNA codec refuses names like ``a..b``, which httpx lets through.
+        raise BlockedAddressError(
+            f"{parsed.host} is not a valid host name; correct the URL in the destination's "
+            "settings."
+        ) from error
     addresses = sorted({str(info[4][0]) for info in infos})
-    blocked = [address for address in addresses if not _is_public(address)]
+    # The resolver's answers are judged, not the spelling in the URL: ``127.1``, ``0x7f.1`` and
+    # ``2130706433`` all come back as 127.0.0.1 here.
+    blocked = [address for address in addresses if not address_is_public(address)]
     if blocked or not addresses:
         raise BlockedAddressError(
             f"{parsed.host} resolves to a private, loopback or link-local address "
@@ -56,8 +58,25 @@ def address_check(url: str) -> str:
     return addresses[0]
 
 
+class UnusableSettingsError(Exception):
+    """The request cannot be written from the destination's settings as they are."""
+
+
 def send(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
     """``client.request`` with the address check when production asks for it."""
+    try:
+        return _send(client, method, url, **kwargs)
+    except UnicodeError as error:
+        # Only settings travel as text that must be ASCII or IDNA: the host name (``a..b``
+        # fails the resolver's IDNA codec) and credentials in headers (a pasted token with a
+        # non-breaking space); bodies are UTF-8 JSON. Retrying cannot help: say so.
+        raise UnusableSettingsError(
+            f"The destination's URL or credentials hold text that cannot be sent ({error}); "
+            "correct them in the destination's settings."
+        ) from error
+
+
+def _send(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
     if not settings.CRM_BLOCK_PRIVATE_ADDRESSES:
         return client.request(method, url, **kwargs)
     parsed = httpx.URL(url)

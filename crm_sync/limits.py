@@ -5,6 +5,7 @@ Redis is flushed they start afresh: the worst case is a burst up to the bucket s
 vendor answers with 429 and Retry-After, and the schedule honours that.
 """
 
+import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from customerinfo.redis import redis_client, redis_key
+
+from .schedule import RETRY_AFTER_CAP_SECONDS
 
 # A token bucket with Redis's own clock, so workers on different machines agree on time.
 _TAKE_TOKENS = """
@@ -129,9 +132,16 @@ def breaker_state(*, scope: str) -> str:
 
 
 def cooldown_start(*, scope: str, seconds: float) -> None:
-    """The vendor said to wait (429 with Retry-After): nobody sends to it until then."""
+    """The vendor said to wait (429 with Retry-After): nobody sends to it until then.
+
+    Capped like the schedule's own waits: a Retry-After of years (or "inf") would hold every row
+    of the destination back for ever without spending an attempt, or overflow Redis's expiry.
+    """
+    if not math.isfinite(seconds):
+        seconds = RETRY_AFTER_CAP_SECONDS if seconds > 0 else 0
+    seconds = min(seconds, RETRY_AFTER_CAP_SECONDS)
     if seconds > 0:
-        redis_client().set(redis_key("crm", "cooldown", scope), 1, px=int(seconds * 1000))
+        redis_client().set(redis_key("crm", "cooldown", scope), 1, px=max(1, int(seconds * 1000)))
 
 
 def cooldown_remaining(*, scope: str) -> float:

@@ -5,6 +5,7 @@ apart for an outage, then dead (kept and replayable). Each wait moves by up to 2
 that deliveries failed together do not all come back in the same second.
 """
 
+import math
 import random
 from datetime import timedelta
 
@@ -32,7 +33,8 @@ def retry_delay(*, attempts: int, retry_after: float | None = None) -> timedelta
     """How long to wait after ``attempts`` failed attempts; None when the schedule is spent."""
     if attempts >= MAX_ATTEMPTS:
         return None
-    if retry_after is not None and retry_after >= 0:
+    # NaN is no wait at all; the rest is capped, so no answer can overflow a timestamp.
+    if retry_after is not None and not math.isnan(retry_after) and retry_after >= 0:
         return timedelta(seconds=min(retry_after, RETRY_AFTER_CAP_SECONDS))
     base = SCHEDULE_SECONDS[attempts]
     # Jitter spreads load, it is not a secret: the standard generator is right here.

@@ -9,9 +9,10 @@ flushed Redis or a killed worker delays a delivery but never loses it.
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache, partial
 from typing import Any
 
 from django.core.mail import send_mail
@@ -27,12 +28,15 @@ from signup.services import audit_record
 from tenants.models import Tenant
 
 from . import limits
+from .contacts import contact_build
 from .crypto import credentials_decrypt, credentials_encrypt
+from .endpoints import settings_normalise
+from .failures import contacts_send, probe
 from .http import http_client
 from .models import Destination, DestinationKind, DestinationState
 from .outbox.models import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus
 from .outbox.services import lease_until, wake_clear
-from .providers import ConsentEvidence, Contact, Provider, Result, Verdict, provider_class
+from .providers import PROVIDERS, Provider, Result, Verdict, provider_class
 from .providers.webhook import secret_generate
 from .schedule import MAX_ATTEMPTS, retry_delay
 
@@ -62,18 +66,23 @@ def _scope(destination: Destination) -> str:
 
 def _destination_check(
     *, kind: str, name: str, settings_: dict[str, Any], credentials: dict[str, Any]
-) -> None:
-    if kind not in DestinationKind.values:
+) -> dict[str, Any]:
+    """The settings to store (every URL normalised), or ServiceError naming each bad field."""
+    if kind not in DestinationKind.values or kind not in PROVIDERS:
         raise ServiceError(
             "validation_failed",
             "Unknown kind of destination.",
             fields={"kind": [{"code": "invalid", "message": "Choose one of the listed CRMs."}]},
         )
-    errors = provider_class(kind).configuration_errors(settings=settings_, credentials=credentials)
+    cls = provider_class(kind)
+    settings_, url_errors = settings_normalise(settings_, cls.url_settings)
+    errors = cls.configuration_errors(settings=settings_, credentials=credentials)
+    errors.update(url_errors)
     if not name.strip():
         errors["name"] = [{"code": "required", "message": "Give the destination a name."}]
     if errors:
         raise ServiceError("validation_failed", "The destination is not complete.", fields=errors)
+    return settings_
 
 
 def destination_view(destination: Destination) -> dict[str, Any]:
@@ -118,7 +127,7 @@ def destination_create(
     enabled: bool = True,
 ) -> Destination:
     field_mapping = field_mapping or {}
-    _destination_check(kind=kind, name=name, settings_=settings, credentials=credentials)
+    settings = _destination_check(kind=kind, name=name, settings_=settings, credentials=credentials)
     _mapping_check(field_mapping)
     destination = Destination.objects.create(
         name=name.strip(),
@@ -156,7 +165,9 @@ def destination_update(
     old = destination_view(destination)
     stored = credentials_decrypt(destination.credentials)
     merged = {**stored, **{key: value for key, value in credentials.items() if value}}
-    _destination_check(kind=destination.kind, name=name, settings_=settings, credentials=merged)
+    settings = _destination_check(
+        kind=destination.kind, name=name, settings_=settings, credentials=merged
+    )
     _mapping_check(field_mapping)
     destination.name = name.strip()
     destination.settings = settings
@@ -183,9 +194,15 @@ def destination_provider(*, destination: Destination, client: Any = None) -> Pro
 
 
 def destination_test(*, actor: User | None, destination: Destination) -> Result:
-    """The portal's "test connection": one harmless authenticated call, its answer shown as is."""
+    """The portal's "test connection": one harmless authenticated call, its answer shown as is.
+
+    Whatever the destination holds (a URL saved before URLs were checked, say), the answer is a
+    Result with a reason, never an exception: ``probe`` is the same boundary deliveries use.
+    """
     with http_client() as client:
-        result = destination_provider(destination=destination, client=client).test_connection()
+        result = probe(
+            lambda: destination_provider(destination=destination, client=client).test_connection()
+        )
     audit_record(
         actor=actor,
         action="destination.test",
@@ -314,54 +331,6 @@ class SendReport:
         )
 
 
-def _value(submission: Submission, key: str) -> Any:
-    if key == "birthday":
-        if submission.birthday_month and submission.birthday_day:
-            return f"{submission.birthday_month:02d}-{submission.birthday_day:02d}"
-        return None
-    if key in {"email", "first_name", "last_name", "phone", "postal_code"}:
-        return getattr(submission, key)
-    return submission.answers.get(key)
-
-
-def contact_build(*, key: int, submission: Submission, field_mapping: dict[str, str]) -> Contact:
-    definition = submission.form_version.definition
-    properties = {
-        crm_property: value
-        for form_field, crm_property in field_mapping.items()
-        if (value := _value(submission, form_field)) not in (None, "", [])
-    }
-    return Contact(
-        key=key,
-        submission_id=str(submission.pk),
-        email=submission.email,
-        first_name=submission.first_name,
-        last_name=submission.last_name,
-        phone=submission.phone,
-        birthday_month=submission.birthday_month,
-        birthday_day=submission.birthday_day,
-        postal_code=submission.postal_code,
-        locale=submission.locale,
-        location_code=submission.location.code,
-        location_name=submission.location.name,
-        captured_at=submission.captured_at.isoformat(),
-        double_opt_in=bool(definition.get("double_opt_in")),
-        answers=dict(submission.answers),
-        consents=tuple(
-            ConsentEvidence(
-                channel=consent.channel,
-                granted=consent.granted,
-                captured_at=consent.captured_at.isoformat(),
-                wording_hash=consent.text_hash,
-                wording_id=consent.text_id,
-                locale=consent.locale,
-            )
-            for consent in submission.consents.all()
-        ),
-        properties=properties,
-    )
-
-
 def _settle(
     *,
     row: Delivery,
@@ -447,12 +416,18 @@ def deliveries_send(
     skips them, and a delivered row is never sent again. A worker killed mid-request rolls back,
     the lease runs out, and the relay sends the row again; the CRM write is an upsert, so that
     second send does not duplicate the contact.
+
+    Whatever raises in contact building or provider code is an attempt with its reason
+    (``failures.contacts_send``); only our own database or Redis failing ends a round early,
+    and then its rows come back with the lease, like a killed worker's.
     """
     report = SendReport()
     # From here on a new sign-up wakes another task: this one may already be past its last look.
     wake_clear(destination_id=destination_id)
     destination = Destination.objects.filter(pk=destination_id).first()
-    cls = provider_class(destination.kind) if destination else None
+    # A kind whose code is gone (a rollback) still has its rows claimed and tried: making its
+    # provider fails inside the boundary, which records each try with the reason.
+    cls = PROVIDERS.get(destination.kind, Provider) if destination else None
     own_client = client is None
     client = client or http_client()
     broken: Result | None = None
@@ -475,14 +450,21 @@ def deliveries_send(
                 if destination.state == DestinationState.PAUSED or not destination.enabled:
                     _hold(rows, report=report)
                     break
-                provider = destination_provider(destination=destination, client=client)
+                # Made on first use, inside the boundary: decrypting credentials can fail too.
+                provider = cache(
+                    partial(destination_provider, destination=destination, client=client)
+                )
                 for start in range(0, len(rows), cls.batch_size):
                     batch = rows[start : start + cls.batch_size]
                     if broken is not None:
                         _hold(batch, report=report)
                         continue
                     broken = _send_batch(
-                        destination=destination, provider=provider, batch=batch, report=report
+                        destination=destination,
+                        cls=cls,
+                        provider=provider,
+                        batch=batch,
+                        report=report,
                     )
             if broken is not None or report.troubles() > before:
                 # Broken: pause below. Failing, or asking us to wait: the rest of the backlog
@@ -519,7 +501,8 @@ def _hold(rows: Sequence[Delivery], *, report: SendReport) -> None:
 def _send_batch(
     *,
     destination: Destination,
-    provider: Provider,
+    cls: type[Provider],
+    provider: Callable[[], Provider],
     batch: list[Delivery],
     report: SendReport,
 ) -> Result | None:
@@ -549,14 +532,14 @@ def _send_batch(
         _save(batch, attempts)
         report.add(AttemptOutcome.SKIPPED, len(batch))
         return None
-    wait = limits.rate_limit_take(scope=scope, limit=provider.rate_limit)
+    wait = limits.rate_limit_take(scope=scope, limit=cls.rate_limit)
     if wait > MAX_RATE_WAIT_SECONDS:
         _defer(batch, seconds=wait, now=now)
         report.add("deferred", len(batch))
         return None
     if wait > 0:
         time.sleep(wait)
-    with limits.concurrency_slot(scope=scope, limit=provider.max_connections) as free:
+    with limits.concurrency_slot(scope=scope, limit=cls.max_connections) as free:
         if not free:
             _defer(batch, seconds=1, now=now)
             report.add("deferred", len(batch))
@@ -567,7 +550,7 @@ def _send_batch(
 def _call(
     *,
     destination: Destination,
-    provider: Provider,
+    provider: Callable[[], Provider],
     batch: list[Delivery],
     report: SendReport,
 ) -> Result | None:
@@ -593,24 +576,30 @@ def _call(
                 duration_ms=0,
             )
         )
-    live = [row for row in batch if row.submission_id in submissions]
-    contacts = [
-        contact_build(
-            key=row.pk,
-            submission=submissions[row.submission_id],
-            field_mapping=destination.field_mapping,
-        )
-        for row in live
-    ]
+    live = {row.pk: row for row in batch if row.submission_id in submissions}
     started = timezone.now()
     clock = time.monotonic()
-    results = provider.send(contacts) if contacts else {}
+    # The one boundary (failures.py): whatever raises while building contacts or in provider
+    # code comes back as a result with its reason, so every row below gets its attempt.
+    results = (
+        contacts_send(
+            keys=list(live),
+            contact=lambda key: contact_build(
+                key=key,
+                submission=submissions[live[key].submission_id],
+                field_mapping=destination.field_mapping,
+            ),
+            provider=provider,
+        )
+        if live
+        else {}
+    )
     duration_ms = int((time.monotonic() - clock) * 1000)
     finished = timezone.now()
     broken: Result | None = None
     answered = False
     missing = Result(Verdict.RETRY, message="The provider gave no result for this contact.")
-    for row in live:
+    for row in live.values():
         result = results.get(row.pk, missing)
         outcome = AttemptOutcome(result.verdict.value)
         if result.verdict == Verdict.BROKEN:

@@ -38,7 +38,7 @@ VERDICT_WORDS = {
     Verdict.DELIVERED: "The connection works.",
     Verdict.RETRY: "The CRM could not be reached or was busy. Try again in a moment.",
     Verdict.PERMANENT: "The CRM answered, but refused the test.",
-    Verdict.BROKEN: "The CRM refused these settings or credentials.",
+    Verdict.BROKEN: "These settings or credentials do not work.",
 }
 
 BREAKER_WORDS = {

@@ -19,8 +19,17 @@ PROVIDERS: dict[str, type[Provider]] = {
 }
 
 
+class ProviderUnavailableError(LookupError):
+    """This release has no provider for a kind of CRM (say, after a rollback)."""
+
+
 def provider_class(kind: str) -> type[Provider]:
-    return PROVIDERS[kind]
+    try:
+        return PROVIDERS[kind]
+    except KeyError:
+        raise ProviderUnavailableError(
+            f"This release of CustomerInfo cannot send to {kind!r} destinations."
+        ) from None
 
 
 __all__ = [
@@ -28,6 +37,7 @@ __all__ = [
     "ConsentEvidence",
     "Contact",
     "Provider",
+    "ProviderUnavailableError",
     "Result",
     "Verdict",
     "provider_class",

@@ -2,9 +2,10 @@
 
 import email.utils
 import enum
+import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -13,6 +14,7 @@ import httpx
 
 from customerinfo.errors import FieldErrors
 
+from ..endpoints import UrlRole
 from ..http import BlockedAddressError
 from ..limits import RateLimit
 
@@ -120,6 +122,10 @@ class Provider(ABC):
     rate_limit: ClassVar[RateLimit] = RateLimit(per_second=10, burst=10)
     #: Connections the vendor allows at once per account, when it says.
     max_connections: ClassVar[int | None] = None
+    #: The settings that hold a URL the retailer types, and how each is used. They are read and
+    #: normalised by ``crm_sync.endpoints`` when a destination is saved, by the form and again by
+    #: the service, so ``configuration_errors`` never sees a URL it has to parse itself.
+    url_settings: ClassVar[Mapping[str, UrlRole]] = {}
 
     def __init__(
         self, *, settings: dict[str, Any], credentials: dict[str, Any], client: httpx.Client
@@ -164,9 +170,12 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        # "nan" and "inf" are floats too; neither is a wait (the schedule caps long ones).
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

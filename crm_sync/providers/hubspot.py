@@ -24,7 +24,7 @@ test names any that are missing):
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any, ClassVar
 
@@ -33,6 +33,7 @@ import httpx
 from customerinfo.errors import FieldErrors
 
 from .. import http
+from ..endpoints import UrlRole
 from ..limits import RateLimit
 from .base import (
     Contact,
@@ -127,16 +128,13 @@ class HubSpotProvider(Provider):
     batch_size: ClassVar[int] = 100
     # About 55 % of the smallest published limit (100 requests per 10 s per account).
     rate_limit: ClassVar[RateLimit] = RateLimit(per_second=5.5, burst=10)
+    url_settings: ClassVar[Mapping[str, UrlRole]] = {"base_url": UrlRole.API_BASE}
 
     @classmethod
     def configuration_errors(
         cls, *, settings: dict[str, Any], credentials: dict[str, Any]
     ) -> FieldErrors:
-        errors = required_errors(credentials, ["access_token"])
-        base_url = str(settings.get("base_url") or "")
-        if base_url and not base_url.startswith(("https://", "http://")):
-            errors["base_url"] = [{"code": "invalid", "message": "Give an https:// URL."}]
-        return errors
+        return required_errors(credentials, ["access_token"])
 
     @property
     def base_url(self) -> str:

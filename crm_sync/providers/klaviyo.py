@@ -23,7 +23,7 @@ each endpoint.
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
@@ -34,6 +34,7 @@ import httpx
 from customerinfo.errors import FieldErrors
 
 from .. import http
+from ..endpoints import UrlRole
 from ..limits import RateLimit
 from .base import ConsentEvidence, Contact, Provider, Result, Verdict, classify, required_errors
 
@@ -96,6 +97,7 @@ class KlaviyoProvider(Provider):
     # 55 % of the 700/min steady limit (385/min); the bucket never holds more than 55 % of the
     # 75/s burst window.
     rate_limit: ClassVar[RateLimit] = RateLimit(per_second=700 * 0.55 / 60, burst=40)
+    url_settings: ClassVar[Mapping[str, UrlRole]] = {"base_url": UrlRole.API_BASE}
 
     @classmethod
     def configuration_errors(
@@ -107,11 +109,6 @@ class KlaviyoProvider(Provider):
         if api_key and not api_key.startswith(PRIVATE_KEY_PREFIX):
             errors["api_key"] = [
                 {"code": "invalid", "message": "A Klaviyo private API key, starting with pk_."}
-            ]
-        base_url = str(settings.get("base_url") or "")
-        if base_url and not base_url.startswith(("https://", "http://")):
-            errors["base_url"] = [
-                {"code": "invalid", "message": "Give an http:// or https:// URL."}
             ]
         return errors
 

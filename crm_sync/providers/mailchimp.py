@@ -29,7 +29,7 @@ not idempotent), so the wording reference travels as a text merge field that the
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
@@ -40,6 +40,7 @@ import httpx
 from customerinfo.errors import FieldErrors
 
 from .. import http
+from ..endpoints import UrlRole
 from ..limits import RateLimit
 from .base import ConsentEvidence, Contact, Provider, Result, Verdict, classify, required_errors
 
@@ -138,6 +139,7 @@ class MailchimpProvider(Provider):
     # that leaves most of what 10 connections can carry to the retailer's other tools.
     rate_limit: ClassVar[RateLimit] = RateLimit(per_second=20, burst=20)
     max_connections: ClassVar[int | None] = 10
+    url_settings: ClassVar[Mapping[str, UrlRole]] = {"base_url": UrlRole.API_BASE}
 
     @classmethod
     def configuration_errors(
@@ -152,11 +154,6 @@ class MailchimpProvider(Provider):
                     "code": "invalid",
                     "message": "A Mailchimp API key ends in its datacenter, like …-us21.",
                 }
-            ]
-        base_url = str(settings.get("base_url") or "")
-        if base_url and not base_url.startswith(("https://", "http://")):
-            errors["base_url"] = [
-                {"code": "invalid", "message": "Give an http:// or https:// URL."}
             ]
         for name in ("consent_merge_field", "postal_code_merge_field"):
             tag = settings.get(name)

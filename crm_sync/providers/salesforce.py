@@ -29,11 +29,10 @@ Unique) and per consent channel (email, sms) ``CustomerInfo_<Channel>_Consent__c
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -42,6 +41,7 @@ from customerinfo.redis import redis_client, redis_key
 
 from .. import http
 from ..crypto import CredentialsError, credentials_decrypt, credentials_encrypt
+from ..endpoints import UrlError, UrlRole, url_host, url_normalise
 from ..limits import RateLimit
 from .base import (
     Contact,
@@ -133,6 +133,7 @@ class SalesforceProvider(Provider):
     # The published limit is per 24 hours (100,000 plus per-licence extras on Enterprise):
     # 55 % of that is about 0.6 requests a second, up to 120 leads a second in full batches.
     rate_limit: ClassVar[RateLimit] = RateLimit(per_second=0.6, burst=10)
+    url_settings: ClassVar[Mapping[str, UrlRole]] = {"login_url": UrlRole.API_BASE}
 
     @classmethod
     def configuration_errors(
@@ -140,20 +141,17 @@ class SalesforceProvider(Provider):
     ) -> FieldErrors:
         errors = required_errors(settings, ["login_url"])
         errors.update(required_errors(credentials, ["client_id", "client_secret"]))
-        login_url = str(settings.get("login_url") or "")
-        if login_url:
-            parts = urlsplit(login_url)
-            if parts.scheme not in ("https", "http") or not parts.hostname:
-                errors["login_url"] = [{"code": "invalid", "message": "Give an https:// URL."}]
-            elif parts.hostname.lower() in GENERIC_LOGIN_HOSTS:
-                errors["login_url"] = [
-                    {
-                        "code": "my_domain_required",
-                        "message": "Use your My Domain login URL "
-                        "(https://yourdomain.my.salesforce.com): Salesforce refuses the client "
-                        "credentials flow on login.salesforce.com and test.salesforce.com.",
-                    }
-                ]
+        # Whether it is a URL at all is crm_sync.endpoints' to say (url_settings); a URL that
+        # is not gives no host here.
+        if url_host(str(settings.get("login_url") or "")) in GENERIC_LOGIN_HOSTS:
+            errors["login_url"] = [
+                {
+                    "code": "my_domain_required",
+                    "message": "Use your My Domain login URL "
+                    "(https://yourdomain.my.salesforce.com): Salesforce refuses the client "
+                    "credentials flow on login.salesforce.com and test.salesforce.com.",
+                }
+            ]
         version = str(settings.get("api_version") or DEFAULT_API_VERSION)
         match = _VERSION.fullmatch(version)
         if match is None or float(f"{match[1]}.{match[2]}") < OLDEST_API_VERSION:
@@ -221,10 +219,18 @@ class SalesforceProvider(Provider):
         try:
             session = Session(
                 access_token=str(body["access_token"]),
-                instance_url=str(body["instance_url"]).rstrip("/"),
+                # Read like a URL the retailer typed: every API call is made under it. Whether
+                # its address may be called is the send path's check, as for any other URL.
+                instance_url=url_normalise(
+                    str(body["instance_url"]), role=UrlRole.API_BASE, block_private=False
+                ).rstrip("/"),
             )
         except KeyError:
             return Result(Verdict.RETRY, 200, "Salesforce answered the token request oddly.")
+        except UrlError as error:
+            return Result(
+                Verdict.RETRY, 200, f"Salesforce answered with an unusable instance URL: {error}"
+            )
         redis_client().set(
             self._token_key(),
             credentials_encrypt(

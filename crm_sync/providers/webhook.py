@@ -12,7 +12,7 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, ClassVar
@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from customerinfo.errors import FieldErrors
 
 from .. import http
+from ..endpoints import UrlRole
 from ..limits import RateLimit
 from .base import Contact, Provider, Result, classify, required_errors
 
@@ -49,15 +50,13 @@ class WebhookProvider(Provider):
     kind: ClassVar[str] = "webhook"
     batch_size: ClassVar[int] = 1
     rate_limit: ClassVar[RateLimit] = RateLimit(per_second=50, burst=50)
+    url_settings: ClassVar[Mapping[str, UrlRole]] = {"url": UrlRole.ENDPOINT}
 
     @classmethod
     def configuration_errors(
         cls, *, settings: dict[str, Any], credentials: dict[str, Any]
     ) -> FieldErrors:
         errors = required_errors(settings, ["url"])
-        url = str(settings.get("url") or "")
-        if url and not url.startswith(("https://", "http://")):
-            errors["url"] = [{"code": "invalid", "message": "Give an http:// or https:// URL."}]
         if not _secret_valid(credentials.get("secret")):
             errors["secret"] = [
                 {"code": "invalid", "message": "A whsec_ secret of at least 16 bytes."}

@@ -269,9 +269,13 @@ def test_bad_input_on_create_is_explained_and_nothing_is_saved(
     page = response.content.decode()
     assert "Nothing was saved." in page
     assert "Give an http:// or https:// URL." in page
-    assert "A whsec_ secret of at least 16 bytes." in page
     # The typed secret is not echoed back into the page.
     assert "not-a-secret" not in page
+    response = owner.post(
+        "/crm/new/webhook/", webhook_post("https://example.com", secret="not-a-secret")
+    )
+    assert response.status_code == 400
+    assert "A whsec_ secret of at least 16 bytes." in response.content.decode()
     response = owner.post(
         "/crm/new/webhook/",
         webhook_post("https://example.com", field_mapping="drink\ncolour = c"),
@@ -431,14 +435,14 @@ def test_test_connection_shows_a_refusal_with_its_status_and_message(
         destination = webhook_destination(url=receiver.url + "/hooks", name=NAME)
     fragment = owner.post(f"/crm/{destination.pk}/test/", HTTP_HX_REQUEST="true")
     text = fragment.content.decode()
-    assert "The CRM refused these settings or credentials." in text
+    assert "These settings or credentials do not work." in text
     assert "<strong>401</strong>" in text
     assert "bad signature" in text
     # Without HTMX the same verdict comes back as a message on the destination's page.
     response = owner.post(f"/crm/{destination.pk}/test/")
     assert response["Location"] == f"/crm/{destination.pk}/"
     page = owner.get(response["Location"]).content.decode()
-    assert "The CRM refused these settings or credentials. Status 401." in page
+    assert "These settings or credentials do not work. Status 401." in page
     # A test is only a test: it neither pauses the destination nor touches deliveries.
     assert reload(alice_tenant, destination).state == DestinationState.ACTIVE
 

@@ -6,6 +6,7 @@ from typing import Any
 import httpx
 import pytest
 
+from crm_sync.endpoints import UrlRole
 from crm_sync.http import http_client
 from crm_sync.providers.base import ConsentEvidence, Contact, Result, Verdict
 from crm_sync.providers.hubspot import HubSpotProvider, consent_property_names
@@ -355,12 +356,11 @@ def test_configuration_errors() -> None:
     assert (
         HubSpotProvider.configuration_errors(settings={}, credentials={"access_token": TOKEN}) == {}
     )
-    assert HubSpotProvider.configuration_errors(
-        settings={"base_url": "ftp://api.hubapi.com"}, credentials={"access_token": " "}
-    ) == {
-        "access_token": [{"code": "required", "message": "This is required."}],
-        "base_url": [{"code": "invalid", "message": "Give an https:// URL."}],
+    assert HubSpotProvider.configuration_errors(settings={}, credentials={"access_token": " "}) == {
+        "access_token": [{"code": "required", "message": "This is required."}]
     }
+    # The API address is read by crm_sync.endpoints, like every URL a retailer types.
+    assert HubSpotProvider.url_settings == {"base_url": UrlRole.API_BASE}
 
 
 def test_default_base_url_is_hubspots_api(client: httpx.Client) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from crm_sync.endpoints import UrlRole
 from crm_sync.http import http_client
 from crm_sync.providers.base import ConsentEvidence, Contact, Verdict
 from crm_sync.providers.klaviyo import REVISION, KlaviyoProvider
@@ -394,10 +395,11 @@ def test_configuration_errors() -> None:
         "api_key": [{"code": "required", "message": "This is required."}],
     }
     errors = KlaviyoProvider.configuration_errors(
-        settings={"list_id": LIST_ID, "base_url": "ftp://a.klaviyo.com"},
-        credentials={"api_key": "AbC123"},
+        settings={"list_id": LIST_ID}, credentials={"api_key": "AbC123"}
     )
-    assert set(errors) == {"api_key", "base_url"}
+    assert set(errors) == {"api_key"}
+    # The API address is read by crm_sync.endpoints, like every URL a retailer types.
+    assert KlaviyoProvider.url_settings == {"base_url": UrlRole.API_BASE}
     assert errors["api_key"][0]["code"] == "invalid"
     assert (
         KlaviyoProvider.configuration_errors(
