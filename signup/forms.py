@@ -95,10 +95,21 @@ class LocationForm(forms.Form):
         empty_label="The brand form",
         label="Form shown on its tablets",
     )
+    language = forms.ChoiceField(
+        choices=[("", "The form's first language"), *LANGUAGE_NAMES.items()],
+        required=False,
+        label="Tablet language",
+        help_text="The language its tablets return to after each shopper, if the form has it.",
+    )
 
 
 class LocationEditForm(LocationForm):
-    is_active = forms.BooleanField(required=False, label="Open (its tablets take sign-ups)")
+    is_active = forms.BooleanField(
+        required=False,
+        label="Open (its tablets take sign-ups)",
+        help_text="Closing a store stops its tablets taking new sign-ups; sign-ups captured "
+        "before it closed still arrive.",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -129,6 +140,7 @@ class LocationEditForm(LocationForm):
             "country": location.country,
             "time_zone": location.time_zone,
             "form": location.form_id,
+            "language": location.language,
             "is_active": location.is_active,
         }
         texts = (location.overrides or {}).get("texts", {})

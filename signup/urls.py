@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import portal
+from .views import attention, portal, signups, stores, tablets
 
 urlpatterns = [
     path("", portal.portal_home, name="portal-home"),
@@ -11,14 +11,50 @@ urlpatterns = [
     path("forms/<int:pk>/", portal.form_edit, name="portal-form-edit"),
     path("forms/<int:pk>/preview/", portal.form_preview, name="portal-form-preview"),
     path("forms/<int:pk>/settings/", portal.form_settings, name="portal-form-settings"),
-    path("stores/", portal.locations_list, name="portal-locations"),
-    path("stores/new/", portal.location_create, name="portal-location-create"),
-    path("stores/<int:pk>/", portal.location_edit, name="portal-location-edit"),
-    path("tablets/", portal.devices_list, name="portal-devices"),
-    path("tablets/pair/", portal.device_pair, name="portal-device-pair"),
-    path("tablets/<int:pk>/revoke/", portal.device_revoke, name="portal-device-revoke"),
-    path("signups/", portal.submissions_list, name="portal-submissions"),
-    path("signups/export.csv", portal.submissions_export, name="portal-submissions-export"),
+    path("stores/", stores.locations_list, name="portal-locations"),
+    path("stores/new/", stores.location_create, name="portal-location-create"),
+    path("stores/<int:pk>/", stores.location_edit, name="portal-location-edit"),
+    path("tablets/", tablets.devices_list, name="portal-devices"),
+    path("tablets/pair/", tablets.device_pair, name="portal-device-pair"),
+    path("tablets/<int:pk>/revoke/", tablets.device_revoke, name="portal-device-revoke"),
+    path("signups/", signups.submissions_list, name="portal-submissions"),
+    path("signups/export.csv", signups.submissions_export, name="portal-submissions-export"),
+    path("signups/attention/", attention.attention_list, name="portal-attention"),
+    path(
+        "signups/attention/export.csv",
+        attention.attention_export,
+        name="portal-attention-export",
+    ),
+    path(
+        "signups/attention/signups/<uuid:pk>/",
+        attention.set_aside_detail,
+        name="portal-attention-signup",
+    ),
+    path(
+        "signups/attention/signups/<uuid:pk>/release/",
+        attention.set_aside_release,
+        name="portal-attention-signup-release",
+    ),
+    path(
+        "signups/attention/signups/<uuid:pk>/discard/",
+        attention.set_aside_discard,
+        name="portal-attention-signup-discard",
+    ),
+    path(
+        "signups/attention/rejected/<uuid:pk>/",
+        attention.rejection_detail,
+        name="portal-attention-rejected",
+    ),
+    path(
+        "signups/attention/rejected/<uuid:pk>/release/",
+        attention.rejection_release,
+        name="portal-attention-rejected-release",
+    ),
+    path(
+        "signups/attention/rejected/<uuid:pk>/discard/",
+        attention.rejection_discard,
+        name="portal-attention-rejected-discard",
+    ),
     path("team/", portal.team_list, name="portal-team"),
     path("team/<int:pk>/", portal.member_update, name="portal-member-update"),
     path("settings/", portal.settings_page, name="portal-settings"),

@@ -8,13 +8,15 @@ from django.test import Client
 from django_tenants.utils import tenant_context
 
 from customerinfo.accounts.models import User
-from signup.models import Device, Form, Location
+from signup.models import Device, Form, Location, RejectedSubmission, Submission
 from tenants.models import Tenant
 from tests.conftest import login
 from tests.signup.test_portal_helpers import (
     make_device,
     make_form,
     make_location,
+    make_rejection,
+    make_set_aside,
     make_submission,
     staff_user,
 )
@@ -33,6 +35,8 @@ class Objects:
     location: Location
     device: Device
     member: User
+    set_aside: Submission
+    rejection: RejectedSubmission
 
 
 @pytest.fixture
@@ -41,10 +45,19 @@ def objects(alice_tenant: Tenant, bob: User) -> Objects:
     location = make_location(alice_tenant, code="alice-store", name="Alice secret store")
     device, _ = make_device(alice_tenant, location, name="Alice secret tablet")
     make_submission(alice_tenant, device, "shopper-of-alice@example.com")
-    return Objects(tenant=alice_tenant, form=form, location=location, device=device, member=bob)
+    return Objects(
+        tenant=alice_tenant,
+        form=form,
+        location=location,
+        device=device,
+        member=bob,
+        set_aside=make_set_aside(alice_tenant, device, "set-aside-of-alice@example.com"),
+        rejection=make_rejection(alice_tenant, device, "rejected-of-alice@example"),
+    )
 
 
-#: (method, path with {form} {location} {device} {member} placeholders, roles allowed)
+#: (method, path with {form} {location} {device} {member} {signup} {rejected} placeholders,
+#: roles allowed)
 PAGES: list[tuple[str, str, set[str]]] = [
     ("get", "/", EVERYONE),
     ("get", "/forms/", MANAGERS),
@@ -60,6 +73,14 @@ PAGES: list[tuple[str, str, set[str]]] = [
     ("get", "/tablets/{device}/revoke/", MANAGERS),
     ("get", "/signups/", EVERYONE),
     ("get", "/signups/export.csv", MANAGERS),
+    ("get", "/signups/attention/", EVERYONE),
+    ("get", "/signups/attention/export.csv", MANAGERS),
+    ("get", "/signups/attention/signups/{signup}/", EVERYONE),
+    ("post", "/signups/attention/signups/{signup}/release/", MANAGERS),
+    ("get", "/signups/attention/signups/{signup}/discard/", MANAGERS),
+    ("get", "/signups/attention/rejected/{rejected}/", EVERYONE),
+    ("post", "/signups/attention/rejected/{rejected}/release/", MANAGERS),
+    ("get", "/signups/attention/rejected/{rejected}/discard/", MANAGERS),
     ("get", "/team/", {OWNER}),
     ("post", "/team/{member}/", {OWNER}),
     ("get", "/settings/", MANAGERS),
@@ -75,6 +96,8 @@ def _path(template: str, objects: Objects) -> str:
         location=objects.location.pk,
         device=objects.device.pk,
         member=objects.member.pk,
+        signup=objects.set_aside.pk,
+        rejected=objects.rejection.pk,
     )
 
 
@@ -123,6 +146,7 @@ def test_staff_sees_only_their_links(alice_client: Client, alice_tenant: Tenant)
     page = alice_client.get("/").content.decode()
     assert 'href="/tablets/"' in page
     assert 'href="/signups/"' in page
+    assert 'href="/signups/attention/"' in page
     for hidden in ("/forms/", "/stores/", "/team/", "/settings/", "/audit/"):
         assert f'href="{hidden}"' not in page
 
@@ -142,6 +166,7 @@ def test_owner_sees_every_link(alice_client: Client, alice_tenant: Tenant, alice
         "/stores/",
         "/tablets/",
         "/signups/",
+        "/signups/attention/",
         "/team/",
         "/settings/",
         "/audit/",
@@ -155,6 +180,7 @@ LIST_PAGES = [
     "/stores/",
     "/tablets/",
     "/signups/",
+    "/signups/attention/",
     "/team/",
     "/settings/",
     "/audit/",
@@ -173,6 +199,7 @@ def test_charlie_sees_nothing_of_alices(
         "Alice secret",
         "shopper-of-alice@example.com",
         "alice-store",
+        "of-alice",
         "bob@alice.example",
         "alice@alice.example",
     ):
@@ -187,6 +214,12 @@ DETAIL_PAGES = [
     ("get", "/tablets/{device}/revoke/"),
     ("post", "/tablets/{device}/revoke/"),
     ("post", "/team/{member}/"),
+    ("get", "/signups/attention/signups/{signup}/"),
+    ("post", "/signups/attention/signups/{signup}/release/"),
+    ("post", "/signups/attention/signups/{signup}/discard/"),
+    ("get", "/signups/attention/rejected/{rejected}/"),
+    ("post", "/signups/attention/rejected/{rejected}/release/"),
+    ("post", "/signups/attention/rejected/{rejected}/discard/"),
 ]
 
 

@@ -1,5 +1,6 @@
 """Tablets in the portal: status per store, pairing code shown once, revoke locks the tablet out."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -144,3 +145,90 @@ def test_a_queue_without_its_age_and_a_refused_code(
         "/tablets/pair/", {"location": location.pk, "device_name": "Till 9"}
     )
     assert b"Could not make a pairing code; try again." in response.content
+
+
+def test_held_sign_ups_show_their_reasons_and_when_reported(
+    alice_client: Client, alice_tenant: Tenant
+) -> None:
+    location = make_location(alice_tenant)
+    device, _ = make_device(alice_tenant, location, name="Till held")
+    mixed, _ = make_device(alice_tenant, location, name="Till mixed")
+    now = timezone.now()
+    with tenant_context(alice_tenant):
+        services.device_heartbeat(
+            device=device,
+            app_version="kiosk-2",
+            queue_depth=3,
+            oldest_unsent_at=now - timedelta(hours=2, minutes=1),
+            held=1,
+            held_reasons={"invalid_email": 1},
+        )
+        services.device_heartbeat(
+            device=mixed,
+            app_version="kiosk-2",
+            queue_depth=0,
+            oldest_unsent_at=None,
+            held=4,
+            held_reasons={"location_closed": 1, "http_418": 3},
+        )
+        Device.objects.filter(pk=device.pk).update(queue_reported_at=now - timedelta(minutes=2))
+    login(alice_client, alice_tenant, staff_user(alice_tenant))
+    page = alice_client.get("/tablets/").content.decode()
+    assert "3 unsent, oldest 2 h · 1 held: invalid email" in page
+    assert "reported 2 min ago" in page
+    # Biggest first; a code the portal has no words for is shown as it is.
+    assert "4 held: 3 http_418, 1 store closed" in page
+    words = re.sub(r"<[^>]*>", " ", page)  # what a reader sees: "tablet", never "device"
+    assert "device" not in words.lower()
+
+
+def test_a_revoked_tablet_that_still_holds_sign_ups_says_so(
+    manager_client: Client, alice_tenant: Tenant
+) -> None:
+    location = make_location(alice_tenant)
+    device, _ = make_device(alice_tenant, location, name="Till gone")
+    quiet, _ = make_device(alice_tenant, location, name="Till empty")
+    with tenant_context(alice_tenant):
+        services.device_revoke(actor=None, device=device)
+        services.device_revoke(actor=None, device=quiet)
+        # A revoked tablet's beat is still recorded: that is how the portal knows.
+        services.device_heartbeat(
+            device=Device.objects.get(pk=device.pk),
+            app_version="kiosk-2",
+            queue_depth=1,
+            oldest_unsent_at=timezone.now(),
+            held=1,
+            held_reasons={"id_conflict": 1},
+        )
+    page = manager_client.get("/tablets/").content.decode()
+    assert "2 sign-ups wait on this tablet: pair it again to recover them" in page
+    assert "2 sign-ups wait on Till gone" in page
+    assert f'href="/tablets/pair/?location={location.pk}">pair it again</a>' in page
+    assert "Till empty" in page
+    assert "1 sign-up wait" not in page  # the empty revoked tablet raises no alarm
+    confirm = manager_client.get(f"/tablets/{device.pk}/revoke/").content.decode()
+    assert "was revoked on" in confirm
+
+
+def test_pairing_chooses_the_only_store(manager_client: Client, alice_tenant: Tenant) -> None:
+    location = make_location(alice_tenant)
+    page = manager_client.get("/tablets/pair/").content.decode()
+    assert f'<option value="{location.pk}" selected>' in page
+    other = make_location(alice_tenant, code="lyon", name="Lyon")
+    page = manager_client.get("/tablets/pair/").content.decode()
+    assert "selected>" not in page.split('name="location"')[1].split("</select>")[0].replace(
+        '<option value="" selected>', ""
+    )
+    assert f'<option value="{other.pk}">' in page
+
+
+def test_revoking_a_tablet_with_waiting_sign_ups_warns_they_stay_on_it(
+    manager_client: Client, alice_tenant: Tenant
+) -> None:
+    location = make_location(alice_tenant)
+    device, _ = make_device(alice_tenant, location)
+    with tenant_context(alice_tenant):
+        Device.objects.filter(pk=device.pk).update(queue_depth=2, held_count=1)
+    page = manager_client.get(f"/tablets/{device.pk}/revoke/").content.decode()
+    assert "3 sign-ups waiting to be sent" in page
+    assert "arrive only once it is paired again" in page

@@ -3,6 +3,7 @@
 Plain functions rather than fixtures, so each test says what it builds. This module holds no tests.
 """
 
+import json
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,7 +14,7 @@ from django_tenants.utils import tenant_context
 from customerinfo.accounts.models import Role, User
 from signup import services
 from signup.definitions import LANGUAGES, default_definition
-from signup.models import Device, Form, Location, Submission
+from signup.models import Device, Form, Location, RejectedSubmission, Submission
 from tenants.models import Tenant
 from tests.conftest import PASSWORD
 
@@ -94,6 +95,59 @@ def make_submission(
             Submission.objects.filter(pk=submission.pk).update(received_at=received_at)
             submission.refresh_from_db()
         return submission
+
+
+def make_set_aside(
+    tenant: Tenant, device: Device, email: str, *, answers: dict[str, Any] | None = None
+) -> Submission:
+    """A sign-up stored with answers set aside: by default a phone number that is not one."""
+    with tenant_context(tenant):
+        form = Form.objects.get(is_default=True)
+        assert form.current_version is not None
+        submission, _ = services.submission_create(
+            device=device,
+            submission_id=uuid.uuid4(),
+            form_version_id=form.current_version.pk,
+            locale="en",
+            captured_at=timezone.now() - timedelta(seconds=5),
+            answers={"email": email, **(answers if answers is not None else {"phone": "12345"})},
+            consents={"email": True},
+        )
+        assert submission.set_aside, "nothing was set aside"
+        return submission
+
+
+def make_rejection(
+    tenant: Tenant, device: Device, typed_email: str, *, first_name: str = "Ann"
+) -> RejectedSubmission:
+    """A sign-up refused whole for its email, recorded as the server records it."""
+    with tenant_context(tenant):
+        form = Form.objects.get(is_default=True)
+        assert form.current_version is not None
+        submission_id = uuid.uuid4()
+        captured_at = timezone.now() - timedelta(minutes=3)
+        payload = {
+            "id": str(submission_id),
+            "form_version": form.current_version.pk,
+            "locale": "en",
+            "captured_at": captured_at.isoformat(),
+            "answers": {"email": typed_email, "first_name": first_name},
+            "consents": {"email": True},
+        }
+        rejection, created = services.rejection_record(
+            device=device,
+            submission_id=submission_id,
+            status_code=400,
+            code="validation_failed",
+            message="The sign-up has no usable email address.",
+            fields={
+                "email": [{"code": "invalid_email", "message": "Enter a valid email address."}]
+            },
+            payload=json.dumps(payload, ensure_ascii=True),
+            captured_at=captured_at,
+        )
+        assert created
+        return rejection
 
 
 def _texts(data: dict[str, str], path: str, value: Any) -> None:

@@ -113,3 +113,52 @@ def test_edit_clears_overrides_and_reports_mistakes(
         assert not store.is_active
     response = manager_client.post(f"/stores/{location.pk}/", {**data, "country": "12"})
     assert b"Use a two-letter country code." in response.content
+
+
+def test_a_store_chooses_its_tablet_language(manager_client: Client, alice_tenant: Tenant) -> None:
+    make_form(alice_tenant)
+    page = manager_client.get("/stores/new/").content.decode()
+    assert "Tablet language" in page
+    assert "The form&#x27;s first language" in page
+    response = manager_client.post(
+        "/stores/new/",
+        {
+            "name": "Madrid",
+            "code": "madrid",
+            "country": "ES",
+            "time_zone": "Europe/Madrid",
+            "language": "es",
+        },
+    )
+    assert response.status_code == 302
+    with tenant_context(alice_tenant):
+        store = Location.objects.get(code="madrid")
+        assert store.language == "es"
+        assert kiosk_form(location=store)["location"]["language"] == "es"
+    data = {"name": "Madrid", "country": "ES", "time_zone": "Europe/Madrid", "is_active": "on"}
+    assert manager_client.post(f"/stores/{store.pk}/", {**data, "language": ""}).status_code == 302
+    with tenant_context(alice_tenant):
+        store = Location.objects.get(pk=store.pk)
+        assert store.language == ""
+        assert kiosk_form(location=store)["location"]["language"] == "en"
+    response = manager_client.post(f"/stores/{store.pk}/", {**data, "language": "de"})
+    assert response.status_code == 200
+    assert "Select a valid choice." in response.content.decode()
+
+
+def test_closing_a_store_says_what_happens_and_since_when(
+    manager_client: Client, alice_tenant: Tenant
+) -> None:
+    location = make_location(alice_tenant)
+    page = manager_client.get(f"/stores/{location.pk}/").content.decode()
+    assert "Closing a store stops its tablets taking new sign-ups; sign-ups captured" in page
+    data = {"name": "Paris Rivoli", "country": "FR", "time_zone": "Europe/Paris", "form": ""}
+    assert manager_client.post(f"/stores/{location.pk}/", data).status_code == 302
+    with tenant_context(alice_tenant):
+        closed_at = Location.objects.get(pk=location.pk).closed_at
+    assert closed_at is not None
+    listing = manager_client.get("/stores/").content.decode()
+    assert f"Closed since {closed_at:%-d %b %Y}" in listing
+    reopened = {**data, "is_active": "on"}
+    assert manager_client.post(f"/stores/{location.pk}/", reopened).status_code == 302
+    assert "Closed since" not in manager_client.get("/stores/").content.decode()

@@ -13,7 +13,7 @@ from django_tenants.utils import tenant_context
 
 from customerinfo.accounts.models import User
 from signup.models import AuditEntry, Consent, Device, Location
-from signup.views.portal import CSV_HEADER, _cell
+from signup.views.signups import CSV_HEADER, csv_cell
 from tenants.models import Tenant
 from tests.conftest import login
 from tests.signup.test_portal_helpers import (
@@ -142,7 +142,7 @@ def test_csv_export_reads_in_chunks(
     (_, paris_till), _ = stores
     for number in range(5):
         make_submission(alice_tenant, paris_till, f"s{number}@example.com", sms=True)
-    monkeypatch.setattr("signup.views.portal.CSV_CHUNK_SIZE", 2)
+    monkeypatch.setattr("signup.views.signups.CSV_CHUNK_SIZE", 2)
     login(alice_client, alice_tenant, alice)
     response = alice_client.get("/signups/export.csv")
     assert len(_csv(response)) == 5
@@ -175,11 +175,11 @@ def test_birthday_and_answers_columns(
 
 
 def test_cells_are_defused() -> None:
-    assert _cell("+33612345678") == "+33612345678"
-    assert _cell("-12") == "-12"
-    assert _cell("+SUM(A1)") == "'+SUM(A1)"
-    assert _cell("@foo") == "'@foo"
-    assert _cell("plain") == "plain"
+    assert csv_cell("+33612345678") == "+33612345678"
+    assert csv_cell("-12") == "-12"
+    assert csv_cell("+SUM(A1)") == "'+SUM(A1)"
+    assert csv_cell("@foo") == "'@foo"
+    assert csv_cell("plain") == "plain"
 
 
 def test_recent_received_dates_filter(

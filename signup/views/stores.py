@@ -1,0 +1,74 @@
+"""Portal pages of the stores: list, create, edit (texts, tablet language, closing)."""
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.views.decorators.http import require_GET, require_http_methods
+
+from customerinfo.errors import ServiceError
+
+from .. import selectors, services
+from ..forms import LocationEditForm, LocationForm, service_errors_to_form
+from ..models import Location
+from .portal import MANAGERS, PortalRequest, portal_page, role_required
+
+
+@role_required(MANAGERS, doing="manage stores")
+@require_GET
+def locations_list(request: PortalRequest) -> HttpResponse:
+    return portal_page(
+        request, "locations_list.html", "stores", {"locations": selectors.locations_list()}
+    )
+
+
+@role_required(MANAGERS, doing="manage stores")
+@require_http_methods(["GET", "POST"])
+def location_create(request: PortalRequest) -> HttpResponse:
+    store = LocationForm(request.POST or None, initial={"country": "US", "time_zone": "UTC"})
+    if request.method == "POST" and store.is_valid():
+        data = store.cleaned_data
+        try:
+            location = services.location_create(
+                actor=request.user,
+                name=data["name"],
+                code=data["code"],
+                country=data["country"],
+                time_zone=data["time_zone"],
+                form=data["form"],
+                language=data["language"],
+            )
+        except ServiceError as error:
+            service_errors_to_form(store, error.fields, error.message)
+        else:
+            messages.success(request, f"Store “{location.name}” created. Pair its tablets next.")
+            return redirect("portal-locations")
+    return portal_page(request, "location_form.html", "stores", {"form": store, "location": None})
+
+
+@role_required(MANAGERS, doing="manage stores")
+@require_http_methods(["GET", "POST"])
+def location_edit(request: PortalRequest, pk: int) -> HttpResponse:
+    location = get_object_or_404(Location, pk=pk)
+    store = LocationEditForm(request.POST or None, initial=LocationEditForm.initial_for(location))
+    if request.method == "POST" and store.is_valid():
+        data = store.cleaned_data
+        try:
+            services.location_update(
+                actor=request.user,
+                location=location,
+                name=data["name"],
+                country=data["country"],
+                time_zone=data["time_zone"],
+                form=data["form"],
+                overrides=store.overrides(),
+                is_active=data["is_active"],
+                language=data["language"],
+            )
+        except ServiceError as error:
+            service_errors_to_form(store, error.fields, error.message)
+        else:
+            messages.success(request, f"Store “{location.name}” saved.")
+            return redirect("portal-locations")
+    return portal_page(
+        request, "location_form.html", "stores", {"form": store, "location": location}
+    )

@@ -1,0 +1,153 @@
+"""Portal pages of the tablets: status and queue per store, pairing, revoking.
+
+What a tablet holds is known only from what it last reported (its heartbeat), so every figure
+says when it was reported. A revoked tablet keeps its queue and still reports it: those sign-ups
+are recovered by pairing it again, and the page says so rather than "Nothing unsent".
+"""
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from customerinfo.errors import ServiceError
+
+from .. import selectors, services
+from ..attention_forms import refusal_words
+from ..forms import PairForm, service_errors_to_form
+from ..models import Device
+from .portal import EVERYONE, MANAGERS, PortalRequest, age, portal_page, role_required
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def held_words(device: Device) -> str:
+    """ "1 held: invalid email", "3 held: 2 store closed, 1 invalid email" (biggest first)."""
+    reasons = sorted(
+        (
+            (count, code)
+            for code, count in (device.held_reasons or {}).items()
+            if type(count) is int and count > 0
+        ),
+        key=lambda item: (-item[0], item[1]),
+    )
+    words = f"{device.held_count} held"
+    if len(reasons) == 1 and reasons[0][0] == device.held_count:
+        return f"{words}: {refusal_words(reasons[0][1])}"
+    if reasons:
+        return f"{words}: " + ", ".join(f"{count} {refusal_words(code)}" for count, code in reasons)
+    return words
+
+
+def queue_words(device: Device, now: datetime) -> str:
+    """What the tablet holds, as it last said: "3 unsent, oldest 2 h · 1 held: invalid email"."""
+    parts = []
+    if device.queue_depth:
+        unsent = f"{device.queue_depth} unsent"
+        if device.oldest_unsent_at:
+            unsent += f", oldest {age(now - device.oldest_unsent_at)}"
+        parts.append(unsent)
+    if device.held_count:
+        parts.append(held_words(device))
+    return " · ".join(parts) or "Nothing unsent"
+
+
+def _device_row(device: Device, now: datetime) -> dict[str, Any]:
+    if device.revoked_at is not None:
+        status = "revoked"
+    elif selectors.device_is_online(device=device, now=now):
+        status = "online"
+    else:
+        status = "offline"
+    waiting = device.queue_depth + device.held_count
+    reported = device.queue_reported_at
+    return {
+        "device": device,
+        "status": status,
+        "queue": queue_words(device, now),
+        "waiting": waiting,
+        # Sign-ups a revoked tablet still holds: they arrive only if it is paired again.
+        "stranded": _plural(waiting, "sign-up waits", "sign-ups wait")
+        if status == "revoked" and waiting
+        else "",
+        "reported": f"reported {age(now - reported)} ago" if reported else "",
+        "last_seen": f"{age(now - device.last_seen_at)} ago" if device.last_seen_at else "Never",
+    }
+
+
+@role_required(EVERYONE, doing="see tablets")
+@require_GET
+def devices_list(request: PortalRequest) -> HttpResponse:
+    now = timezone.now()
+    stores = [
+        (location, [_device_row(device, now) for device in devices])
+        for location, devices in selectors.devices_by_location()
+    ]
+    return portal_page(
+        request,
+        "devices_list.html",
+        "tablets",
+        {
+            "stores": stores,
+            "stranded": [row for _, rows in stores for row in rows if row["stranded"]],
+            "pending": selectors.pairing_codes_pending(now=now),
+            "can_manage": request.user.role in MANAGERS,
+        },
+    )
+
+
+@role_required(MANAGERS, doing="pair tablets")
+@require_http_methods(["GET", "POST"])
+def device_pair(request: PortalRequest) -> HttpResponse:
+    only = selectors.only_open_location()
+    chosen = request.GET.get("location") or (only.pk if only else None)
+    pair = PairForm(request.POST or None, initial={"location": chosen})
+    if request.method == "POST" and pair.is_valid():
+        location = pair.cleaned_data["location"]
+        try:
+            pairing, code = services.pairing_code_create(
+                actor=request.user, location=location, device_name=pair.cleaned_data["device_name"]
+            )
+        except ServiceError as error:
+            service_errors_to_form(pair, error.fields, error.message)
+        else:
+            # The code exists only in this response: it is stored hashed and never shown again.
+            response = portal_page(
+                request,
+                "device_code.html",
+                "tablets",
+                {
+                    "pairing": pairing,
+                    "code": code,
+                    "expires_local": timezone.localtime(
+                        pairing.expires_at, ZoneInfo(location.time_zone)
+                    ),
+                    "minutes": int((pairing.expires_at - timezone.now()).total_seconds() // 60),
+                },
+            )
+            response["Cache-Control"] = "no-store"
+            return response
+    return portal_page(request, "device_pair.html", "tablets", {"form": pair})
+
+
+@role_required(MANAGERS, doing="revoke tablets")
+@require_http_methods(["GET", "POST"])
+def device_revoke(request: PortalRequest, pk: int) -> HttpResponse:
+    device = get_object_or_404(Device.objects.select_related("location"), pk=pk)
+    if request.method == "POST":
+        services.device_revoke(actor=request.user, device=device)
+        messages.success(request, f"“{device.name}” is revoked; it can no longer send sign-ups.")
+        return redirect("portal-devices")
+    return portal_page(
+        request,
+        "device_revoke.html",
+        "tablets",
+        {"device": device, "waiting": device.queue_depth + device.held_count},
+    )
