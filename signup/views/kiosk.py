@@ -19,7 +19,7 @@ from django.templatetags.static import static
 from django.views.decorators.http import require_safe
 
 #: Shown by the tablet and reported in its heartbeat; bump with a change of the kiosk's code.
-APP_VERSION = "kiosk-1.0.0"
+APP_VERSION = "kiosk-1.1.0"
 SCOPE = "/kiosk/"
 #: Loaded by the shell through ``{% static %}`` (hashed names in production).
 ENTRY_ASSETS = ("kiosk/app.js", "kiosk/kiosk.css", "kiosk/icon.svg")
@@ -31,6 +31,9 @@ MODULE_ASSETS = (
     "kiosk/i18n.js",
     "kiosk/typo.js",
 )
+#: Imported lazily (``import()``) once the form is on screen, never on the first load; cached by
+#: the service worker on install so an offline tablet checks phone numbers too.
+LAZY_ASSETS = ("kiosk/vendor/libphonenumber-js.max.js",)
 ICONS = (("kiosk/icon-192.png", "192x192"), ("kiosk/icon-512.png", "512x512"))
 NO_CACHE = "no-cache, max-age=0"
 
@@ -50,7 +53,7 @@ def _precache_urls() -> list[str]:
         SCOPE,
         f"{SCOPE}manifest.webmanifest",
         *(static(name) for name in ENTRY_ASSETS),
-        *(f"{settings.STATIC_URL}{name}" for name in MODULE_ASSETS),
+        *(f"{settings.STATIC_URL}{name}" for name in (*MODULE_ASSETS, *LAZY_ASSETS)),
         *(static(name) for name, _ in ICONS),
     ]
 
@@ -58,7 +61,7 @@ def _precache_urls() -> list[str]:
 def _service_worker_source() -> str:
     """The worker with its precache list and a version that changes with any cached file."""
     digest = hashlib.sha256(APP_VERSION.encode())
-    for name in (*ENTRY_ASSETS, *MODULE_ASSETS, "kiosk/sw.js"):
+    for name in (*ENTRY_ASSETS, *MODULE_ASSETS, *LAZY_ASSETS, "kiosk/sw.js"):
         digest.update(_source(name))
     header = (
         f"const VERSION = {json.dumps(digest.hexdigest()[:16])};\n"

@@ -6,25 +6,26 @@ server writes are read back from the database. See tests/signup/browser.py for t
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.test import Client
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, expect
 
+from signup.definitions import default_definition
 from tests.signup.browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
+    PHONE,
+    SMALL_PHONE,
     TABLET,
-    KioskTenant,
-    kiosk_tenant_create,
-    kiosk_tenant_remove,
-    live_server,
-    off_loop,
-    wait_until,
-    worker_slug,
+    THANK_YOU,
+    Site,
+    assert_accessible,
+    horizontal_overflow,
+    kiosk_definition,
+    next_shopper,
+    pair,
+    sign_up,
+    stored,
 )
 
 pytestmark = [
@@ -34,77 +35,8 @@ pytestmark = [
     pytest.mark.django_db,
 ]
 
-THANK_YOU = "Thank you! You're signed up."
 FIRST_LOAD_BUDGET = 150_000
 expect.set_options(timeout=10_000)
-
-
-class Site:
-    """The live kiosk: its base URL and the tenant behind it, read with the database unblocked."""
-
-    def __init__(self, url: str, tenant: KioskTenant, blocker: Any) -> None:
-        self.url, self.tenant, self.blocker = url, tenant, blocker
-
-    def pairing_code(self) -> str:
-        return off_loop(self.blocker, self.tenant.pairing_code)
-
-    def submissions(self) -> list[dict[str, Any]]:
-        return off_loop(self.blocker, self.tenant.submissions)
-
-    def revoke_devices(self) -> None:
-        off_loop(self.blocker, self.tenant.revoke_devices)
-
-    def publish_welcome(self, text: str) -> int:
-        return off_loop(self.blocker, lambda: self.tenant.publish_welcome(text))
-
-    def wait_for_submissions(self, count: int, timeout: float = 30) -> list[dict[str, Any]]:
-        """Polls until at least ``count`` sign-ups are stored; returns them all."""
-        wait_until(lambda: len(self.submissions()) >= count, timeout=timeout)
-        return self.submissions()
-
-    def wait_for_email(self, email: str, timeout: float = 30) -> dict[str, Any]:
-        """Polls until the sign-up of ``email`` is stored; returns it."""
-
-        def find() -> dict[str, Any] | None:
-            return next((row for row in self.submissions() if row["email"] == email), None)
-
-        row: dict[str, Any] | None = wait_until(find, timeout=timeout)
-        assert row is not None, f"{email} was never stored"
-        return row
-
-
-@pytest.fixture(scope="module")
-def site(
-    django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Site]:
-    slug = worker_slug()
-    tenant = off_loop(django_db_blocker, lambda: kiosk_tenant_create(slug))
-    try:
-        with live_server(tenant.host, tmp_path_factory.mktemp("kiosk")) as url:
-            yield Site(url, tenant, django_db_blocker)
-    finally:
-        off_loop(django_db_blocker, lambda: kiosk_tenant_remove(slug))
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    """Per test: Playwright's loop must be gone before pytest-django rolls the test back."""
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context(viewport=TABLET, locale="en-US", service_workers="allow")
-    yield context
-    context.close()
-
-
-@pytest.fixture
-def page(context: BrowserContext) -> Page:
-    return context.new_page()
 
 
 def snapshot(page: Page, name: str) -> None:
@@ -117,73 +49,12 @@ def snapshot(page: Page, name: str) -> None:
         page.screenshot(path=str(Path(folder) / f"kiosk-{name}-full.png"), full_page=True)
 
 
-def pair(page: Page, site: Site) -> None:
-    page.goto(f"{site.url}/kiosk/")
-    page.get_by_label("Pairing code").fill(site.pairing_code())
-    page.get_by_role("button", name="Pair").click()
-    expect(page.get_by_label("Email address")).to_be_visible()
-
-
-def sign_up(
-    page: Page,
-    email: str,
-    *,
-    first_name: str = "",
-    phone: str = "",
-    email_consent: bool = False,
-    sms_consent: bool = False,
-) -> None:
-    page.get_by_label("Email address").fill(email)
-    if first_name:
-        page.get_by_label("First name").fill(first_name)
-    if phone:
-        page.get_by_label("Mobile phone").fill(phone)
-    if email_consent:
-        page.locator("#consent-email").check()
-    if sms_consent:
-        page.locator("#consent-sms").check()
-    page.get_by_role("button", name="Sign up").click()
-    expect(page.get_by_role("heading", name=THANK_YOU)).to_be_visible()
-
-
-def next_shopper(page: Page) -> None:
-    page.get_by_role("button", name="Done").click()
-    expect(page.get_by_label("Email address")).to_be_visible()
-
-
-def queue_counts(page: Page) -> dict[str, int]:
-    queue = page.locator("#queue")
-    return {
-        "unsent": int(queue.get_attribute("data-unsent") or 0),
-        "held": int(queue.get_attribute("data-held") or 0),
-    }
-
-
-READ_STORE = """async (name) => {
-  const db = await new Promise((resolve, reject) => {
-    const request = indexedDB.open("kiosk");
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-  return await new Promise((resolve, reject) => {
-    const request = db.transaction(name).objectStore(name).getAll();
-    request.onsuccess = () => { db.close(); resolve(request.result); };
-    request.onerror = () => reject(request.error);
-  });
-}"""
-
-
 TARGET_SIZES = """() => [
   ...document.querySelectorAll("button, input:not([type=checkbox]), select, label.option"),
 ].filter((node) => node.offsetParent !== null).map((node) => {
   const box = node.getBoundingClientRect();
   return [node.id || node.textContent, box.width, box.height];
 })"""
-
-
-def stored(page: Page, store: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = page.evaluate(READ_STORE, store)
-    return items
 
 
 # --- the shell's views (Django test client) ------------------------------------------------
@@ -207,7 +78,13 @@ def test_service_worker_is_scoped_to_the_kiosk_and_never_cached(alice_client: Cl
     assert response["Cache-Control"] == "no-cache, max-age=0"
     source = response.content.decode()
     precache = json.loads(source.split("const PRECACHE = ", 1)[1].split(";\n", 1)[0])
-    assert {"/kiosk/", "/static/kiosk/app.js", "/static/kiosk/store.js"} <= set(precache)
+    assert {
+        "/kiosk/",
+        "/static/kiosk/app.js",
+        "/static/kiosk/store.js",
+        # Imported only once the form is on screen, but kept for a tablet that goes offline.
+        "/static/kiosk/vendor/libphonenumber-js.max.js",
+    } <= set(precache)
     assert 'const VERSION = "' in source
 
 
@@ -250,7 +127,12 @@ def test_offline_sign_ups_survive_a_reload_and_are_sent_once(
     for number in range(3):
         sign_up(page, f"offline{number}@example.com", email_consent=number == 1)
         next_shopper(page)
-    expect(page.locator("#queue")).to_have_text("3 unsent")
+    queue = page.locator("#queue")
+    expect(queue).to_have_attribute("aria-label", "Staff: 3 unsent")
+    box = queue.bounding_box()
+    assert box is not None
+    assert box["width"] <= 20  # a dot for staff, not words for shoppers
+    assert box["height"] <= 20
     snapshot(page, "offline-queue")
     assert len(site.submissions()) == before + 1
 
@@ -258,7 +140,7 @@ def test_offline_sign_ups_survive_a_reload_and_are_sent_once(
     assert response is not None
     assert response.from_service_worker
     expect(page.get_by_label("Email address")).to_be_visible()
-    expect(page.locator("#queue")).to_have_text("3 unsent")
+    expect(page.locator("#queue")).to_have_attribute("aria-label", "Staff: 3 unsent")
 
     context.set_offline(False)
     rows = site.wait_for_submissions(before + 4)
@@ -269,6 +151,7 @@ def test_offline_sign_ups_survive_a_reload_and_are_sent_once(
     offline1 = next(row for row in rows if row["email"] == "offline1@example.com")
     assert offline1["consents"] == {"email": True, "sms": False}
     expect(page.locator("#queue")).to_have_attribute("data-unsent", "0")
+    expect(page.locator("#queue")).to_be_hidden()
     assert stored(page, "queue") == []
 
 
@@ -385,22 +268,6 @@ def test_client_checks_show_translated_inline_errors(page: Page, site: Site) -> 
     assert stored(page, "queue") == []
 
 
-def test_server_refusal_keeps_the_sign_up_aside(page: Page, site: Site) -> None:
-    pair(page, site)
-    # Looks like a phone number to the tablet; the server knows no such number exists.
-    sign_up(page, "refused@example.com", phone="+1 111 111 1111")
-    expect(page.locator("#queue")).to_have_attribute("data-held", "1")
-    expect(page.locator("#queue")).to_have_text("1 held")
-    [held] = stored(page, "rejected")
-    assert held["answers"] == {"email": "refused@example.com", "phone": "+1 111 111 1111"}
-    assert held["status"] == 400
-    assert held["error"]["fields"]["phone"][0]["code"] == "invalid_phone"
-    assert stored(page, "queue") == []
-    page.reload()
-    expect(page.locator("#queue")).to_have_text("1 held")
-    assert not any(row["email"] == "refused@example.com" for row in site.submissions())
-
-
 def test_email_typo_suggestion_applies_on_tap(page: Page, site: Site) -> None:
     pair(page, site)
     email = page.get_by_label("Email address")
@@ -425,7 +292,22 @@ def test_revoked_tablet_shows_unpaired_and_keeps_its_queue(page: Page, site: Sit
     assert [item["answers"]["email"] for item in stored(page, "queue")] == [
         "after-revoke@example.com"
     ]
-    page.get_by_role("button", name="Pair again").click()
+    # Shoppers are told to ask staff; nothing on the screen invites them to pair the tablet.
+    expect(page.get_by_text("Please ask a member of staff.")).to_be_visible()
+    expect(page.get_by_role("button")).to_have_count(0)
+    expect(page.get_by_label("Pairing code")).to_have_count(0)
+    title = page.get_by_role("heading", name="This tablet is not paired")
+    box = title.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.wait_for_timeout(1000)
+    page.mouse.up()  # a shopper's tap, even a slow one, does nothing
+    page.wait_for_timeout(2500)
+    expect(page.get_by_label("Pairing code")).to_have_count(0)
+    page.mouse.down()  # staff hold it for three seconds
+    expect(page.get_by_label("Pairing code")).to_be_visible(timeout=5000)
+    page.mouse.up()
     page.get_by_label("Pairing code").fill(site.pairing_code())
     page.get_by_role("button", name="Pair").click()
     expect(page.get_by_label("Email address")).to_be_visible()
@@ -470,9 +352,23 @@ def test_form_is_accessible_and_touch_friendly(page: Page, site: Site) -> None:
     assert "consent-sms-disclosure" in (sms.get_attribute("aria-describedby") or "")
     expect(page.locator("#consent-sms-disclosure")).to_contain_text("Reply STOP")
     expect(page.locator("img#logo")).to_have_attribute("alt", "Kiosk E2E Shop")
+    expect(page.locator("#store-name")).to_be_hidden()  # the logo says whose form it is
     sizes = page.evaluate(TARGET_SIZES)
     small = [s for s in sizes if s[1] < 48 or s[2] < 48]
     assert not small
+    assert_accessible(page)
+    page.get_by_role("button", name="Sign up").click()  # the errors too
+    expect(page.locator("#f-email-error")).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("button", name="Français").click()
+    expect(page).to_have_title("Kiosk E2E Shop — Inscription")
+    expect(page.locator("#privacy-notice")).to_have_text(
+        "Kiosk E2E Shop utilise vos données uniquement comme vous l'avez accepté ci-dessus. "
+        "Demandez notre politique de confidentialité à un membre du personnel."
+    )
+    page.set_viewport_size(PHONE)
+    assert horizontal_overflow(page) == 0
+    assert_accessible(page)
 
 
 def test_first_load_fits_the_budget(page: Page, site: Site) -> None:
@@ -489,3 +385,58 @@ def test_first_load_fits_the_budget(page: Page, site: Site) -> None:
     assert any(url.endswith("/kiosk/") for url in sizes)
     assert any(url.endswith("/static/kiosk/app.js") for url in sizes)
     assert sum(sizes.values()) <= FIRST_LOAD_BUDGET
+    assert not any("/vendor/" in url for url in sizes)  # the phone rules come later, lazily
+
+
+def test_pairing_screen_names_the_portal_menu_and_is_accessible(page: Page, site: Site) -> None:
+    page.goto(f"{site.url}/kiosk/")
+    expect(page.get_by_text("(Tablets → Pair a tablet)")).to_be_visible()
+    expect(page).to_have_title("Kiosk E2E Shop — Sign up")
+    assert_accessible(page)
+    page.set_viewport_size(PHONE)
+    assert horizontal_overflow(page) == 0
+    assert_accessible(page)
+
+
+def test_default_form_fits_a_tablet_and_a_phone(page: Page, site: Site) -> None:
+    """The default form (email, first name, email consent) with no logo: the store's name shows,
+    Sign up is on screen without scrolling, and nothing is wider than a phone."""
+    site.publish_definition(default_definition())
+    try:
+        pair(page, site)
+        expect(page.locator("#store-name")).to_have_text("Kiosk E2E ShopRivoli")
+        expect(page.locator("img#logo")).to_be_hidden()
+        button = page.get_by_role("button", name="Sign up")
+        box = button.bounding_box()
+        assert box is not None
+        assert box["y"] + box["height"] <= TABLET["height"], box
+        expect(page.locator("#privacy-notice")).to_have_text(
+            "Kiosk E2E Shop uses your details only as you agree above. "
+            "Ask a member of staff for our privacy notice."
+        )
+        snapshot(page, "default-form")
+        assert_accessible(page)
+        for size in (PHONE, SMALL_PHONE):
+            page.set_viewport_size(size)
+            assert horizontal_overflow(page) == 0, size
+            header = page.locator("header").bounding_box()
+            assert header is not None
+            assert header["width"] <= size["width"]
+            snapshot(page, f"default-form-{size['width']}")
+        assert_accessible(page)
+    finally:
+        site.publish_definition(kiosk_definition())
+
+
+def test_a_french_store_returns_to_french_after_each_shopper(page: Page, site: Site) -> None:
+    pair(page, site, "lyon", ready="Adresse e-mail")
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    expect(page).to_have_title("Kiosk E2E Shop — Inscription")
+    page.get_by_role("button", name="English").click()
+    expect(page).to_have_title("Kiosk E2E Shop — Sign up")
+    sign_up(page, "visitor@example.com")
+    page.get_by_role("button", name="Done").click()
+    expect(page.get_by_label("Adresse e-mail")).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    row = site.wait_for_email("visitor@example.com")
+    assert row["locale"] == "en"

@@ -1,21 +1,90 @@
-// The sign-up form, drawn from a published definition: fields, consents, checks that mirror the
-// server's, and inline errors keyed by the API's error codes.
+// The sign-up form, drawn from a published definition: fields, consents, checks made with the
+// server's own rules (the form payload's `rules`), and inline errors keyed by the API's codes.
 import { errorMessage, pick, t } from "./i18n.js";
 import { suggestEmail } from "./typo.js";
 
-const EMAIL = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})$/;
-const PHONE = /^\+?[0-9 ()./-]+$/;
-const POSTAL_CODE = /^[A-Za-z0-9][A-Za-z0-9 -]{1,18}[A-Za-z0-9]$/;
-const MAX_NAME = 100;
-const MAX_TEXT = 200;
-const TEXT_TYPES = {
-  email: { type: "email", inputmode: "email", autocapitalize: "off", spellcheck: "false" },
-  first_name: { type: "text", autocapitalize: "words", spellcheck: "false", maxlength: MAX_NAME },
-  last_name: { type: "text", autocapitalize: "words", spellcheck: "false", maxlength: MAX_NAME },
-  phone: { type: "tel", inputmode: "tel" },
-  postal_code: { type: "text", autocapitalize: "characters", spellcheck: "false", maxlength: 20 },
-  short_text: { type: "text", maxlength: MAX_TEXT },
+// Built-in copies of the server's rules, only for a form cached before payloads carried them.
+export const FALLBACK_RULES = {
+  email_pattern: "^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+([A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})$",
+  email_max_length: 254,
+  name_max_length: 100,
+  text_max_length: 200,
+  postal_code_pattern: "^[A-Za-z0-9][A-Za-z0-9 -]{1,18}[A-Za-z0-9]$",
+  phone_country: "",
 };
+// What the server trims: ASCII whitespace only (String.prototype.trim also eats Unicode spaces
+// the server keeps, and then the two would disagree on a length).
+const EDGE_SPACES = /^[ \t\n\r\f\v]+|[ \t\n\r\f\v]+$/g;
+// Characters PostgreSQL cannot store (NUL) or UTF-8 cannot encode (lone surrogates).
+const UNSTORABLE = /[\u0000\ud800-\udfff]/u;
+// Phone numbers as typed on a keypad. Anything else (letters, "ext.") the tablet refuses: the
+// server's parser reads letters as digits, libphonenumber-js does not, and when the two
+// disagree the tablet must be the stricter one.
+const PHONE_CHARACTERS = /^\+?[0-9 ()./-]+$/;
+const PHONE_MAX_LENGTH = 40;
+const PHONE_MODULE = "./vendor/libphonenumber-js.max.js";
+
+let phoneModule = null;
+
+// libphonenumber-js with its full ("max") metadata, fetched once the form is on screen (the
+// service worker keeps a copy for offline). Resolves to null if it cannot be had.
+export function loadPhoneModule() {
+  phoneModule ||= import(PHONE_MODULE).catch((error) => {
+    console.warn("kiosk: phone rules unavailable", error);
+    phoneModule = null;
+    return null;
+  });
+  return phoneModule;
+}
+
+export function trimmed(value) {
+  return String(value).replace(EDGE_SPACES, "");
+}
+
+function compiled(pattern, fallback) {
+  try {
+    return new RegExp(pattern);
+  } catch {
+    return new RegExp(fallback);
+  }
+}
+
+// The rules as the tablet uses them: the payload's where given, the built-in ones otherwise.
+export function kioskRules(rules) {
+  const merged = { ...FALLBACK_RULES };
+  for (const [key, value] of Object.entries(rules || {})) {
+    if (value !== null && value !== undefined && typeof value === typeof FALLBACK_RULES[key]) {
+      merged[key] = value;
+    }
+  }
+  return {
+    ...merged,
+    email: compiled(merged.email_pattern, FALLBACK_RULES.email_pattern),
+    postalCode: compiled(merged.postal_code_pattern, FALLBACK_RULES.postal_code_pattern),
+  };
+}
+
+// null when valid, else the error code; `phone` is the loaded module or null (then a rough
+// check stands in, and the server's check or its set-aside catches what it lets through).
+export function phoneProblem(text, country, phone) {
+  if (text.length > PHONE_MAX_LENGTH || !PHONE_CHARACTERS.test(text)) return "invalid_phone";
+  if (phone) return phone.isValidPhoneNumber(text, country || undefined) ? "" : "invalid_phone";
+  const digits = text.replace(/\D/g, "").length;
+  return digits >= 6 && digits <= 15 ? "" : "invalid_phone";
+}
+
+function textTypes(rules) {
+  return {
+    email: { type: "email", inputmode: "email", autocapitalize: "off", spellcheck: "false" },
+    first_name: { type: "text", autocapitalize: "words", spellcheck: "false",
+      maxlength: rules.name_max_length },
+    last_name: { type: "text", autocapitalize: "words", spellcheck: "false",
+      maxlength: rules.name_max_length },
+    phone: { type: "tel", inputmode: "tel" },
+    postal_code: { type: "text", autocapitalize: "characters", spellcheck: "false", maxlength: 20 },
+    short_text: { type: "text", maxlength: rules.text_max_length },
+  };
+}
 
 export function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
@@ -40,10 +109,15 @@ function describedBy(...ids) {
 }
 
 export class SignupForm {
-  // definition: the published definition; onSubmit(answers, consents) is called once the form
-  // passes every check; onActivity() on any input.
-  constructor({ definition, locale, onSubmit, onActivity, announce }) {
+  // definition: the published definition; rules: the payload's `rules`; onSubmit(answers,
+  // consents) is called once the form passes every check (it may return a promise);
+  // onActivity() on any input; notice: the line under the form (privacy).
+  constructor({ definition, rules, locale, onSubmit, onActivity, announce, notice = "" }) {
     this.definition = definition;
+    this.rules = kioskRules(rules);
+    this.textTypes = textTypes(this.rules);
+    this.notice = notice;
+    this.busy = false;
     this.locale = locale;
     this.onSubmit = onSubmit;
     this.onActivity = onActivity;
@@ -73,8 +147,9 @@ export class SignupForm {
       for (const consent of this.consents) group.append(this.renderConsent(consent));
       form.append(group);
     }
-    form.append(el("div", { class: "actions" },
-      el("button", { type: "submit", class: "primary submit", text: t("submit", locale) })));
+    this.button = el("button", { type: "submit", class: "primary submit", text: t("submit", locale) });
+    form.append(el("div", { class: "actions" }, this.button));
+    if (this.notice) form.append(el("p", { class: "notice", id: "privacy-notice", text: this.notice }));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.submit();
@@ -108,8 +183,8 @@ export class SignupForm {
       autocomplete: "off",
     };
 
-    if (TEXT_TYPES[field.type]) {
-      const input = el("input", { ...common, ...TEXT_TYPES[field.type] });
+    if (this.textTypes[field.type]) {
+      const input = el("input", { ...common, ...this.textTypes[field.type] });
       wrapper.append(...[
         el("label", { for: id }, document.createTextNode(label), requiredMark(field.required, locale)),
         helpNode, input, errorNode].filter(Boolean));
@@ -274,15 +349,21 @@ export class SignupForm {
       || Object.values(consents).some(Boolean);
   }
 
-  // The answers as the API takes them, and the same checks the server makes.
-  check() {
+  // Whether the form asks for a phone number (the phone rules are then worth loading).
+  hasPhone() {
+    return this.fields.some((field) => field.type === "phone");
+  }
+
+  // The answers as the API takes them, and the same checks the server makes (signup/answers.py),
+  // with its rules. `phone` is the libphonenumber-js module or null.
+  check(phone = null) {
     const { fields, consents } = this.values();
     const answers = {};
     const errors = {};
     const fail = (key, code) => { (errors[key] ||= []).push(code); };
     for (const field of this.fields) {
       let value = fields[field.key];
-      if (typeof value === "string") value = value.trim();
+      if (typeof value === "string") value = trimmed(value);
       if (field.type === "birthday") {
         const month = Number(value.month) || 0;
         const day = Number(value.day) || 0;
@@ -297,30 +378,36 @@ export class SignupForm {
         if (field.required) fail(field.key, "required");
         continue;
       }
-      const code = this.problem(field, value);
+      const code = this.problem(field, value, phone);
       if (code) fail(field.key, code);
       else answers[field.key] = field.type === "email" ? value.toLowerCase() : value;
     }
-    const phone = this.fields.some((f) => f.type === "phone");
-    if (consents.sms && phone && !answers.phone && !errors.phone) fail("consents.sms", "phone_required");
+    if (consents.sms && this.hasPhone() && !answers.phone && !errors.phone) {
+      fail("consents.sms", "phone_required");
+    }
     return { answers, consents, errors };
   }
 
-  problem(field, value) {
+  problem(field, value, phone) {
+    const rules = this.rules;
+    const length = (text) => [...text].length; // code points, as the server counts
+    if (typeof value === "string" && UNSTORABLE.test(value)) {
+      return field.type === "email" ? "invalid_email" : "invalid_characters";
+    }
     switch (field.type) {
-      case "email":
-        return EMAIL.test(value) && value.length <= 254 ? "" : "invalid_email";
-      case "phone": {
-        const digits = value.replace(/\D/g, "").length;
-        return PHONE.test(value) && digits >= 6 && digits <= 15 ? "" : "invalid_phone";
+      case "email": {
+        const email = value.toLowerCase();
+        return rules.email.test(email) && length(email) <= rules.email_max_length ? "" : "invalid_email";
       }
+      case "phone":
+        return phoneProblem(value, rules.phone_country, phone);
       case "postal_code":
-        return POSTAL_CODE.test(value) ? "" : "invalid_postal_code";
+        return rules.postalCode.test(value.toUpperCase()) ? "" : "invalid_postal_code";
       case "first_name":
       case "last_name":
-        return value.length > MAX_NAME ? "too_long" : "";
+        return length(value) > rules.name_max_length ? "too_long" : "";
       case "short_text":
-        return value.length > MAX_TEXT ? "too_long" : "";
+        return length(value) > rules.text_max_length ? "too_long" : "";
       default:
         return "";
     }
@@ -358,9 +445,25 @@ export class SignupForm {
     return count;
   }
 
-  submit() {
-    const { answers, consents, errors } = this.check();
-    if (this.showErrors(errors)) return;
-    this.onSubmit(answers, consents);
+  setBusy(busy) {
+    this.busy = busy;
+    if (!this.button) return;
+    this.button.disabled = busy;
+    this.button.textContent = t(busy ? "checking" : "submit", this.locale);
+  }
+
+  async submit() {
+    if (this.busy) return;
+    this.setBusy(true);
+    try {
+      const phoneField = this.fields.find((field) => field.type === "phone");
+      const typed = phoneField && trimmed(this.readField(phoneField) || "");
+      const phone = typed ? await loadPhoneModule() : null;
+      const { answers, consents, errors } = this.check(phone);
+      if (this.showErrors(errors)) return;
+      await this.onSubmit(answers, consents);
+    } finally {
+      if (this.node?.isConnected) this.setBusy(false);
+    }
   }
 }
