@@ -150,12 +150,16 @@ def test_launcher_serves_the_demo_shop_and_stops_on_ctrl_c(
         assert password == (tmp_path / "demo-owner.txt").read_text().split()[1]
 
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
+        # The banner comes before gunicorn listens; on a loaded machine that takes seconds.
+        listening = time.monotonic() + 60
+        while True:
             try:
                 status, _body = _get(f"{base}/healthz", "localhost")
                 break
             except OSError:
-                time.sleep(0.1)
+                if time.monotonic() > listening:
+                    raise
+                time.sleep(0.2)
         assert status == 200
         status, body = _get(f"{base}/login/", f"demo.localhost:{port}")
         assert status == 200
