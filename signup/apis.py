@@ -70,6 +70,13 @@ class PairApi(APIView):
 
     class PairInputSerializer(serializers.Serializer[Any]):
         code = serializers.CharField(max_length=20)
+        previous_token = serializers.CharField(
+            max_length=200,
+            required=False,
+            default="",
+            help_text="The token this tablet had before it was revoked, if any: what waited on "
+            "it is now this pairing's to send.",
+        )
 
     class PairOutputSerializer(serializers.Serializer[Any]):
         device_token = serializers.CharField()
@@ -88,7 +95,9 @@ class PairApi(APIView):
     def post(self, request: Request) -> Response:
         data = self.PairInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        device, token = services.device_pair(code=data.validated_data["code"])
+        device, token = services.device_pair(
+            code=data.validated_data["code"], previous_token=data.validated_data["previous_token"]
+        )
         body = {
             "device_token": token,
             "device": {"id": device.pk, "name": device.name},

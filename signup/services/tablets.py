@@ -63,8 +63,12 @@ def pairing_code_create(
     raise ServiceError("unavailable", "Could not make a pairing code; try again.", status_code=503)
 
 
-def device_pair(*, code: str) -> tuple[Device, str]:
-    """Exchanges a pairing code for a device token (returned once, stored only hashed)."""
+def device_pair(*, code: str, previous_token: str = "") -> tuple[Device, str]:
+    """Exchanges a pairing code for a device token (returned once, stored only hashed).
+
+    ``previous_token`` is the tablet's revoked token, if it had one: the sign-ups that waited
+    on it are sent under the new pairing, so the old tablet's report of them is cleared.
+    """
     cleaned = "".join(ch for ch in code.upper() if ch.isalnum())
     lookup, secret = cleaned[:PAIRING_LOOKUP_LENGTH], cleaned[PAIRING_LOOKUP_LENGTH:]
     invalid = ServiceError("invalid_pairing_code", "This pairing code is not valid.")
@@ -97,6 +101,10 @@ def device_pair(*, code: str) -> tuple[Device, str]:
             )
             pairing.used_at = timezone.now()
             pairing.save(update_fields=["used_at"])
+            if previous_token:
+                Device.objects.filter(
+                    token_hash=sha256(previous_token), revoked_at__isnull=False
+                ).update(queue_depth=0, held_count=0, held_reasons={}, oldest_unsent_at=None)
             audit_record(
                 actor=pairing.created_by,
                 actor_label=f"device:{device.pk}",

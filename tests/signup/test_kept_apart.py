@@ -339,6 +339,33 @@ def test_a_revoked_tablet_still_reports_what_waits_on_it(
     assert alice_client.get("/api/kiosk/form", headers=kiosk.headers).status_code == 401
 
 
+def test_pairing_again_takes_over_what_waited_on_the_revoked_tablet(
+    alice_client: Client, alice_tenant: Tenant, kiosk: Kiosk
+) -> None:
+    with tenant_context(alice_tenant):
+        services.device_revoke(actor=None, device=kiosk.device)
+        services.device_heartbeat(
+            device=Device.objects.get(pk=kiosk.device.pk),
+            app_version="kiosk",
+            queue_depth=2,
+            held=1,
+            held_reasons={"invalid_email": 1},
+            oldest_unsent_at=timezone.now(),
+        )
+        _, code = services.pairing_code_create(
+            actor=None, location=kiosk.location, device_name="Till 1"
+        )
+    response = alice_client.post(
+        "/api/kiosk/pair",
+        {"code": code, "previous_token": kiosk.token},
+        content_type="application/json",
+    )
+    assert response.status_code == 201
+    with tenant_context(alice_tenant):
+        old = Device.objects.get(pk=kiosk.device.pk)
+    assert (old.queue_depth, old.held_count, old.held_reasons) == (0, 0, {})
+
+
 # --- release -----------------------------------------------------------------------------------
 
 

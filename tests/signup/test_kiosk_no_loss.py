@@ -251,10 +251,11 @@ def test_a_revoked_tablet_reports_its_queue_and_sends_it_once_paired_again(
     assert len(stored(page, "queue")) == 2
 
     # The portal learns what waits on the revoked tablet from its heartbeat.
-    def waiting() -> bool:
-        return any(d["revoked"] and d["queue_depth"] == 2 for d in site.devices())
+    def waiting() -> list[int]:
+        return [d["id"] for d in site.devices() if d["revoked"] and d["queue_depth"] == 2]
 
     assert wait_until(waiting, timeout=20, page=page)
+    revoked = waiting()
     # ... and tells the manager (the wording is the portal's: "2 sign-ups wait on this tablet").
     tablets = " ".join(site.portal_page("/tablets/").split())
     assert re.search(r"\b2 sign-ups wait\b[^<]*pair it again", tablets), tablets
@@ -277,6 +278,8 @@ def test_a_revoked_tablet_reports_its_queue_and_sends_it_once_paired_again(
     site.wait_for_email("rev-two@example.com", page=page)
     wait_until(lambda: stored(page, "queue") == [], page=page)
     assert count(site, "rev-one@example.com") == count(site, "rev-two@example.com") == 1
+    # The new pairing took the queue over: nothing is said to wait on the revoked tablet now.
+    assert all(d["queue_depth"] == 0 for d in site.devices() if d["id"] in revoked)
 
 
 def test_a_closed_store_takes_no_sign_up_and_still_stores_those_it_held(

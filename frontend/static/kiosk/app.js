@@ -370,7 +370,9 @@ async function pair(code) {
     response = await fetch("/api/kiosk/pair", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ code }),
+      // The revoked token, if any: its queue now travels with the new pairing, and the portal
+      // stops saying that sign-ups wait on the old one.
+      body: JSON.stringify(state.revokedToken ? { code, previous_token: state.revokedToken } : { code }),
       credentials: "omit",
     });
   } catch {
