@@ -31,7 +31,7 @@ added to the shared Redis counter every 50 requests (a twentieth of the limit, a
 
 What a project request does, so the figure can be read: gunicorn sync workers (as the Dockerfile
 and the Helm chart run them; only the worker count differs, 4 here like the baseline), host
-routing from a per-process cache, the kiosk fast path (``signup.apis.SubmissionApi.as_view``),
+routing from a per-process cache, the kiosk fast path (``signup.submit_fast``),
 the tablet and its count from the process's memory (``signup.devices``), one prepared INSERT
 statement (sign-up and consents, checking the tablet is still paired; the shop has no CRM
 destination, so the statement without the outbox) in autocommit. A tablet the process does not
