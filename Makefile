@@ -45,10 +45,11 @@ migrations-check:
 	@$(EMBEDDED) python manage.py makemigrations --check --dry-run
 
 pytest:
-	@$(EMBEDDED) python -m pytest -n $${PYTEST_WORKERS:-auto} --cov --cov-report=term --cov-report=lcov:coverage.lcov
+	@$(EMBEDDED) python -m pytest -n $${PYTEST_WORKERS:-auto} --cov --cov-report=term \
+		--cov-report=lcov:coverage.lcov --cov-report=xml:coverage.xml --junitxml=junit.xml
 
 bench: install
 	@$(EMBEDDED) python bench/tenants.py
 
 clean:
-	rm -rf .data .pytest_cache .mypy_cache .ruff_cache coverage.lcov .coverage .coverage.* staticfiles
+	rm -rf .data .pytest_cache .mypy_cache .ruff_cache coverage.lcov coverage.xml junit.xml .coverage .coverage.* staticfiles

@@ -90,6 +90,9 @@ def test_test_job_runs_make_test_against_postgres_and_redis(test_job: dict[str, 
 
 def test_test_job_keeps_coverage(test_job: dict[str, Any]) -> None:
     assert "coverage.lcov" in test_job["artifacts"]["paths"]
+    reports = test_job["artifacts"]["reports"]
+    assert reports["junit"] == "junit.xml"
+    assert reports["coverage_report"] == {"coverage_format": "cobertura", "path": "coverage.xml"}
     pattern = re.compile(test_job["coverage"].strip("/"))
     # coverage's terminal report, with branch columns (as configured in pyproject.toml).
     match = pattern.search("TOTAL                    1520     40    380     21    96.18%")
