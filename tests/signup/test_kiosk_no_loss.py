@@ -8,8 +8,11 @@ everyday behaviour.
 
 import json
 import re
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from django_tenants.utils import tenant_context
 from playwright.sync_api import (
     BrowserContext,
     Page,
@@ -18,6 +21,10 @@ from playwright.sync_api import (
     expect,
 )
 
+from crm_sync import services as crm_services
+from crm_sync.providers.webhook import secret_generate
+from tests.crm_sync.factories import webhook_destination
+from tests.crm_sync.fakes.webhook import FakeWebhookReceiver
 from tests.signup.browser import (
     PHONE,
     TABLET,
@@ -25,6 +32,7 @@ from tests.signup.browser import (
     assert_accessible,
     enqueue,
     next_shopper,
+    off_loop,
     pair,
     queue_item,
     sign_up,
@@ -45,8 +53,51 @@ REJECTIONS = "**/api/kiosk/rejections"
 SERVICE_WORKERS = "block"
 
 
-def count(site: Site, email: str) -> int:
-    return site.emails().count(email)
+class Crm:
+    """A webhook CRM on loopback that the module's sign-ups are delivered to.
+
+    The live server writes each sign-up's delivery with it, as in production; the outbox is
+    drained here, in the test's process, since no Celery worker runs beside the live server.
+    """
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        secret = secret_generate()
+        self.receiver = FakeWebhookReceiver(secrets=[secret]).start()
+
+        def create() -> int:
+            with tenant_context(site.tenant.tenant):
+                url = f"{self.receiver.url}/hook"
+                return webhook_destination(url=url, secret=secret).pk
+
+        self.destination_id = off_loop(site.blocker, create)
+
+    def emails(self) -> list[str]:
+        """Every contact the CRM holds (one per sign-up: it keeps one event per id)."""
+
+        def drain() -> None:
+            with tenant_context(self.site.tenant.tenant):
+                crm_services.deliveries_send(destination_id=self.destination_id, ids=[])
+
+        off_loop(self.site.blocker, drain)
+        return [contact["email"] for contact in self.contacts()]
+
+    def contacts(self) -> list[dict[str, Any]]:
+        return [event["data"] for event in list(self.receiver.events.values())]
+
+
+@pytest.fixture(scope="module")
+def crm(site: Site) -> Iterator[Crm]:
+    crm = Crm(site)
+    yield crm
+    crm.receiver.stop()
+
+
+def count(site: Site, crm: Crm, email: str) -> int:
+    """How many times ``email`` is stored; the CRM must hold exactly as many contacts."""
+    stored_times = site.emails().count(email)
+    assert crm.emails().count(email) == stored_times, (email, stored_times)
+    return stored_times
 
 
 def phone_error(page: Page) -> None:
@@ -67,7 +118,7 @@ PHONES = {
 
 @pytest.mark.parametrize("store", PHONES)
 def test_a_phone_the_server_refuses_is_caught_or_set_aside(
-    page: Page, site: Site, store: str
+    page: Page, site: Site, crm: Crm, store: str
 ) -> None:
     refused, valid, e164 = PHONES[store]
     pair(page, site, store)
@@ -108,15 +159,17 @@ def test_a_phone_the_server_refuses_is_caught_or_set_aside(
     sign_up(page, f"valid-{tag}@example.com", phone=valid)
     assert site.wait_for_email(f"valid-{tag}@example.com", page=page)["phone"] == e164
 
-    emails = site.emails()
-    assert emails.count(f"checked-{tag}@example.com") == 1
-    assert emails.count(f"valid-{tag}@example.com") == 1
-    assert f"local-{tag}@example.com" not in emails
+    assert count(site, crm, f"checked-{tag}@example.com") == 1
+    # The answer set aside never reaches the CRM; the rest of the contact does.
+    sent = [c for c in crm.contacts() if c["email"] == f"checked-{tag}@example.com"]
+    assert sent[0]["phone"] == ""
+    assert count(site, crm, f"valid-{tag}@example.com") == 1
+    assert count(site, crm, f"local-{tag}@example.com") == 0
     wait_until(lambda: stored(page, "queue") == [], page=page)
     assert stored(page, "rejected") == []
 
 
-def test_a_nul_byte_in_a_text_answer(page: Page, site: Site) -> None:
+def test_a_nul_byte_in_a_text_answer(page: Page, site: Site, crm: Crm) -> None:
     pair(page, site)
     page.get_by_label("Email address").fill("nul@example.com")
     page.get_by_label("First name").fill("An\x00n")
@@ -138,7 +191,7 @@ def test_a_nul_byte_in_a_text_answer(page: Page, site: Site) -> None:
     row = site.wait_for_email("nul-queued@example.com", page=page)
     assert row["first_name"] == ""
     assert row["set_aside"]["first_name"]["code"] == "invalid_characters"
-    assert count(site, "nul@example.com") == count(site, "nul-queued@example.com") == 1
+    assert count(site, crm, "nul@example.com") == count(site, crm, "nul-queued@example.com") == 1
     wait_until(lambda: stored(page, "queue") == [], page=page)
 
 
@@ -146,7 +199,7 @@ def test_a_nul_byte_in_a_text_answer(page: Page, site: Site) -> None:
 
 
 def test_a_server_error_on_one_sign_up_holds_back_no_other(
-    page: Page, context: BrowserContext, site: Site
+    page: Page, context: BrowserContext, site: Site, crm: Crm
 ) -> None:
     pair(page, site)
     context.set_offline(True)
@@ -176,7 +229,7 @@ def test_a_server_error_on_one_sign_up_holds_back_no_other(
     site.wait_for_email("hol-second@example.com", page=page)
     site.wait_for_email("hol-third@example.com", page=page)
     assert failed, "the first sign-up was never tried"
-    assert count(site, "hol-first@example.com") == 0
+    assert count(site, crm, "hol-first@example.com") == 0
     [waiting] = stored(page, "queue")
     assert waiting["id"] == failing
     assert waiting["attempts"] >= 1
@@ -186,13 +239,13 @@ def test_a_server_error_on_one_sign_up_holds_back_no_other(
     page.unroute(SUBMISSIONS)  # the server is well again: the item's own backoff runs out
     site.wait_for_email("hol-first@example.com", timeout=40, page=page)
     for name in ("first", "second", "third"):
-        assert count(site, f"hol-{name}@example.com") == 1
+        assert count(site, crm, f"hol-{name}@example.com") == 1
     wait_until(lambda: stored(page, "queue") == [], page=page)
     assert stored(page, "rejected") == []
 
 
 def test_a_refused_sign_up_is_handed_to_the_server_then_forgotten(
-    page: Page, context: BrowserContext, site: Site
+    page: Page, context: BrowserContext, site: Site, crm: Crm
 ) -> None:
     pair(page, site)
     # An unknown form version: the server refuses it whole and keeps a rejected record.
@@ -228,8 +281,8 @@ def test_a_refused_sign_up_is_handed_to_the_server_then_forgotten(
     records = [r for r in site.rejected() if r["id"] == item["id"]]
     assert len(records) == 1
     assert records[0]["code"] == "unknown_form_version"
-    assert count(site, "refused-whole@example.com") == 0
-    assert count(site, "after-refused@example.com") == 1
+    assert count(site, crm, "refused-whole@example.com") == 0
+    assert count(site, crm, "after-refused@example.com") == 1
     expect(page.locator("#queue")).to_be_hidden()
 
 
@@ -237,7 +290,7 @@ def test_a_refused_sign_up_is_handed_to_the_server_then_forgotten(
 
 
 def test_a_revoked_tablet_reports_its_queue_and_sends_it_once_paired_again(
-    page: Page, context: BrowserContext, site: Site
+    page: Page, context: BrowserContext, site: Site, crm: Crm
 ) -> None:
     pair(page, site)
     context.set_offline(True)
@@ -259,7 +312,7 @@ def test_a_revoked_tablet_reports_its_queue_and_sends_it_once_paired_again(
     # ... and tells the manager (the wording is the portal's: "2 sign-ups wait on this tablet").
     tablets = " ".join(site.portal_page("/tablets/").split())
     assert re.search(r"\b2 sign-ups wait\b[^<]*pair it again", tablets), tablets
-    assert count(site, "rev-one@example.com") == 0
+    assert count(site, crm, "rev-one@example.com") == 0
     assert_accessible(page)
     page.set_viewport_size(PHONE)
     assert_accessible(page)
@@ -277,13 +330,13 @@ def test_a_revoked_tablet_reports_its_queue_and_sends_it_once_paired_again(
     site.wait_for_email("rev-one@example.com", page=page)
     site.wait_for_email("rev-two@example.com", page=page)
     wait_until(lambda: stored(page, "queue") == [], page=page)
-    assert count(site, "rev-one@example.com") == count(site, "rev-two@example.com") == 1
+    assert count(site, crm, "rev-one@example.com") == count(site, crm, "rev-two@example.com") == 1
     # The new pairing took the queue over: nothing is said to wait on the revoked tablet now.
     assert all(d["queue_depth"] == 0 for d in site.devices() if d["id"] in revoked)
 
 
 def test_a_closed_store_takes_no_sign_up_and_still_stores_those_it_held(
-    page: Page, context: BrowserContext, site: Site
+    page: Page, context: BrowserContext, site: Site, crm: Crm
 ) -> None:
     page.clock.install()
     pair(page, site, "camden")
@@ -311,4 +364,8 @@ def test_a_closed_store_takes_no_sign_up_and_still_stores_those_it_held(
         site.set_open("camden", True)
     sign_up(page, "after-open@example.com")
     site.wait_for_email("after-open@example.com", page=page)
-    assert count(site, "before-close@example.com") == count(site, "after-open@example.com") == 1
+    assert (
+        count(site, crm, "before-close@example.com")
+        == count(site, crm, "after-open@example.com")
+        == 1
+    )
