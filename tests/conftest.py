@@ -25,6 +25,7 @@ from signup.services import form_version_cache_clear
 from tenants.models import Tenant
 from tenants.selectors import host_cache_clear
 from tenants.services import template_ensure_current, tenant_create
+from tests.signup.factories import Kiosk, kiosk_create
 
 PASSWORD = "a-long-test-password"
 
@@ -119,6 +120,14 @@ def alice_client(alice_tenant: Tenant) -> Client:
 @pytest.fixture
 def charlie_client(charlie_tenant: Tenant) -> Client:
     return Client(HTTP_HOST=host_of(charlie_tenant))
+
+
+@pytest.fixture
+def kiosk(alice_tenant: Tenant) -> Iterator[Kiosk]:
+    """A store of alice's with the brand form published and a paired tablet; the test runs in
+    alice's schema."""
+    with tenant_context(alice_tenant):
+        yield kiosk_create()
 
 
 @pytest.fixture

@@ -25,13 +25,21 @@ from customerinfo.errors import FieldErrors, ServiceError
 
 from ..answers import CleanAnswers, InvalidAnswerError, answer_check, normalise_email, storable
 from ..definitions import CUSTOM_TYPES
-from ..models import Consent, Device, RejectedSubmission, Resolution, Submission
+from ..models import (
+    Consent,
+    Device,
+    FormVersion,
+    RejectedSubmission,
+    Resolution,
+    Submission,
+)
 from ..selectors import current_version
 from .audit import audit_record
 from .submissions import (
     DeviceRefusedError,
     consent_evidence,
     form_version,
+    submission_build,
     submission_create,
     submission_prepare,
 )
@@ -298,7 +306,7 @@ def rejection_release(
         )
         submission = _store(
             rejection=rejection,
-            version_id=version.pk,
+            version=version,
             locale=locale,
             clean=clean,
             captured_at=captured_at,
@@ -338,7 +346,7 @@ def _int(value: Any) -> int:
 def _store(
     *,
     rejection: RejectedSubmission,
-    version_id: int,
+    version: FormVersion,
     locale: str,
     clean: CleanAnswers,
     captured_at: datetime,
@@ -348,25 +356,17 @@ def _store(
     taken = Submission.objects.filter(pk=rejection.pk).exists()
     location = rejection.location
     assert location is not None  # noqa: S101 - checked by the caller
-    submission = Submission.objects.create(
-        id=uuid4() if taken else rejection.pk,
-        form_version_id=version_id,
+    submission = submission_build(
+        submission_id=uuid4() if taken else rejection.pk,
+        version=version,
         location=location,
         device=rejection.device,
-        email=clean.email,
-        first_name=clean.first_name,
-        last_name=clean.last_name,
-        phone=clean.phone,
-        birthday_month=clean.birthday_month,
-        birthday_day=clean.birthday_day,
-        postal_code=clean.postal_code,
-        answers=clean.custom,
+        clean=clean,
         set_aside=set_aside,
         locale=locale,
         captured_at=captured_at,
     )
-    version = form_version(version_id=version_id)
-    assert version is not None  # noqa: S101 - just read
+    submission.save(force_insert=True)
     Consent.objects.bulk_create(
         Consent(
             submission=submission,

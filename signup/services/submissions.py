@@ -24,6 +24,7 @@ from ..definitions import LANGUAGES
 from ..models import (
     Device,
     FormVersion,
+    Location,
     Submission,
 )
 
@@ -114,6 +115,38 @@ def submission_prepare(
     return version, clean, captured_at, set_aside
 
 
+def submission_build(
+    *,
+    submission_id: UUID,
+    version: FormVersion,
+    location: Location,
+    device: Device | None,
+    clean: CleanAnswers,
+    set_aside: dict[str, Any],
+    locale: str,
+    captured_at: datetime,
+) -> Submission:
+    """The sign-up row of sorted answers, not saved: the one place answers become columns."""
+    return Submission(
+        id=submission_id,
+        form_version=version,
+        location=location,
+        device=device,
+        email=clean.email,
+        first_name=clean.first_name,
+        last_name=clean.last_name,
+        phone=clean.phone,
+        birthday_month=clean.birthday_month,
+        birthday_day=clean.birthday_day,
+        postal_code=clean.postal_code,
+        answers=clean.custom,
+        set_aside=set_aside,
+        locale=locale,
+        captured_at=captured_at,
+        received_at=timezone.now(),
+    )
+
+
 def consent_evidence(
     *, definition: dict[str, Any], locale: str, consents: dict[str, bool]
 ) -> list[dict[str, Any]]:
@@ -158,23 +191,15 @@ def submission_create(
     )
     definition = version.definition
     location = device.location
-    submission = Submission(
-        id=submission_id,
-        form_version=version,
+    submission = submission_build(
+        submission_id=submission_id,
+        version=version,
         location=location,
         device=device,
-        email=clean.email,
-        first_name=clean.first_name,
-        last_name=clean.last_name,
-        phone=clean.phone,
-        birthday_month=clean.birthday_month,
-        birthday_day=clean.birthday_day,
-        postal_code=clean.postal_code,
-        answers=clean.custom,
+        clean=clean,
         set_aside=set_aside,
         locale=locale,
         captured_at=captured_at,
-        received_at=timezone.now(),
     )
     consent_rows = consent_evidence(definition=definition, locale=locale, consents=clean.consents)
     if not _insert_once(submission, consent_rows, version.form_id, location.country):

@@ -5,14 +5,12 @@ or from an unparseable URL rolled the round back: the row stayed pending with 0 
 lease ran out, the relay handed it out again, and the same exception came back, for ever.
 """
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 
 from crm_sync import contacts, limits, services
 from crm_sync.crypto import CredentialsError
@@ -25,7 +23,7 @@ from crm_sync.providers.webhook import secret_generate
 from crm_sync.schedule import MAX_ATTEMPTS, RETRY_AFTER_CAP_SECONDS
 from crm_sync.tasks import deliver
 from tenants.models import Tenant
-from tests.signup.factories import Kiosk, kiosk_create
+from tests.signup.factories import Kiosk
 
 from .factories import deliveries_of, sign_up, webhook_destination
 from .fakes.hubspot import TOKEN, FakeHubSpot
@@ -54,12 +52,6 @@ BUILD_FAILURES: list[tuple[str, str, Exception]] = [
 SEND_FAILURES: list[tuple[str, str, Exception]] = [
     (kind, "send", RuntimeError("the vendor library broke")) for kind in PROVIDERS
 ]
-
-
-@pytest.fixture
-def kiosk(alice_tenant: Tenant) -> Iterator[Kiosk]:
-    with tenant_context(alice_tenant):
-        yield kiosk_create()
 
 
 def destination_of(kind: str) -> Destination:

@@ -227,12 +227,6 @@ def hubspot() -> Iterator[FakeHubSpot]:
 
 
 @pytest.fixture
-def kiosk(alice_tenant: Tenant) -> Iterator[Kiosk]:
-    with tenant_context(alice_tenant):
-        yield kiosk_create()
-
-
-@pytest.fixture
 def run_tasks_here(monkeypatch: pytest.MonkeyPatch) -> None:
     """The relay's tasks run at once in this process (inside the test's transaction)."""
 

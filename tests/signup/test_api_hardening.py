@@ -8,7 +8,6 @@ paired gets 401.
 
 import json
 import uuid
-from collections.abc import Iterator
 from io import BytesIO
 from typing import Any
 from unittest.mock import patch
@@ -21,7 +20,7 @@ from django_tenants.utils import tenant_context
 from signup import services
 from signup.authentication import PairingRateThrottle, pairing_ident
 from tenants.models import Tenant
-from tests.signup.factories import Kiosk, kiosk_create
+from tests.signup.factories import Kiosk
 
 pytestmark = pytest.mark.django_db
 
@@ -36,12 +35,6 @@ POSTS = [
 DEEP_ARRAY = b"[" * 1_000 + b"]" * 1_000
 DEEP_OBJECT = b'{"a":' * 1_000 + b"1" + b"}" * 1_000
 TOO_LARGE = 3_000_000
-
-
-@pytest.fixture
-def kiosk(alice_tenant: Tenant) -> Iterator[Kiosk]:
-    with tenant_context(alice_tenant):
-        yield kiosk_create()
 
 
 def sign_up(kiosk: Kiosk, **changes: Any) -> dict[str, Any]:

@@ -1,7 +1,6 @@
 """The kiosk API as a tablet uses it, bad input of every kind, and tenant isolation."""
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 from unittest.mock import patch
@@ -18,12 +17,6 @@ from tenants.models import Tenant
 from tests.signup.factories import Kiosk, kiosk_create
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def kiosk(alice_tenant: Tenant) -> Iterator[Kiosk]:
-    with tenant_context(alice_tenant):
-        yield kiosk_create()
 
 
 def body(kiosk: Kiosk, **changes: Any) -> dict[str, Any]:

@@ -3,7 +3,6 @@ stores, and a manager's release that sends the fixed sign-up to the CRM."""
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -22,12 +21,6 @@ from tests.signup.factories import Kiosk, kiosk_create
 from tests.signup.test_apis import body, submit
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def kiosk(alice_tenant: Tenant) -> Iterator[Kiosk]:
-    with tenant_context(alice_tenant):
-        yield kiosk_create()
 
 
 def stored(tenant: Tenant, submission_id: str) -> Submission:

@@ -2,7 +2,6 @@
 
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 from unittest.mock import patch
 
@@ -21,12 +20,6 @@ from tests.signup.factories import Kiosk, kiosk_create
 from tests.signup.test_apis import body, submit
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def kiosk(alice_tenant: Tenant) -> Iterator[Kiosk]:
-    with tenant_context(alice_tenant):
-        yield kiosk_create()
 
 
 def device_reads(queries: CaptureQueriesContext) -> list[str]:
