@@ -20,7 +20,7 @@ import httpx
 import idna
 from django.conf import settings
 
-from customerinfo.errors import FieldErrors
+from customerinfo.core.errors import FieldErrors
 
 from .addresses import ip_is_public
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from customerinfo.redis import redis_client, redis_key
+from customerinfo.core.redis import redis_client, redis_key
 
 from .schedule import RETRY_AFTER_CAP_SECONDS
 

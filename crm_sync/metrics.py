@@ -7,12 +7,12 @@ the same truth, and a restarted pod reports it at once.
 from collections.abc import Iterator
 from typing import Any
 
-from django.db import connection
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from customerinfo.core.tenancy import use_public_schema
 from tenants.models import Tenant
 
 from .limits import BreakerState
@@ -23,7 +23,7 @@ LABELS = ["tenant", "destination"]
 
 class DeliveryCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        connection.set_schema_to_public()  # type: ignore[attr-defined]
+        use_public_schema()
         rows = all_tenants_health()
         slugs = dict(
             Tenant.objects.filter(pk__in={row["tenant_id"] for row in rows}).values_list(

@@ -5,9 +5,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from django.db import connection
 from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
+
+from customerinfo.core.tenancy import current_tenant_id
 
 from . import limits
 from .models import Destination
@@ -43,7 +44,7 @@ def _health_rows(deliveries: "QuerySet[Delivery]") -> "QuerySet[Any]":
 
 def destinations_health() -> dict[int, DestinationHealth]:
     """Health of every destination of the current tenant, with one query."""
-    tenant_id = connection.tenant.pk  # type: ignore[attr-defined]
+    tenant_id = current_tenant_id()
     rows = _health_rows(Delivery.objects.filter(tenant_id=tenant_id))
     health = {
         row["destination_id"]: DestinationHealth(
@@ -84,7 +85,7 @@ def all_tenants_health() -> list[dict[str, Any]]:
 
 def deliveries_of_submission(*, submission_id: UUID) -> list[Delivery]:
     """A sign-up's deliveries with their attempt log, for the portal's delivery log."""
-    tenant_id = connection.tenant.pk  # type: ignore[attr-defined]
+    tenant_id = current_tenant_id()
     return list(
         Delivery.objects.filter(tenant_id=tenant_id, submission_id=submission_id)
         .prefetch_related("attempt_log")
@@ -95,7 +96,7 @@ def deliveries_of_submission(*, submission_id: UUID) -> list[Delivery]:
 def deliveries_of_destination(
     *, destination: Destination, status: str | None = None
 ) -> "QuerySet[Delivery]":
-    tenant_id = connection.tenant.pk  # type: ignore[attr-defined]
+    tenant_id = current_tenant_id()
     deliveries = Delivery.objects.filter(tenant_id=tenant_id, destination_id=destination.pk)
     if status:
         deliveries = deliveries.filter(status=status)

@@ -20,11 +20,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from customerinfo.accounts.models import Role, User
-from customerinfo.errors import ServiceError
-from customerinfo.redis import redis_client, redis_key
+from customerinfo.core.accounts.models import Role, User
+from customerinfo.core.audit import audit_record
+from customerinfo.core.errors import ServiceError
+from customerinfo.core.models import AuditAction
+from customerinfo.core.redis import redis_client, redis_key
+from customerinfo.core.tenancy import current_tenant_id, use_public_schema
 from signup.models import Form, Location, Submission
-from signup.services import audit_record
 from tenants.models import Tenant
 
 from . import limits
@@ -57,7 +59,7 @@ SYSTEM = "system:crm"
 
 def _scope(destination: Destination) -> str:
     """Redis scope of one destination's rate limit, breaker and cooldown."""
-    tenant_id = connection.tenant.pk  # type: ignore[attr-defined]
+    tenant_id = current_tenant_id()
     return limits.destination_scope(tenant_id=tenant_id, destination_id=destination.pk)
 
 
@@ -141,7 +143,7 @@ def destination_create(
     destination.locations.set(locations)
     audit_record(
         actor=actor,
-        action="destination.create",
+        action=AuditAction.DESTINATION_CREATE,
         target=destination,
         new=destination_view(destination),
     )
@@ -180,7 +182,9 @@ def destination_update(
     new = destination_view(destination)
     if merged != stored:
         new["credentials"] = "changed"
-    audit_record(actor=actor, action="destination.update", target=destination, old=old, new=new)
+    audit_record(
+        actor=actor, action=AuditAction.DESTINATION_UPDATE, target=destination, old=old, new=new
+    )
     return destination
 
 
@@ -205,7 +209,7 @@ def destination_test(*, actor: User | None, destination: Destination) -> Result:
         )
     audit_record(
         actor=actor,
-        action="destination.test",
+        action=AuditAction.DESTINATION_TEST,
         target=destination,
         new={"verdict": result.verdict.value, "status_code": result.status_code},
     )
@@ -225,13 +229,16 @@ def webhook_secret_rotate(*, actor: User | None, destination: Destination) -> st
     destination.credentials = credentials_encrypt(credentials)
     destination.save(update_fields=["credentials", "updated_at"])
     audit_record(
-        actor=actor, action="destination.rotate_secret", target=destination, new={"rotated": True}
+        actor=actor,
+        action=AuditAction.DESTINATION_ROTATE_SECRET,
+        target=destination,
+        new={"rotated": True},
     )
     return secret
 
 
 def _owners_alert(*, destination: Destination, reason: str) -> None:
-    tenant = connection.tenant  # type: ignore[attr-defined]
+    tenant = Tenant.objects.get(pk=current_tenant_id())
     recipients = list(
         User.objects.filter(role=Role.OWNER, is_active=True).values_list("email", flat=True)
     )
@@ -273,14 +280,14 @@ def destination_pause(
         destination.enabled = False
     destination.save()
     Delivery.objects.filter(
-        tenant_id=connection.tenant.pk,  # type: ignore[attr-defined]
+        tenant_id=current_tenant_id(),
         destination_id=destination.pk,
         status=DeliveryStatus.PENDING,
     ).update(status=DeliveryStatus.HELD, lease_expires_at=None, updated_at=timezone.now())
     audit_record(
         actor=actor,
         actor_label="" if actor else SYSTEM,
-        action="destination.pause",
+        action=AuditAction.DESTINATION_PAUSE,
         target=destination,
         old=old,
         new={"state": destination.state, "enabled": destination.enabled, "reason": reason},
@@ -303,7 +310,7 @@ def destination_resume(*, actor: User | None, destination: Destination) -> int:
     count = _replay(destination=destination, statuses=[DeliveryStatus.HELD])
     audit_record(
         actor=actor,
-        action="destination.resume",
+        action=AuditAction.DESTINATION_RESUME,
         target=destination,
         old=old,
         new={"state": destination.state, "replayed": count},
@@ -387,7 +394,7 @@ def _defer(rows: Sequence[Delivery], *, seconds: float, now: datetime) -> None:
 def _claim(*, destination_id: int, ids: Sequence[int], top_up_to: int) -> list[Delivery]:
     """Locks the pending rows among ``ids``; with room left, also other due rows of the same
     destination (a backlog goes out in full batches). Rows another worker holds are skipped."""
-    tenant_id = connection.tenant.pk  # type: ignore[attr-defined]
+    tenant_id = current_tenant_id()
     pending = Delivery.objects.filter(
         tenant_id=tenant_id, destination_id=destination_id, status=DeliveryStatus.PENDING
     )
@@ -708,7 +715,7 @@ def _replay(
     spacing_ms = max(1, int(1000 * provider_class(destination.kind).batch_size / rate))
     conditions = ["tenant_id = %s", "destination_id = %s", "status = ANY(%s)"]
     parameters: list[Any] = [
-        connection.tenant.pk,  # type: ignore[attr-defined]
+        current_tenant_id(),
         destination.pk,
         list(statuses),
     ]
@@ -771,7 +778,7 @@ def deliveries_replay(
         )
         audit_record(
             actor=actor,
-            action="delivery.replay",
+            action=AuditAction.DELIVERY_REPLAY,
             target=destination,
             new={
                 "count": count,
@@ -792,7 +799,7 @@ def credentials_rotate_all() -> int:
 
     from .crypto import credentials_rotate
 
-    connection.set_schema_to_public()  # type: ignore[attr-defined]
+    use_public_schema()
     count = 0
     for tenant in Tenant.objects.filter(ready=True):
         with tenant_context(tenant), transaction.atomic():

@@ -16,7 +16,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from customerinfo.redis import redis_client, redis_key
+from customerinfo.core.redis import redis_client, redis_key
 
 KEEP = 50
 

@@ -2,7 +2,9 @@
 
 from collections.abc import Sequence
 
-from customerinfo.celery import app, tenant_task
+from celery import shared_task
+
+from customerinfo.core.tasks import tenant_task
 
 from . import services
 
@@ -14,7 +16,7 @@ def deliver(*, schema_name: str, destination_id: int, ids: Sequence[int]) -> dic
     return dict(report.counts)
 
 
-@app.task
+@shared_task
 def relay() -> int:
     """Every few seconds: hands every due delivery of every tenant to a worker."""
     return services.deliveries_relay()

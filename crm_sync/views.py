@@ -20,10 +20,17 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from customerinfo.errors import ServiceError
+from customerinfo.core.errors import ServiceError
+from customerinfo.core.portal import (
+    EVERYONE,
+    MANAGERS,
+    PAGE_SIZE,
+    PortalRequest,
+    age,
+    role_required,
+)
 from signup.forms import service_errors_to_form
 from signup.models import Location, Submission
-from signup.views.portal import EVERYONE, MANAGERS, PAGE_SIZE, PortalRequest, age, role_required
 
 from . import selectors, services
 from .forms import DestinationForm, PauseForm, ReplayForm, kinds_available

@@ -25,7 +25,12 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from rest_framework.renderers import JSONRenderer
 
-from .errors import MALFORMED_MESSAGE, SERVER_ERROR_MESSAGE, TOO_LARGE_MESSAGE, error_body
+from customerinfo.core.errors import (
+    MALFORMED_MESSAGE,
+    SERVER_ERROR_MESSAGE,
+    TOO_LARGE_MESSAGE,
+    error_body,
+)
 
 API_PREFIX = "/api/"
 

@@ -82,7 +82,7 @@ def ensure_demo_sink(*, base_domain: str) -> str:
     from crm_sync.providers.webhook import secret_generate
     from crm_sync.services import destination_create
     from crm_sync.sink import sink_secret_key
-    from customerinfo.redis import redis_client
+    from customerinfo.core.redis import redis_client
     from tenants.models import Tenant
 
     url = f"http://{base_domain}:{PORT}/sink/{DEMO_SLUG}/"

@@ -15,6 +15,8 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from customerinfo.core.tenancy import use_public_schema
+
 logger = logging.getLogger(__name__)
 
 Check = Callable[[], None]
@@ -35,7 +37,7 @@ def check_redis() -> None:
 
 def check_migrations() -> None:
     connection = connections[DEFAULT_DB_ALIAS]
-    connection.set_schema_to_public()  # type: ignore[attr-defined]
+    use_public_schema()
     executor = MigrationExecutor(connection)
     plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
     if plan:

@@ -16,7 +16,7 @@ from typing import Any
 
 import phonenumbers
 
-from customerinfo.errors import FieldErrors, ServiceError
+from customerinfo.core.errors import FieldErrors, ServiceError
 
 EMAIL_PATTERN = (
     r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"

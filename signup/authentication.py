@@ -9,7 +9,7 @@ from rest_framework import authentication, exceptions, permissions, throttling
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
-from customerinfo.addresses import client_address
+from customerinfo.core.addresses import client_address
 
 from .devices import device_count, device_known, device_remember
 from .models import Device

@@ -19,7 +19,7 @@ import re
 from copy import deepcopy
 from typing import Any
 
-from customerinfo.errors import FieldErrors, ServiceError
+from customerinfo.core.errors import FieldErrors, ServiceError
 
 LANGUAGES = ("en", "fr", "es")
 

@@ -29,7 +29,8 @@ from functools import lru_cache
 import redis
 from django.db import connection
 
-from customerinfo.redis import redis_client, redis_key
+from customerinfo.core.redis import redis_client, redis_key
+from customerinfo.core.tenancy import current_tenant_id
 
 from .models import Device, Location
 
@@ -53,7 +54,7 @@ def _add_script() -> "redis.commands.core.Script":
 
 
 def _tenant_id() -> int:
-    return int(connection.tenant.pk)  # type: ignore[attr-defined]
+    return current_tenant_id()
 
 
 def counter_key(*, token_hash: str, window_start: int) -> str:

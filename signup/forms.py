@@ -14,8 +14,8 @@ from zoneinfo import available_timezones
 from django import forms
 from django.http import QueryDict
 
-from customerinfo.accounts.models import Role
-from customerinfo.errors import FieldErrors
+from customerinfo.core.accounts.models import Role
+from customerinfo.core.errors import FieldErrors
 
 from .definitions import (
     CHOICE_TYPES,

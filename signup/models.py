@@ -298,25 +298,3 @@ class RetailerSettings(models.Model):
 
     def __str__(self) -> str:
         return "Retailer settings"
-
-
-class AuditEntry(models.Model):
-    """Who changed what, from which value to which, and when. Rows are only ever added."""
-
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    #: Who acted when it was not a signed-in user: "device:3", "system:retention".
-    actor_label = models.CharField(max_length=80, blank=True)
-    action = models.CharField(max_length=60)
-    object_type = models.CharField(max_length=60)
-    object_id = models.CharField(max_length=64)
-    old = models.JSONField(null=True, blank=True)
-    new = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.action} {self.object_type}:{self.object_id}"

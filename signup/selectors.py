@@ -6,11 +6,11 @@ from typing import Any
 
 from django.db.models import CharField, Count, F, Q, QuerySet, Value
 
-from customerinfo.errors import ServiceError
+from customerinfo.core.errors import ServiceError
+from customerinfo.core.models import AuditEntry
 
 from .answers import kiosk_rules
 from .models import (
-    AuditEntry,
     Device,
     Form,
     FormVersion,

@@ -16,8 +16,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from rest_framework import exceptions, serializers
 
-from customerinfo.errors import ServiceError, error_body
-from customerinfo.parsers import MalformedJSONError, json_loads_safe
+from customerinfo.core.errors import ServiceError, error_body
+from customerinfo.core.parsers import MalformedJSONError, json_loads_safe
 
 from . import services
 from .authentication import KEYWORD, DeviceTokenAuthentication, kiosk_caller, kiosk_device_read

@@ -6,13 +6,20 @@ provisioned.
 """
 
 from collections.abc import Callable
+from typing import cast
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
-from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import set_urlconf
+
+from customerinfo.core.tenancy import (
+    TenantRequest,
+    current_tenant,
+    tenant_connection,
+    use_public_schema,
+)
 
 from .selectors import tenant_for_host
 
@@ -31,27 +38,27 @@ class TenantRoutingMiddleware:
         except DisallowedHost:
             return render(request, "tenants/unknown_host.html", {"host": ""}, status=400)
         if host in public_hosts():
-            connection.set_schema_to_public()  # type: ignore[attr-defined]
+            use_public_schema()
             # django-tenants' own templates read request.tenant.schema_name on every host.
-            request.tenant = connection.tenant  # type: ignore[attr-defined]
+            cast(TenantRequest, request).tenant = current_tenant()
             request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
             set_urlconf(request.urlconf)
             return self.get_response(request)
         tenant = tenant_for_host(host=host)
         if tenant is None:
-            connection.set_schema_to_public()  # type: ignore[attr-defined]
+            use_public_schema()
             context = {"host": host, "base_domain": settings.BASE_DOMAIN}
             return render(request, "tenants/unknown_host.html", context, status=404)
         if not tenant.ready:
             response = render(request, "tenants/not_ready.html", {"tenant": tenant}, status=503)
             response["Retry-After"] = "5"
             return response
-        request.tenant = tenant  # type: ignore[attr-defined]
-        current = connection.tenant  # type: ignore[attr-defined]
+        cast(TenantRequest, request).tenant = tenant
+        current = current_tenant()
         if current is None or getattr(current, "pk", None) != tenant.pk:
             # Only a change of tenant costs a SET search_path: a worker serving the same shop's
             # tablets request after request keeps its connection where it is.
-            connection.set_tenant(tenant)  # type: ignore[attr-defined]
+            tenant_connection().set_tenant(tenant)
         request.urlconf = settings.ROOT_URLCONF
         set_urlconf(None)
         return self.get_response(request)

@@ -21,6 +21,8 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from django_tenants.utils import get_public_schema_name, schema_exists
 
+from customerinfo.core.tenancy import tenant_connection, use_public_schema
+
 from .errors import SchemaCloneError
 
 MigrationKey = tuple[str, str]
@@ -173,7 +175,7 @@ def schema_clone(*, source: str, target: str) -> None:
             cursor.execute(statement)
     # The SET LOCAL above outlives this block when it ran inside an outer transaction; make
     # django-tenants set the connection's own search path again on the next cursor.
-    connection.search_path_set_schemas = None  # type: ignore[attr-defined]
+    tenant_connection().search_path_set_schemas = None
 
 
 def schema_drop(*, schema_name: str) -> None:
@@ -257,12 +259,12 @@ def schema_migrate(*, schema_name: str) -> str:
                 cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema_name)}")
             # The recorder's table must exist in the schema itself before migrate looks for it,
             # or it would find public's and believe everything applied.
-            connection.set_schema(schema_name, include_public=False)  # type: ignore[attr-defined]
+            tenant_connection().set_schema(schema_name, include_public=False)
             MigrationRecorder(connection).ensure_schema()
-        connection.set_schema(schema_name)  # type: ignore[attr-defined]
+        tenant_connection().set_schema(schema_name)
         call_command(
             MigrateCommand(), interactive=False, verbosity=1, stdout=output, skip_checks=True
         )
     finally:
-        connection.set_schema_to_public()  # type: ignore[attr-defined]
+        use_public_schema()
     return output.getvalue()

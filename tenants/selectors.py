@@ -3,7 +3,7 @@
 import time
 from threading import Lock
 
-from django.db import connection
+from customerinfo.core.tenancy import use_public_schema
 
 from .models import Domain, Tenant
 
@@ -22,7 +22,7 @@ def tenant_for_host(*, host: str) -> Tenant | None:
     if cached is not None and cached[0] > now:
         return cached[1]
     # Domains live in public; the connection may still point at the last request's tenant.
-    connection.set_schema_to_public()  # type: ignore[attr-defined]
+    use_public_schema()
     domain = Domain.objects.select_related("tenant").filter(domain=host).first()
     tenant = domain.tenant if domain else None
     if tenant is not None and tenant.ready:

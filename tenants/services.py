@@ -17,7 +17,8 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_exists
 
-from customerinfo.accounts.models import Role, User
+from customerinfo.core.accounts.models import Role, User
+from customerinfo.core.tenancy import tenant_connection, use_public_schema
 
 from . import schemas
 from .errors import TenantError
@@ -100,7 +101,7 @@ def tenant_provision(*, tenant_id: int) -> Tenant:
             if tenant.ready:
                 return tenant
             schemas.schema_clone(source=settings.TENANT_TEMPLATE_SCHEMA, target=tenant.schema_name)
-            connection.set_tenant(tenant)  # type: ignore[attr-defined]
+            tenant_connection().set_tenant(tenant)
             try:
                 User.objects.create(
                     email=tenant.owner_email,
@@ -108,7 +109,7 @@ def tenant_provision(*, tenant_id: int) -> Tenant:
                     role=Role.OWNER,
                 )
             finally:
-                connection.set_schema_to_public()  # type: ignore[attr-defined]
+                use_public_schema()
             tenant.ready = True
             tenant.status = TenantStatus.ACTIVE
             tenant.provisioned_at = timezone.now()
@@ -180,7 +181,7 @@ def _schema_migrate_recorded(schema_name: str, targets: list[list[str]]) -> tupl
     The worker writes its own state, so an interrupted run leaves an accurate record of which
     schemas finished; returns (schema, error or None).
     """
-    connection.set_schema_to_public()  # type: ignore[attr-defined]
+    use_public_schema()
     SchemaMigration.objects.update_or_create(
         schema_name=schema_name,
         defaults={
@@ -221,7 +222,7 @@ def tenants_migrate(
     """
     started = time.monotonic()
     report = MigrationReport()
-    connection.set_schema_to_public()  # type: ignore[attr-defined]
+    use_public_schema()
     with migration_lock():
         progress(schemas.schema_migrate(schema_name=get_public_schema_name()).strip())
         targets = schemas.tenant_migration_targets()

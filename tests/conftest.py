@@ -14,12 +14,12 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django_tenants.utils import tenant_context
 from pytest_django import Settings
 
-from customerinfo.accounts.models import Role, User
+from customerinfo.core.accounts.models import Role, User
+from customerinfo.core.tenancy import use_public_schema
 from signup.devices import devices_memory_clear
 from signup.services import form_version_cache_clear
 from tenants.models import Tenant
@@ -63,9 +63,9 @@ def _no_remembered_reads() -> None:
 @pytest.fixture(autouse=True)
 def _public_schema_between_tests() -> Iterator[None]:
     """A test that switched schema must not leave the next one in it."""
-    connection.set_schema_to_public()  # type: ignore[attr-defined]
+    use_public_schema()
     yield
-    connection.set_schema_to_public()  # type: ignore[attr-defined]
+    use_public_schema()
 
 
 @pytest.fixture

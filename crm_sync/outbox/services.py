@@ -14,7 +14,8 @@ from uuid import UUID
 from django.conf import settings
 from django.db import connection, transaction
 
-from customerinfo.redis import redis_client, redis_key
+from customerinfo.core.redis import redis_client, redis_key
+from customerinfo.core.tenancy import current_schema, current_tenant_id
 
 from .models import DeliveryStatus
 
@@ -32,7 +33,7 @@ def _wake_key(schema_name: str, destination_id: int) -> str:
 
 def wake_clear(*, destination_id: int) -> None:
     """Called by the task as it starts: sign-ups from now on need a task of their own."""
-    schema_name = connection.schema_name  # type: ignore[attr-defined]
+    schema_name = current_schema()
     redis_client().delete(_wake_key(schema_name, destination_id))
 
 
@@ -101,7 +102,7 @@ def deliveries_requeue(
     *, submission_id: UUID, form_id: int, location_id: int, now: datetime
 ) -> int:
     """Sends one sign-up again to its destinations, after commit; returns how many."""
-    tenant_id = connection.tenant.pk  # type: ignore[attr-defined]
+    tenant_id = current_tenant_id()
     with connection.cursor() as cursor:
         cursor.execute(_REQUEUE, [tenant_id, submission_id, now, now, now, form_id, location_id])
         rows = [tuple(row) for row in cursor.fetchall()]
@@ -131,7 +132,7 @@ def outbox_learned(*, routed: bool) -> None:
 
 def outbox_parameters(*, form_id: int, location_id: int, now: datetime) -> list[Any]:
     # The fast path holds a lease on new rows, so the relay leaves them to it unless it is lost.
-    tenant_id = connection.tenant.pk  # type: ignore[attr-defined]
+    tenant_id = current_tenant_id()
     return [tenant_id, now, lease_until(now), now, now, form_id, location_id]
 
 
@@ -147,7 +148,7 @@ def deliveries_announce(*, deliveries: Sequence[tuple[int, int, str]]) -> None:
             by_destination[destination_id].append(delivery_id)
     if not by_destination:
         return
-    schema_name = connection.schema_name  # type: ignore[attr-defined]
+    schema_name = current_schema()
 
     def enqueue() -> None:
         from crm_sync.tasks import deliver

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from customerinfo.errors import FieldErrors
+from customerinfo.core.errors import FieldErrors
 
 from ..endpoints import UrlRole
 from ..http import BlockedAddressError

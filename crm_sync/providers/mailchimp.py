@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from customerinfo.errors import FieldErrors
+from customerinfo.core.errors import FieldErrors
 
 from .. import http
 from ..endpoints import UrlRole

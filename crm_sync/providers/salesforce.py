@@ -36,8 +36,8 @@ from typing import Any, ClassVar
 
 import httpx
 
-from customerinfo.errors import FieldErrors
-from customerinfo.redis import redis_client, redis_key
+from customerinfo.core.errors import FieldErrors
+from customerinfo.core.redis import redis_client, redis_key
 
 from .. import http
 from ..crypto import CredentialsError, credentials_decrypt, credentials_encrypt

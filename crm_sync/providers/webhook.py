@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, ClassVar
 
-from customerinfo.errors import FieldErrors
+from customerinfo.core.errors import FieldErrors
 
 from .. import http
 from ..endpoints import UrlRole

@@ -16,7 +16,7 @@ DATABASES = {
 }
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
 # Django turns psycopg's prepared statements off (prepare_threshold None), and with it
-# customerinfo.db.prepared_cursor's. Only cursors with server-side binding can prepare, and the
+# customerinfo.core.db.prepared_cursor's. Only cursors with server-side binding can prepare, and the
 # ORM's are client-side, so this enables them for prepared_cursor alone.
 DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 # Persistent connections: a sign-up request must not pay for a new PostgreSQL connection.
@@ -121,11 +121,11 @@ WHITENOISE_USE_FINDERS = not IS_PRODUCTION
 WHITENOISE_AUTOREFRESH = DEBUG
 
 REST_FRAMEWORK = {
-    "EXCEPTION_HANDLER": "customerinfo.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "customerinfo.core.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # DRF's JSONParser lets RecursionError (a deeply nested body) through as a 500.
-    "DEFAULT_PARSER_CLASSES": ["customerinfo.parsers.SafeJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["customerinfo.core.parsers.SafeJSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,

@@ -14,7 +14,7 @@ ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[BASE_DOMAIN, f".{B
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 #: Addresses or networks (CIDR) of the proxies in front of the app (the ingress). Only their
-#: X-Forwarded-For is believed (customerinfo.addresses.client_address); empty trusts none, so a
+#: X-Forwarded-For is believed (customerinfo.core.addresses.client_address); empty trusts none, so a
 #: client cannot choose the address it is rate-limited under.
 TRUSTED_PROXIES: list[str] = [
     proxy.strip() for proxy in env.list("TRUSTED_PROXIES", default=[]) if proxy.strip()

@@ -7,7 +7,7 @@ SHARED_APPS = [
     "tenants",
     "billing",
     "crm_sync.outbox",
-    "customerinfo.accounts",
+    "customerinfo.core.accounts",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
@@ -25,7 +25,8 @@ TENANT_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
-    "customerinfo.accounts",
+    "customerinfo.core.accounts",
+    "customerinfo.core",
     "signup",
     "crm_sync",
 ]

@@ -4,7 +4,8 @@ Callers import from here (``from signup import services``); the modules are how 
 kept readable, not part of the interface.
 """
 
-from .audit import audit_record, sha256
+from customerinfo.core.audit import audit_record, sha256
+
 from .forms import form_create, form_draft_update, form_publish, form_update
 from .privacy import (
     retailer_settings,

@@ -6,8 +6,10 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Max
 
-from customerinfo.accounts.models import User
-from customerinfo.errors import ServiceError
+from customerinfo.core.accounts.models import User
+from customerinfo.core.audit import audit_record, sha256
+from customerinfo.core.errors import ServiceError
+from customerinfo.core.models import AuditAction
 
 from ..definitions import default_definition, definition_validate
 from ..models import (
@@ -15,7 +17,6 @@ from ..models import (
     Form,
     FormVersion,
 )
-from .audit import audit_record, sha256
 
 
 def form_create(
@@ -32,7 +33,9 @@ def form_create(
         if is_default:
             Form.objects.filter(is_default=True).update(is_default=False)
         form = Form.objects.create(name=name.strip(), draft=draft, is_default=is_default)
-        audit_record(actor=actor, action="form.create", target=form, new={"name": form.name})
+        audit_record(
+            actor=actor, action=AuditAction.FORM_CREATE, target=form, new={"name": form.name}
+        )
     return form
 
 
@@ -48,7 +51,7 @@ def form_update(*, actor: User | None, form: Form, name: str, is_default: bool) 
         form.save(update_fields=["name", "is_default", "updated_at"])
         audit_record(
             actor=actor,
-            action="form.update",
+            action=AuditAction.FORM_UPDATE,
             target=form,
             old=old,
             new={"name": form.name, "is_default": form.is_default},
@@ -61,7 +64,7 @@ def form_draft_update(*, actor: User | None, form: Form, definition: Any) -> For
     old = form.draft
     form.draft = draft
     form.save(update_fields=["draft", "updated_at"])
-    audit_record(actor=actor, action="form.draft_update", target=form, old=old, new=draft)
+    audit_record(actor=actor, action=AuditAction.FORM_DRAFT_UPDATE, target=form, old=old, new=draft)
     return form
 
 
@@ -102,7 +105,7 @@ def form_publish(*, actor: User | None, form: Form) -> FormVersion:
         form.save(update_fields=["current_version", "updated_at"])
         audit_record(
             actor=actor,
-            action="form.publish",
+            action=AuditAction.FORM_PUBLISH,
             target=form,
             old={"version": number - 1},
             new={"version": number},

@@ -5,8 +5,10 @@ from typing import Any
 
 from django.utils import timezone
 
-from customerinfo.accounts.models import User
-from customerinfo.errors import ServiceError
+from customerinfo.core.accounts.models import User
+from customerinfo.core.audit import audit_record, sha256
+from customerinfo.core.errors import ServiceError
+from customerinfo.core.models import AuditAction
 
 from ..answers import normalise_email
 from ..models import (
@@ -14,7 +16,6 @@ from ..models import (
     RetailerSettings,
     Submission,
 )
-from .audit import audit_record, sha256
 
 
 def retailer_settings() -> RetailerSettings:
@@ -35,7 +36,7 @@ def retention_update(*, actor: User | None, days: int) -> RetailerSettings:
     row.save(update_fields=["retention_days", "updated_at"])
     audit_record(
         actor=actor,
-        action="settings.retention",
+        action=AuditAction.SETTINGS_RETENTION,
         target=row,
         old={"retention_days": old},
         new={"retention_days": days},
@@ -56,7 +57,7 @@ def retention_purge(*, now: datetime | None = None) -> int:
         audit_record(
             actor=None,
             actor_label="system:retention",
-            action="submission.purge",
+            action=AuditAction.SUBMISSION_PURGE,
             target=row,
             new={"deleted": deleted, "rejected_deleted": rejected, "before": cutoff.isoformat()},
         )
@@ -119,7 +120,7 @@ def shopper_erase(*, actor: User | None, email: str) -> int:
     settings_row = retailer_settings()
     audit_record(
         actor=actor,
-        action="shopper.erase",
+        action=AuditAction.SHOPPER_ERASE,
         target=settings_row,
         new={
             "email_sha256": sha256(email),

@@ -20,8 +20,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from crm_sync.outbox.services import deliveries_requeue
-from customerinfo.accounts.models import User
-from customerinfo.errors import FieldErrors, ServiceError
+from customerinfo.core.accounts.models import User
+from customerinfo.core.audit import audit_record
+from customerinfo.core.errors import FieldErrors, ServiceError
+from customerinfo.core.models import AuditAction
 
 from ..answers import CleanAnswers, InvalidAnswerError, answer_check, normalise_email, storable
 from ..definitions import CUSTOM_TYPES
@@ -34,7 +36,6 @@ from ..models import (
     Submission,
 )
 from ..selectors import current_version
-from .audit import audit_record
 from .submissions import (
     DeviceRefusedError,
     consent_evidence,
@@ -229,7 +230,7 @@ def set_aside_release(
         submission.save()
         audit_record(
             actor=actor,
-            action="submission.release_answer",
+            action=AuditAction.SUBMISSION_RELEASE_ANSWER,
             target=submission,
             old={key: entry},
             new={key: storable(value)},
@@ -254,7 +255,10 @@ def set_aside_discard(*, actor: User | None, submission: Submission, key: str) -
             )
         submission.save(update_fields=["set_aside"])
         audit_record(
-            actor=actor, action="submission.discard_answer", target=submission, old={key: entry}
+            actor=actor,
+            action=AuditAction.SUBMISSION_DISCARD_ANSWER,
+            target=submission,
+            old={key: entry},
         )
     return submission
 
@@ -317,7 +321,7 @@ def rejection_release(
         rejection.save()
         audit_record(
             actor=actor,
-            action="rejection.release",
+            action=AuditAction.REJECTION_RELEASE,
             target=rejection,
             old={"code": rejection.code},
             new={"submission": str(submission.pk), "corrected": sorted(answers)},
@@ -396,7 +400,7 @@ def rejection_discard(
         rejection.save(update_fields=["resolution", "resolved_at", "resolved_by"])
         audit_record(
             actor=actor,
-            action="rejection.discard",
+            action=AuditAction.REJECTION_DISCARD,
             target=rejection,
             old={"code": rejection.code},
             new={"reason": reason[:300]},

@@ -5,15 +5,16 @@ from zoneinfo import available_timezones
 
 from django.utils import timezone
 
-from customerinfo.accounts.models import User
-from customerinfo.errors import ServiceError
+from customerinfo.core.accounts.models import User
+from customerinfo.core.audit import audit_record
+from customerinfo.core.errors import ServiceError
+from customerinfo.core.models import AuditAction
 
 from ..definitions import LANGUAGES
 from ..models import (
     Form,
     Location,
 )
-from .audit import audit_record
 
 
 def _location_check(
@@ -61,7 +62,10 @@ def location_create(
         language=language,
     )
     audit_record(
-        actor=actor, action="location.create", target=location, new=_location_state(location)
+        actor=actor,
+        action=AuditAction.LOCATION_CREATE,
+        target=location,
+        new=_location_state(location),
     )
     return location
 
@@ -112,7 +116,7 @@ def location_update(
     location.save()
     audit_record(
         actor=actor,
-        action="location.update",
+        action=AuditAction.LOCATION_UPDATE,
         target=location,
         old=old,
         new=_location_state(location),

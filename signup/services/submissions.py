@@ -5,7 +5,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from django.db import connection
 from django.utils import timezone
 
 from crm_sync.outbox.services import (
@@ -16,8 +15,9 @@ from crm_sync.outbox.services import (
     outbox_learned,
     outbox_parameters,
 )
-from customerinfo.db import prepared_cursor
-from customerinfo.errors import ServiceError
+from customerinfo.core.db import prepared_cursor
+from customerinfo.core.errors import ServiceError
+from customerinfo.core.tenancy import current_tenant
 
 from ..answers import CleanAnswers, answers_sort
 from ..definitions import LANGUAGES
@@ -38,7 +38,7 @@ _versions: dict[tuple[int, int], FormVersion] = {}
 
 
 def form_version(*, version_id: int) -> FormVersion | None:
-    tenant_id = getattr(connection.tenant, "pk", None)  # type: ignore[attr-defined]
+    tenant_id = getattr(current_tenant(), "pk", None)
     version = _versions.get((tenant_id, version_id)) if tenant_id else None
     if version is None:
         version = FormVersion.objects.filter(pk=version_id).first()

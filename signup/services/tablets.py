@@ -6,8 +6,10 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from customerinfo.accounts.models import User
-from customerinfo.errors import ServiceError
+from customerinfo.core.accounts.models import User
+from customerinfo.core.audit import audit_record, sha256
+from customerinfo.core.errors import ServiceError
+from customerinfo.core.models import AuditAction
 
 from ..devices import device_forget
 from ..models import (
@@ -15,7 +17,6 @@ from ..models import (
     Location,
     PairingCode,
 )
-from .audit import audit_record, sha256
 
 PAIRING_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a screen
 PAIRING_LOOKUP_LENGTH, PAIRING_SECRET_LENGTH = 4, 6
@@ -55,7 +56,7 @@ def pairing_code_create(
             continue  # that lookup is in use by another live code; draw again
         audit_record(
             actor=actor,
-            action="device.pairing_code",
+            action=AuditAction.DEVICE_PAIRING_CODE,
             target=location,
             new={"device_name": pairing.device_name, "expires_at": pairing.expires_at.isoformat()},
         )
@@ -108,7 +109,7 @@ def device_pair(*, code: str, previous_token: str = "") -> tuple[Device, str]:
             audit_record(
                 actor=pairing.created_by,
                 actor_label=f"device:{device.pk}",
-                action="device.pair",
+                action=AuditAction.DEVICE_PAIR,
                 target=device,
                 new={"name": device.name, "location": device.location_id},
             )
@@ -137,7 +138,7 @@ def device_revoke(*, actor: User | None, device: Device) -> Device:
         device.save(update_fields=["revoked_at"])
         audit_record(
             actor=actor,
-            action="device.revoke",
+            action=AuditAction.DEVICE_REVOKE,
             target=device,
             old={"revoked": False},
             new={"revoked": True},

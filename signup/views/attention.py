@@ -17,7 +17,17 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from customerinfo.errors import FieldErrors, ServiceError
+from customerinfo.core.audit import audit_record
+from customerinfo.core.errors import FieldErrors, ServiceError
+from customerinfo.core.models import AuditAction
+from customerinfo.core.portal import (
+    EVERYONE,
+    MANAGERS,
+    PAGE_SIZE,
+    PortalRequest,
+    portal_page,
+    role_required,
+)
 
 from .. import selectors, services
 from ..attention_forms import (
@@ -39,7 +49,6 @@ from ..attention_forms import (
 )
 from ..forms import service_errors_to_form
 from ..models import RejectedSubmission, Submission
-from .portal import EVERYONE, MANAGERS, PAGE_SIZE, PortalRequest, portal_page, role_required
 from .signups import CSV_CHUNK_SIZE, csv_stream
 
 
@@ -79,7 +88,7 @@ def attention_list(request: PortalRequest) -> HttpResponse:
     page = Paginator(selectors.attention_entries(), PAGE_SIZE).get_page(request.GET.get("page"))
     return portal_page(
         request,
-        "attention_list.html",
+        "signup/portal/attention_list.html",
         "attention",
         {
             "page": page,
@@ -155,8 +164,8 @@ def _csv_rows() -> Iterator[list[str]]:
 @role_required(MANAGERS, doing="export sign-ups that need attention")
 @require_GET
 def attention_export(request: PortalRequest) -> StreamingHttpResponse:
-    services.audit_record(
-        actor=request.user, action="attention.export", target=services.retailer_settings()
+    audit_record(
+        actor=request.user, action=AuditAction.ATTENTION_EXPORT, target=services.retailer_settings()
     )
     return csv_stream(
         tenant=request.tenant, header=CSV_HEADER, rows=_csv_rows, filename="needs-attention"
@@ -193,7 +202,7 @@ def _set_aside_page(
         answers.append(answer)
     return portal_page(
         request,
-        "attention_signup.html",
+        "signup/portal/attention_signup.html",
         "attention",
         {"submission": submission, "answers": answers, "can_manage": can_manage},
         status=status,
@@ -267,7 +276,7 @@ def set_aside_discard(request: PortalRequest, pk: UUID) -> HttpResponse:
     if request.method == "GET":
         return portal_page(
             request,
-            "attention_discard.html",
+            "signup/portal/attention_discard.html",
             "attention",
             {"submission": submission, "answer": answer},
         )
@@ -299,7 +308,7 @@ def _rejection_page(
     consents = sent.get("consents")
     return portal_page(
         request,
-        "attention_rejected.html",
+        "signup/portal/attention_rejected.html",
         "attention",
         {
             "rejection": rejection,
@@ -370,7 +379,7 @@ def rejection_discard(request: PortalRequest, pk: UUID) -> HttpResponse:
         return redirect("portal-attention")
     return portal_page(
         request,
-        "attention_discard.html",
+        "signup/portal/attention_discard.html",
         "attention",
         {"rejection": rejection, "form": form, "email": shown(typed_email(rejection))},
         status=400 if form.errors else 200,

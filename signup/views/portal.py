@@ -1,32 +1,37 @@
-"""Portal pages of a retailer's host: home, forms, team, settings, audit; the shared helpers.
+"""Portal pages of a retailer's host: home, forms, team, settings, audit.
 
 Plain server-rendered pages; HTMX only re-renders the form builder's live preview and refreshes
-the tablets' status. Every view says which roles may use it with ``role_required``; a signed-in
-user with another role gets a 403 page that says why, an anonymous one the sign-in page.
-Stores, tablets, sign-ups and "Needs attention" have their own modules beside this one, built on
-the helpers here (``role_required``, ``portal_page``, ``age``).
+the tablets' status. Every view says which roles may use it with ``role_required`` (the portal
+shell, ``customerinfo.core.portal``). Stores, tablets, sign-ups and "Needs attention" have their
+own modules beside this one.
 """
 
 import json
-from collections.abc import Callable
-from datetime import timedelta
-from functools import update_wrapper
-from typing import Any, Concatenate, ParamSpec, TypeAlias, cast
+from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from customerinfo.accounts import selectors as account_selectors
-from customerinfo.accounts import services as account_services
-from customerinfo.accounts.models import Role, User
-from customerinfo.errors import ServiceError
-from tenants.models import Tenant
+from customerinfo.core.accounts import selectors as account_selectors
+from customerinfo.core.accounts import services as account_services
+from customerinfo.core.accounts.models import Role, User
+from customerinfo.core.audit import audit_record, sha256
+from customerinfo.core.errors import ServiceError
+from customerinfo.core.models import AuditAction
+from customerinfo.core.portal import (
+    EVERYONE,
+    MANAGERS,
+    OWNERS,
+    PAGE_SIZE,
+    PortalRequest,
+    portal_page,
+    role_required,
+)
 
 from .. import selectors, services
 from ..forms import (
@@ -44,74 +49,6 @@ from ..forms import (
 )
 from ..models import Form
 
-P = ParamSpec("P")
-
-
-class PortalRequest(HttpRequest):
-    """A request that passed ``role_required``: a signed-in member of this tenant's team."""
-
-    user: User
-    tenant: Tenant
-
-
-PortalView: TypeAlias = Callable[Concatenate[PortalRequest, P], HttpResponseBase]
-View: TypeAlias = Callable[Concatenate[HttpRequest, P], HttpResponseBase]
-
-EVERYONE = frozenset(Role)
-MANAGERS = frozenset({Role.OWNER, Role.MANAGER})
-OWNERS = frozenset({Role.OWNER})
-
-PAGE_SIZE = 50
-
-
-def role_required(roles: frozenset[Role], *, doing: str) -> Callable[[PortalView[P]], View[P]]:
-    """Lets ``roles`` in; ``doing`` completes "Your role cannot ..." on the 403 page."""
-
-    def decorate(view: PortalView[P]) -> View[P]:
-        def wrapper(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> HttpResponseBase:
-            user = request.user
-            if not isinstance(user, User) or not user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
-            if user.role not in roles:
-                allowed = sorted(Role(role).label for role in roles)
-                return render(
-                    request,
-                    "signup/portal/forbidden.html",
-                    {"doing": doing, "allowed": allowed, "section": ""},
-                    status=403,
-                )
-            return view(cast(PortalRequest, request), *args, **kwargs)
-
-        update_wrapper(wrapper, view)
-        return wrapper
-
-    return decorate
-
-
-def portal_page(
-    request: HttpRequest,
-    template: str,
-    section: str,
-    context: dict[str, Any] | None = None,
-    status: int = 200,
-) -> HttpResponse:
-    return render(
-        request, f"signup/portal/{template}", {"section": section, **(context or {})}, status=status
-    )
-
-
-def age(delta: timedelta) -> str:
-    """A short, readable duration: "4 min", "2 h", "3 d"."""
-    minutes = max(int(delta.total_seconds() // 60), 0)
-    if minutes < 1:
-        return "under 1 min"
-    if minutes < 60:
-        return f"{minutes} min"
-    if minutes < 48 * 60:
-        return f"{minutes // 60} h"
-    return f"{minutes // (24 * 60)} d"
-
-
 # --- home --------------------------------------------------------------------------------------
 
 
@@ -119,7 +56,7 @@ def age(delta: timedelta) -> str:
 def portal_home(request: PortalRequest) -> HttpResponse:
     return portal_page(
         request,
-        "home.html",
+        "signup/portal/home.html",
         "home",
         {
             "team_size": account_selectors.member_count_active(),
@@ -136,7 +73,7 @@ def portal_home(request: PortalRequest) -> HttpResponse:
 def forms_list(request: PortalRequest) -> HttpResponse:
     forms = list(selectors.forms_list())
     rows = [(form, selectors.draft_is_published(form=form)) for form in forms]
-    return portal_page(request, "forms_list.html", "forms", {"rows": rows})
+    return portal_page(request, "signup/portal/forms_list.html", "forms", {"rows": rows})
 
 
 @role_required(MANAGERS, doing="create forms")
@@ -156,7 +93,7 @@ def form_create(request: PortalRequest) -> HttpResponse:
         else:
             messages.success(request, f"Form “{form.name}” created. Edit its fields, then publish.")
             return redirect("portal-form-edit", pk=form.pk)
-    return portal_page(request, "form_create.html", "forms", {"form": create})
+    return portal_page(request, "signup/portal/form_create.html", "forms", {"form": create})
 
 
 def _builder_page(
@@ -171,7 +108,7 @@ def _builder_page(
     language = request.POST.get("preview_language") or request.GET.get("preview_language", "")
     return portal_page(
         request,
-        "form_builder.html",
+        "signup/portal/form_builder.html",
         "forms",
         {
             "form": form,
@@ -279,7 +216,7 @@ def team_list(request: PortalRequest) -> HttpResponse:
             return redirect("portal-team")
     return portal_page(
         request,
-        "team.html",
+        "signup/portal/team.html",
         "team",
         {"members": account_selectors.members_list(), "form": add, "roles": Role.choices},
         status=400 if add.errors else 200,
@@ -324,7 +261,7 @@ def settings_page(request: PortalRequest) -> HttpResponse:
         if request.user.role != Role.OWNER:
             return render(
                 request,
-                "signup/portal/forbidden.html",
+                "core/forbidden.html",
                 {"doing": "change the retention period", "allowed": ["Owner"], "section": ""},
                 status=403,
             )
@@ -341,7 +278,7 @@ def settings_page(request: PortalRequest) -> HttpResponse:
         status = 400
     return portal_page(
         request,
-        "settings.html",
+        "signup/portal/settings.html",
         "settings",
         {
             "retention": retention,
@@ -362,12 +299,12 @@ def shopper_export(request: PortalRequest) -> HttpResponse:
         messages.error(request, "Enter the shopper's email address to export their data.")
         return redirect("portal-settings")
     data = services.shopper_export(email=lookup.cleaned_data["email"])
-    services.audit_record(
+    audit_record(
         actor=request.user,
-        action="shopper.export",
+        action=AuditAction.SHOPPER_EXPORT,
         target=services.retailer_settings(),
         new={
-            "email_sha256": services.sha256(data["email"]),
+            "email_sha256": sha256(data["email"]),
             "submissions": len(data["submissions"]),
         },
     )
@@ -391,7 +328,10 @@ def shopper_erase(request: PortalRequest) -> HttpResponse:
     if request.POST.get("confirm") != "yes":
         count = selectors.submission_count_for_email(email=email)
         return portal_page(
-            request, "erase_confirm.html", "settings", {"email": email, "count": count}
+            request,
+            "signup/portal/erase_confirm.html",
+            "settings",
+            {"email": email, "count": count},
         )
     deleted = services.shopper_erase(actor=request.user, email=email)
     messages.success(request, f"Erased {deleted} sign-up(s) of {email} and their consents.")
@@ -422,4 +362,6 @@ def audit_log(request: PortalRequest) -> HttpResponse:
         }
         for entry in page.object_list
     ]
-    return portal_page(request, "audit_log.html", "audit", {"page": page, "rows": rows})
+    return portal_page(
+        request, "signup/portal/audit_log.html", "audit", {"page": page, "rows": rows}
+    )

@@ -13,14 +13,23 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
+from django_tenants.models import TenantMixin
 from django_tenants.utils import tenant_context
 
-from tenants.models import Tenant
+from customerinfo.core.audit import audit_record
+from customerinfo.core.models import AuditAction
+from customerinfo.core.portal import (
+    EVERYONE,
+    MANAGERS,
+    PAGE_SIZE,
+    PortalRequest,
+    portal_page,
+    role_required,
+)
 
 from .. import selectors, services
 from ..forms import SubmissionFilterForm
 from ..models import Channel, Submission
-from .portal import EVERYONE, MANAGERS, PAGE_SIZE, PortalRequest, portal_page, role_required
 
 CSV_CHUNK_SIZE = 500
 
@@ -50,7 +59,7 @@ def submissions_list(request: PortalRequest) -> HttpResponse:
     rows = [(submission, _consent_summary(submission)) for submission in page.object_list]
     return portal_page(
         request,
-        "submissions_list.html",
+        "signup/portal/submissions_list.html",
         "signups",
         {
             "filters": filters,
@@ -143,7 +152,7 @@ class _Echo:
 
 def csv_stream(
     *,
-    tenant: Tenant,
+    tenant: TenantMixin,
     header: list[str],
     rows: Callable[[], Iterable[list[str]]],
     filename: str,
@@ -173,9 +182,9 @@ def csv_stream(
 def submissions_export(request: PortalRequest) -> StreamingHttpResponse:
     filters, submissions = _filtered(request)
     submissions = submissions.prefetch_related("consents")
-    services.audit_record(
+    audit_record(
         actor=request.user,
-        action="submission.export",
+        action=AuditAction.SUBMISSION_EXPORT,
         target=services.retailer_settings(),
         new={"filters": {name: str(value or "") for name, value in filters.cleaned_data.items()}},
     )

@@ -5,19 +5,22 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from customerinfo.errors import ServiceError
+from customerinfo.core.errors import ServiceError
+from customerinfo.core.portal import MANAGERS, PortalRequest, portal_page, role_required
 
 from .. import selectors, services
 from ..forms import LocationEditForm, LocationForm, service_errors_to_form
 from ..models import Location
-from .portal import MANAGERS, PortalRequest, portal_page, role_required
 
 
 @role_required(MANAGERS, doing="manage stores")
 @require_GET
 def locations_list(request: PortalRequest) -> HttpResponse:
     return portal_page(
-        request, "locations_list.html", "stores", {"locations": selectors.locations_list()}
+        request,
+        "signup/portal/locations_list.html",
+        "stores",
+        {"locations": selectors.locations_list()},
     )
 
 
@@ -42,7 +45,9 @@ def location_create(request: PortalRequest) -> HttpResponse:
         else:
             messages.success(request, f"Store “{location.name}” created. Pair its tablets next.")
             return redirect("portal-locations")
-    return portal_page(request, "location_form.html", "stores", {"form": store, "location": None})
+    return portal_page(
+        request, "signup/portal/location_form.html", "stores", {"form": store, "location": None}
+    )
 
 
 @role_required(MANAGERS, doing="manage stores")
@@ -70,5 +75,5 @@ def location_edit(request: PortalRequest, pk: int) -> HttpResponse:
             messages.success(request, f"Store “{location.name}” saved.")
             return redirect("portal-locations")
     return portal_page(
-        request, "location_form.html", "stores", {"form": store, "location": location}
+        request, "signup/portal/location_form.html", "stores", {"form": store, "location": location}
     )

@@ -15,13 +15,20 @@ from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from customerinfo.errors import ServiceError
+from customerinfo.core.errors import ServiceError
+from customerinfo.core.portal import (
+    EVERYONE,
+    MANAGERS,
+    PortalRequest,
+    age,
+    portal_page,
+    role_required,
+)
 
 from .. import selectors, services
 from ..attention_forms import refusal_words
 from ..forms import PairForm, service_errors_to_form
 from ..models import Device
-from .portal import EVERYONE, MANAGERS, PortalRequest, age, portal_page, role_required
 
 
 def _plural(count: int, one: str, many: str) -> str:
@@ -92,7 +99,7 @@ def devices_list(request: PortalRequest) -> HttpResponse:
     ]
     return portal_page(
         request,
-        "devices_list.html",
+        "signup/portal/devices_list.html",
         "tablets",
         {
             "stores": stores,
@@ -121,7 +128,7 @@ def device_pair(request: PortalRequest) -> HttpResponse:
             # The code exists only in this response: it is stored hashed and never shown again.
             response = portal_page(
                 request,
-                "device_code.html",
+                "signup/portal/device_code.html",
                 "tablets",
                 {
                     "pairing": pairing,
@@ -134,7 +141,7 @@ def device_pair(request: PortalRequest) -> HttpResponse:
             )
             response["Cache-Control"] = "no-store"
             return response
-    return portal_page(request, "device_pair.html", "tablets", {"form": pair})
+    return portal_page(request, "signup/portal/device_pair.html", "tablets", {"form": pair})
 
 
 @role_required(MANAGERS, doing="revoke tablets")
@@ -147,7 +154,7 @@ def device_revoke(request: PortalRequest, pk: int) -> HttpResponse:
         return redirect("portal-devices")
     return portal_page(
         request,
-        "device_revoke.html",
+        "signup/portal/device_revoke.html",
         "tablets",
         {"device": device, "waiting": device.queue_depth + device.held_count},
     )

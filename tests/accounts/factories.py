@@ -5,7 +5,7 @@ from factory.declarations import Sequence
 from factory.django import DjangoModelFactory
 from factory.faker import Faker
 
-from customerinfo.accounts.models import Role, User
+from customerinfo.core.accounts.models import Role, User
 
 PASSWORD = "a-long-test-password"
 

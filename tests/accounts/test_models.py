@@ -1,7 +1,7 @@
 import pytest
 from django_tenants.utils import tenant_context
 
-from customerinfo.accounts.models import Role, User
+from customerinfo.core.accounts.models import Role, User
 from tenants.models import Tenant
 from tests.accounts.factories import UserFactory
 

@@ -2,7 +2,7 @@ import pytest
 from django.test import Client
 from django_tenants.utils import tenant_context
 
-from customerinfo.accounts.models import User
+from customerinfo.core.accounts.models import User
 from tenants.models import Tenant
 from tests.conftest import PASSWORD, login
 

@@ -3,10 +3,10 @@
 import pytest
 from django_tenants.utils import tenant_context
 
-from customerinfo.accounts import selectors, services
-from customerinfo.accounts.models import Role, User
-from customerinfo.errors import ServiceError
-from signup.models import AuditEntry
+from customerinfo.core.accounts import selectors, services
+from customerinfo.core.accounts.models import Role, User
+from customerinfo.core.errors import ServiceError
+from customerinfo.core.models import AuditEntry
 from tenants.models import Tenant
 
 pytestmark = pytest.mark.django_db

@@ -20,8 +20,8 @@ from crm_sync.models import Destination, DestinationKind, DestinationState
 from crm_sync.outbox.models import Delivery, DeliveryStatus
 from crm_sync.providers import PROVIDERS
 from crm_sync.providers.webhook import secret_generate
-from customerinfo.accounts.models import User
-from signup.models import AuditEntry
+from customerinfo.core.accounts.models import User
+from customerinfo.core.models import AuditEntry
 from tenants.models import Tenant
 from tests.conftest import host_of, login
 from tests.signup.factories import Kiosk, kiosk_create

@@ -17,8 +17,8 @@ from crm_sync.forms import KIND_FIELDS, DestinationForm
 from crm_sync.models import Destination, DestinationState
 from crm_sync.providers import PROVIDERS
 from crm_sync.providers.webhook import secret_generate
-from customerinfo.accounts.models import User
-from customerinfo.errors import ServiceError
+from customerinfo.core.accounts.models import User
+from customerinfo.core.errors import ServiceError
 from tenants.models import Tenant
 
 from .factories import webhook_destination

@@ -9,7 +9,7 @@ import pytest
 from crm_sync.http import http_client
 from crm_sync.providers.base import ConsentEvidence, Contact, Result, Verdict
 from crm_sync.providers.salesforce import SalesforceProvider, consent_field_names
-from customerinfo.redis import redis_client
+from customerinfo.core.redis import redis_client
 from tests.crm_sync.fakes.salesforce import CLIENT_ID, CLIENT_SECRET, FakeSalesforce
 from tests.crm_sync.fakes.server import RateWindow, Reply
 

@@ -8,7 +8,7 @@ from django.test import Client
 
 from crm_sync.providers.webhook import WebhookProvider, secret_generate
 from crm_sync.sink import sink_secret_key
-from customerinfo.redis import redis_client
+from customerinfo.core.redis import redis_client
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.test.client import RequestFactory
 from hypothesis import given
 from hypothesis import strategies as st
 
-from customerinfo.addresses import UNKNOWN_ADDRESS, client_address
+from customerinfo.core.addresses import UNKNOWN_ADDRESS, client_address
 from tests.customerinfo.test_settings import PRODUCTION, run_django
 
 #: The ingress (a pod network) and a load balancer in front of it.

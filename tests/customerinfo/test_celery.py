@@ -2,9 +2,10 @@
 
 import pytest
 from celery.exceptions import Retry
-from django.db import connection
 
-from customerinfo.celery import TenantTaskError, app, tenant_task
+from customerinfo.celery import app
+from customerinfo.core.tasks import TenantTaskError, tenant_task
+from customerinfo.core.tenancy import current_schema
 from tenants.models import Tenant
 from tests.tenants.factories import TenantFactory
 
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 @tenant_task(name="tests.schema_of_the_task")
 def schema_of_the_task(*, schema_name: str) -> str:
-    return str(connection.schema_name)  # type: ignore[attr-defined]
+    return current_schema()
 
 
 def test_the_task_runs_inside_the_named_schema(alice_tenant: Tenant) -> None:

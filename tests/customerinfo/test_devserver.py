@@ -27,7 +27,7 @@ def test_demo_sink_destination_is_made_once_and_follows_the_port(
 
     from crm_sync.models import Destination
     from crm_sync.sink import sink_secret_key
-    from customerinfo.redis import redis_client
+    from customerinfo.core.redis import redis_client
     from signup.models import Form, Location
 
     devserver.ensure_demo_tenant(data=tmp_path)

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rest_framework.exceptions import ParseError
 
-from customerinfo.parsers import (
+from customerinfo.core.parsers import (
     MAX_JSON_DEPTH,
     MalformedJSONError,
     SafeJSONParser,

@@ -10,6 +10,7 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from customerinfo.core.audit import sha256
 from signup import services
 from signup.authentication import DeviceRateThrottle
 from signup.models import Consent, ConsentText, Submission
@@ -144,7 +145,7 @@ def test_submission_is_stored_normalised_with_consent_evidence(
         assert consents["sms"].granted
         sms_text = ConsentText.objects.get(pk=consents["sms"].text_id)
         assert "STOP" in sms_text.text, "the disclosure is part of the wording agreed to"
-        assert consents["email"].text_hash == services.sha256(consents["email"].text.text)
+        assert consents["email"].text_hash == sha256(consents["email"].text.text)
         assert consents["email"].locale == "fr"
         assert consents["email"].device == kiosk.device
         assert consents["email"].captured_at == submission.captured_at

@@ -2,7 +2,7 @@ from typing import Any
 
 import pytest
 
-from customerinfo.errors import ServiceError
+from customerinfo.core.errors import ServiceError
 from signup.definitions import default_definition, definition_validate
 from tests.signup.factories import full_definition
 

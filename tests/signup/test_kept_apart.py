@@ -12,9 +12,10 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from crm_sync.outbox.models import Delivery, DeliveryStatus
-from customerinfo.errors import ServiceError
+from customerinfo.core.errors import ServiceError
+from customerinfo.core.models import AuditEntry
 from signup import services
-from signup.models import AuditEntry, Consent, Device, RejectedSubmission, Submission
+from signup.models import Consent, Device, RejectedSubmission, Submission
 from tenants.models import Tenant
 from tests.crm_sync.factories import webhook_destination
 from tests.signup.factories import Kiosk, kiosk_create

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django_tenants.utils import tenant_context
 
-from customerinfo.accounts.models import User
+from customerinfo.core.accounts.models import User
 from signup.models import Device, Form, Location, RejectedSubmission, Submission
 from tenants.models import Tenant
 from tests.conftest import login

@@ -14,11 +14,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from customerinfo.accounts.models import User
+from customerinfo.core.accounts.models import User
+from customerinfo.core.models import AuditEntry
 from signup import selectors, services
 from signup.attention_forms import shown
 from signup.models import (
-    AuditEntry,
     Consent,
     Device,
     Form,

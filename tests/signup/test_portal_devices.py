@@ -8,10 +8,11 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from customerinfo.accounts.models import User
+from customerinfo.core.accounts.models import User
+from customerinfo.core.models import AuditEntry
+from customerinfo.core.portal import age
 from signup import services
-from signup.models import AuditEntry, Device, PairingCode
-from signup.views.portal import age
+from signup.models import Device, PairingCode
 from tenants.models import Tenant
 from tests.conftest import login
 from tests.signup.test_portal_helpers import make_device, make_form, make_location, staff_user
@@ -129,7 +130,7 @@ def test_revoke_asks_first_then_locks_the_tablet_out(
 def test_a_queue_without_its_age_and_a_refused_code(
     manager_client: Client, alice_tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from customerinfo.errors import ServiceError
+    from customerinfo.core.errors import ServiceError
 
     location = make_location(alice_tenant)
     device, _ = make_device(alice_tenant, location)

@@ -6,10 +6,11 @@ import pytest
 from django.test import Client
 from django_tenants.utils import tenant_context
 
-from customerinfo.accounts.models import User
+from customerinfo.core.accounts.models import User
+from customerinfo.core.models import AuditEntry
 from signup.definitions import default_definition
 from signup.forms import builder_apply, builder_present, preview_present
-from signup.models import AuditEntry, Form
+from signup.models import Form
 from tenants.models import Tenant
 from tests.conftest import login
 from tests.signup.test_portal_helpers import builder_data, definition_with_phone, make_form
@@ -352,7 +353,7 @@ def test_form_settings_rename_and_make_brand_form(
 def test_a_service_refusal_is_shown_on_the_form(
     manager_client: Client, alice_tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from customerinfo.errors import ServiceError
+    from customerinfo.core.errors import ServiceError
 
     def refuse(**_: object) -> None:
         raise ServiceError("invalid_definition", "The default form is broken.")

@@ -11,7 +11,7 @@ from typing import Any
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from customerinfo.accounts.models import Role, User
+from customerinfo.core.accounts.models import Role, User
 from signup import services
 from signup.definitions import LANGUAGES, default_definition
 from signup.models import Device, Form, Location, RejectedSubmission, Submission

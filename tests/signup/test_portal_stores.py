@@ -4,8 +4,9 @@ import pytest
 from django.test import Client
 from django_tenants.utils import tenant_context
 
-from customerinfo.accounts.models import User
-from signup.models import AuditEntry, Location
+from customerinfo.core.accounts.models import User
+from customerinfo.core.models import AuditEntry
+from signup.models import Location
 from signup.selectors import kiosk_form
 from tenants.models import Tenant
 from tests.conftest import login

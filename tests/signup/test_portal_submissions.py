@@ -11,8 +11,9 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from customerinfo.accounts.models import User
-from signup.models import AuditEntry, Consent, Device, Location
+from customerinfo.core.accounts.models import User
+from customerinfo.core.models import AuditEntry
+from signup.models import Consent, Device, Location
 from signup.views.signups import CSV_HEADER, csv_cell
 from tenants.models import Tenant
 from tests.conftest import login

@@ -4,8 +4,8 @@ import pytest
 from django.test import Client
 from django_tenants.utils import tenant_context
 
-from customerinfo.accounts.models import Role, User
-from signup.models import AuditEntry
+from customerinfo.core.accounts.models import Role, User
+from customerinfo.core.models import AuditEntry
 from tenants.models import Tenant
 from tests.conftest import PASSWORD, login
 

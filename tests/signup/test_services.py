@@ -5,9 +5,11 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from customerinfo.errors import ServiceError
+from customerinfo.core.audit import sha256
+from customerinfo.core.errors import ServiceError
+from customerinfo.core.models import AuditEntry
 from signup import services
-from signup.models import AuditEntry, Consent, Location, PairingCode, Submission
+from signup.models import Consent, Location, PairingCode, Submission
 from tenants.models import Tenant
 from tests.signup.factories import Kiosk, kiosk_create
 
@@ -172,7 +174,7 @@ def test_export_and_erase_everything_about_one_email() -> None:
     entry = AuditEntry.objects.get(action="shopper.erase")
     assert "ann@example.com" not in str(entry.new)
     assert entry.new == {
-        "email_sha256": services.sha256("ann@example.com"),
+        "email_sha256": sha256("ann@example.com"),
         "submissions_deleted": 2,
         "rejected_deleted": 0,
     }

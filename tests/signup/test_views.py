@@ -1,7 +1,7 @@
 import pytest
 from django.test import Client
 
-from customerinfo.accounts.models import User
+from customerinfo.core.accounts.models import User
 from tenants.models import Tenant
 from tests.conftest import PASSWORD, login
 

@@ -4,6 +4,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from customerinfo.core.tenancy import tenant_connection
 from tenants import schemas
 from tenants.errors import SchemaCloneError
 from tenants.models import Tenant
@@ -48,7 +49,7 @@ def catalog(schema: str) -> dict[str, list[tuple[object, ...]]]:
                 tuple(v.replace(f"{schema}.", "") if isinstance(v, str) else v for v in row)
                 for row in cursor.fetchall()
             ]
-    connection.search_path_set_schemas = None  # type: ignore[attr-defined]
+    tenant_connection().search_path_set_schemas = None
     return result
 
 

@@ -3,7 +3,7 @@ from django.conf import settings
 from django.db import connection
 from django_tenants.utils import tenant_context
 
-from customerinfo.accounts.models import Role, User
+from customerinfo.core.accounts.models import Role, User
 from tenants import schemas, services
 from tenants.errors import TenantError
 from tenants.models import Domain, SchemaMigration, SchemaMigrationState, Tenant, TenantStatus

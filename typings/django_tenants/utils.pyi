@@ -2,8 +2,10 @@ from contextlib import ContextDecorator
 from types import TracebackType
 
 from django.db.models import Model
+from django_tenants.models import TenantMixin
 
 def get_public_schema_name() -> str: ...
+def get_tenant_model() -> type[TenantMixin]: ...
 def schema_exists(schema_name: str, database: str = ..., case_sensitive: bool = ...) -> bool: ...
 
 class schema_context(ContextDecorator):  # noqa: N801

@@ -38,7 +38,7 @@ _NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
 
 class TooLarge(APIException):
     """A body over DATA_UPLOAD_MAX_MEMORY_SIZE (413 ``too_large``). Here rather than in
-    customerinfo.errors, which imports DRF's views, which import this module (the setting)."""
+    customerinfo.core.errors, which imports DRF's views, which import this module (the setting)."""
 
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is larger than the server accepts."

@@ -2,6 +2,6 @@ from django.apps import AppConfig
 
 
 class AccountsConfig(AppConfig):
-    name = "customerinfo.accounts"
+    name = "customerinfo.core.accounts"
     label = "accounts"
     verbose_name = "Accounts"

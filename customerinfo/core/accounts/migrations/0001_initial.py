@@ -3,7 +3,7 @@
 import django.utils.timezone
 from django.db import migrations, models
 
-import customerinfo.accounts.models
+import customerinfo.core.accounts.models
 
 
 class Migration(migrations.Migration):
@@ -80,7 +80,7 @@ class Migration(migrations.Migration):
                 "ordering": ["email"],
             },
             managers=[
-                ("objects", customerinfo.accounts.models.UserManager()),
+                ("objects", customerinfo.core.accounts.models.UserManager()),
             ],
         ),
     ]

@@ -11,8 +11,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
-from customerinfo.errors import ServiceError
-from signup.services import audit_record
+from customerinfo.core.audit import audit_record
+from customerinfo.core.errors import ServiceError
+from customerinfo.core.models import AuditAction
 
 from .models import Role, User
 
@@ -73,7 +74,7 @@ def member_create(
         member = User.objects.create_user(email, password, full_name=full_name.strip(), role=role)
         audit_record(
             actor=actor,
-            action="member.create",
+            action=AuditAction.MEMBER_CREATE,
             target=member,
             new={"email": member.email, **_state(member)},
         )
@@ -95,7 +96,9 @@ def member_role_change(*, actor: User | None, member: User, role: str) -> User:
         old = _state(member)
         member.role = role
         member.save(update_fields=["role"])
-        audit_record(actor=actor, action="member.role", target=member, old=old, new=_state(member))
+        audit_record(
+            actor=actor, action=AuditAction.MEMBER_ROLE, target=member, old=old, new=_state(member)
+        )
     return member
 
 
@@ -112,7 +115,11 @@ def member_deactivate(*, actor: User | None, member: User) -> User:
         member.is_active = False
         member.save(update_fields=["is_active"])
         audit_record(
-            actor=actor, action="member.deactivate", target=member, old=old, new=_state(member)
+            actor=actor,
+            action=AuditAction.MEMBER_DEACTIVATE,
+            target=member,
+            old=old,
+            new=_state(member),
         )
     return member
 
@@ -123,5 +130,7 @@ def member_activate(*, actor: User | None, member: User) -> User:
     old = _state(member)
     member.is_active = True
     member.save(update_fields=["is_active"])
-    audit_record(actor=actor, action="member.activate", target=member, old=old, new=_state(member))
+    audit_record(
+        actor=actor, action=AuditAction.MEMBER_ACTIVATE, target=member, old=old, new=_state(member)
+    )
     return member
