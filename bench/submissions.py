@@ -40,6 +40,7 @@ remember (its first request, then every ``DEVICE_CACHE_SECONDS``) is also read f
 
 import gzip
 import http.client
+import importlib
 import math
 import os
 import re
@@ -397,7 +398,7 @@ def _decode(body: bytes, encoding: str) -> bytes | None:
         return zlib.decompress(body)
     if encoding == "br":
         try:
-            import brotli  # type: ignore[import-not-found]
+            brotli = importlib.import_module("brotli")  # optional: only if the server sends br
         except ImportError:
             return None
         decoded: bytes = brotli.decompress(body)

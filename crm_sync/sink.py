@@ -8,7 +8,7 @@ where ``CRM_DEMO_SINK`` is on (development), never in production.
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -16,6 +16,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from customerinfo.core.portal import HtmxRequest
 from customerinfo.core.redis import redis_client, redis_key
 
 KEEP = 50
@@ -68,5 +69,6 @@ def demo_sink(request: HttpRequest, name: str) -> HttpResponse:
         return HttpResponse(status=204)
     raw: Any = redis_client().lrange(_key(name), 0, KEEP - 1)
     events = [json.loads(item) for item in raw]
-    template = "crm_sync/demo_sink_events.html" if request.htmx else "crm_sync/demo_sink.html"  # type: ignore[attr-defined]
+    htmx = cast(HtmxRequest, request).htmx
+    template = "crm_sync/demo_sink_events.html" if htmx else "crm_sync/demo_sink.html"
     return render(request, template, {"name": name, "events": events})

@@ -12,13 +12,13 @@ The security headers (SecurityMiddleware), Content-Length (CommonMiddleware) and
 are still set on kiosk answers.
 """
 
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
 from django_htmx import middleware as htmx
-from whitenoise import middleware as whitenoise  # type: ignore[import-untyped]
+from whitenoise import middleware as whitenoise
 
 KIOSK_API_PREFIX = "/api/kiosk/"
 
@@ -35,7 +35,7 @@ def browser_only(middleware: Middleware) -> Middleware:
         return middleware.__call__(self, request)
 
     namespace = {"__call__": call, "__module__": __name__}
-    return type(middleware.__name__, (middleware,), namespace)  # type: ignore[return-value]
+    return cast(Middleware, type(middleware.__name__, (middleware,), namespace))
 
 
 WhiteNoiseMiddleware = browser_only(whitenoise.WhiteNoiseMiddleware)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 from django.test import Client
 from django_tenants.utils import tenant_context
-from pytest_django import Settings
+from pytest_django import DjangoDbBlocker, Settings
 
 from customerinfo.core.accounts.models import Role, User
 from customerinfo.core.tenancy import use_public_schema
@@ -31,8 +31,8 @@ PASSWORD = "a-long-test-password"
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> None:
-    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+def django_db_setup(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> None:
+    with django_db_blocker.unblock():
         template_ensure_current()
         for slug, name in [("alice", "Alice's Shop"), ("charlie", "Charlie's Store")]:
             tenant_create(

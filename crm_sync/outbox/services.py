@@ -123,11 +123,11 @@ _routed: dict[int, bool] = {}
 def outbox_expected() -> bool:
     """Whether the next sign-up of this tenant should be written with ``OUTBOX_CTE``; unknown
     tenants are assumed to have destinations."""
-    return _routed.get(connection.tenant.pk, True)  # type: ignore[attr-defined]
+    return _routed.get(current_tenant_id(), True)
 
 
 def outbox_learned(*, routed: bool) -> None:
-    _routed[connection.tenant.pk] = routed  # type: ignore[attr-defined]
+    _routed[current_tenant_id()] = routed
 
 
 def outbox_parameters(*, form_id: int, location_id: int, now: datetime) -> list[Any]:

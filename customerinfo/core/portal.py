@@ -20,12 +20,17 @@ from .accounts.models import Role, User
 P = ParamSpec("P")
 
 
-class PortalRequest(HttpRequest):
+class HtmxRequest(HttpRequest):
+    """A request that went through django-htmx's middleware (every page but the kiosk API)."""
+
+    htmx: HtmxDetails
+
+
+class PortalRequest(HtmxRequest):
     """A request that passed ``role_required``: a signed-in member of this tenant's team."""
 
     user: User
     tenant: TenantMixin
-    htmx: HtmxDetails
 
 
 PortalView: TypeAlias = Callable[Concatenate[PortalRequest, P], HttpResponseBase]

@@ -115,7 +115,7 @@ def test_the_same_contact_twice_makes_one_profile(fake: FakeKlaviyo, client: htt
     assert {first[1].verdict, second[1].verdict, third[2].verdict} == {Verdict.DELIVERED}
     assert fake.creates == 1
     assert len(fake.contacts) == 1
-    assert fake.profile("ana@shop.test")["first_name"] == "Anna"  # type: ignore[index]
+    assert fake.profile_of("ana@shop.test")["first_name"] == "Anna"
 
 
 def test_no_consent_imports_the_profile_without_subscribing(

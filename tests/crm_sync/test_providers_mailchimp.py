@@ -100,7 +100,7 @@ def test_the_same_contact_twice_makes_one_member(fake: FakeMailchimp, client: ht
     assert {first[1].verdict, second[1].verdict, third[2].verdict} == {Verdict.DELIVERED}
     assert fake.creates == 1
     assert len(fake.contacts) == 1
-    assert fake.member("ana@shop.test")["merge_fields"]["FNAME"] == "Anna"  # type: ignore[index]
+    assert fake.member_of("ana@shop.test")["merge_fields"]["FNAME"] == "Anna"
 
 
 def test_double_opt_in_makes_a_new_member_pending(
@@ -139,8 +139,8 @@ def test_no_consent_is_never_subscribed(fake: FakeMailchimp, client: httpx.Clien
     results = provider_for(fake, client).send([refused, never_asked])
 
     assert {result.verdict for result in results.values()} == {Verdict.DELIVERED}
-    assert fake.member("ana@shop.test")["status"] == "transactional"  # type: ignore[index]
-    assert fake.member("bo@shop.test")["status"] == "transactional"  # type: ignore[index]
+    assert fake.member_of("ana@shop.test")["status"] == "transactional"
+    assert fake.member_of("bo@shop.test")["status"] == "transactional"
     assert "timestamp_opt" not in fake.requests[-1].json()
 
 
@@ -152,7 +152,7 @@ def test_an_unsubscribed_member_stays_unsubscribed_even_with_new_consent(
     results = provider_for(fake, client).send([contact()])
 
     assert results[1].verdict is Verdict.DELIVERED
-    assert fake.member("ana@shop.test")["status"] == "unsubscribed"  # type: ignore[index]
+    assert fake.member_of("ana@shop.test")["status"] == "unsubscribed"
 
 
 def test_consent_wording_and_mapped_properties_travel_as_merge_fields(
@@ -164,7 +164,7 @@ def test_consent_wording_and_mapped_properties_travel_as_merge_fields(
 
     provider.send([contact(postal_code="75011", properties={"STORE": "Paris 11", "FNAME": "A."})])
 
-    fields = fake.member("ana@shop.test")["merge_fields"]  # type: ignore[index]
+    fields = fake.member_of("ana@shop.test")["merge_fields"]
     assert fields["CONSENT"].startswith(
         f"email granted {CAPTURED_AT}; wording #12 9f86d081884c7d65"
     )

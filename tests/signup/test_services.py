@@ -1,4 +1,5 @@
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def in_alice(alice_tenant: Tenant):  # type: ignore[no-untyped-def]
+def in_alice(alice_tenant: Tenant) -> Iterator[None]:
     with tenant_context(alice_tenant):
         yield
 

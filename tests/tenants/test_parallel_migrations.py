@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 
 import pytest
+from pytest_django import DjangoDbBlocker
 
 from tenants import schemas, services
 from tenants.models import SchemaMigration, SchemaMigrationState, Tenant
@@ -11,10 +12,10 @@ from tests.tenants.test_services import forget_sessions_migration
 
 @pytest.fixture
 def committed_tenants(
-    django_db_setup: None, django_db_blocker: pytest.FixtureRequest
+    django_db_setup: None, django_db_blocker: DjangoDbBlocker
 ) -> Iterator[list[Tenant]]:
     """Tenants committed for real, for code that runs in other processes; removed afterwards."""
-    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+    with django_db_blocker.unblock():
         created = [
             services.tenant_create(
                 name=f"Parallel {n}",
@@ -32,9 +33,9 @@ def committed_tenants(
 
 
 def test_tenants_migrate_in_parallel_processes_resumes_an_interrupted_run(
-    committed_tenants: list[Tenant], django_db_blocker: pytest.FixtureRequest
+    committed_tenants: list[Tenant], django_db_blocker: DjangoDbBlocker
 ) -> None:
-    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+    with django_db_blocker.unblock():
         for tenant in committed_tenants:
             forget_sessions_migration(tenant.schema_name)
         # An earlier run was killed while it migrated the first one.

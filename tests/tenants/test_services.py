@@ -2,6 +2,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django_tenants.utils import tenant_context
+from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from customerinfo.core.accounts.models import Role, User
 from tenants import schemas, services
@@ -40,9 +41,9 @@ def test_tenant_create_provisions_schema_domain_and_owner() -> None:
 
 
 def test_tenant_create_without_provision_now_queues_provisioning(
-    django_capture_on_commit_callbacks: pytest.FixtureRequest,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
-    with django_capture_on_commit_callbacks() as callbacks:  # type: ignore[operator]
+    with django_capture_on_commit_callbacks() as callbacks:
         tenant = services.tenant_create(name="Later", slug="later", owner_email="o@later.example")
     assert not tenant.ready
     assert len(callbacks) == 1

@@ -1,4 +1,5 @@
 import pytest
+from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from tenants import tasks
 from tenants.models import Tenant
@@ -19,9 +20,9 @@ def test_pending_task_returns_the_ids_it_provisioned() -> None:
 
 
 def test_provisioning_is_queued_on_redis_after_commit(
-    django_capture_on_commit_callbacks: pytest.FixtureRequest,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
-    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+    with django_capture_on_commit_callbacks(execute=True):
         tenant_create(name="Queued", slug="queued", owner_email="o@queued.example")
     # The message went to the real broker; the worker is not running in tests, so the tenant
     # waits, not ready, exactly as a new sign-up waits for a busy worker.

@@ -147,6 +147,12 @@ class FakeKlaviyo(FakeServer):
         with self.lock:
             return self.contacts.get(email.lower())
 
+    def profile_of(self, email: str) -> dict[str, Any]:
+        """The profile, which the test expects to exist."""
+        profile = self.profile(email)
+        assert profile is not None, f"{email} has no profile"
+        return profile
+
     def _refusals(self, request: Request, endpoint: str) -> Iterator[Reply]:
         """Why Klaviyo would refuse this request before reading it, if it would."""
         scheme, _, key = request.headers.get("authorization", "").partition(" ")

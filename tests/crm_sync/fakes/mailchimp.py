@@ -143,6 +143,12 @@ class FakeMailchimp(FakeServer):
         with self.lock:
             return self.contacts.get(subscriber_hash(email))
 
+    def member_of(self, email: str) -> dict[str, Any]:
+        """The member, which the test expects to exist."""
+        member = self.member(email)
+        assert member is not None, f"{email} is not in the audience"
+        return member
+
     def _dispatch(self, request: Request) -> Reply | None:
         # Mailchimp counts connections before anything else. The base class answers one request
         # at a time under its lock (after its delay), so the count is kept around it.
