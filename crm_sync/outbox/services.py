@@ -43,24 +43,26 @@ def lease_until(now: datetime) -> datetime:
 
 # --- the outbox --------------------------------------------------------------------------------
 
-#: Which enabled destinations take a sign-up of form ``%s`` at store ``%s``: those that name no
-#: form (or this one) and no store (or this one). Reads the table alias ``destination``.
+#: Which enabled destinations take a sign-up of form ``form_id`` at store ``location_id``: those
+#: that name no form (or this one) and no store (or this one). Reads the alias ``destination``.
 _ROUTE_FILTER = """
     destination.enabled AND (
         NOT EXISTS (SELECT 1 FROM crm_sync_destination_forms AS chosen
                     WHERE chosen.destination_id = destination.id)
         OR EXISTS (SELECT 1 FROM crm_sync_destination_forms AS chosen
-                   WHERE chosen.destination_id = destination.id AND chosen.form_id = %s)
+                   WHERE chosen.destination_id = destination.id
+                       AND chosen.form_id = %(form_id)s)
     ) AND (
         NOT EXISTS (SELECT 1 FROM crm_sync_destination_locations AS chosen
                     WHERE chosen.destination_id = destination.id)
         OR EXISTS (SELECT 1 FROM crm_sync_destination_locations AS chosen
-                   WHERE chosen.destination_id = destination.id AND chosen.location_id = %s)
+                   WHERE chosen.destination_id = destination.id
+                       AND chosen.location_id = %(location_id)s)
     )"""
 
 #: Appended to the sign-up's INSERT statement (signup.services): one delivery per enabled
 #: destination whose forms and stores include this sign-up's, in the same statement and so the
-#: same transaction. A paused destination's deliveries start held. Parameters, in order, come
+#: same transaction. A paused destination's deliveries start held. Its named parameters come
 #: from ``outbox_parameters``; it reads the CTE ``new_submission`` of the statement it joins.
 OUTBOX_CTE = f"""
 new_deliveries AS (
@@ -68,9 +70,10 @@ new_deliveries AS (
         tenant_id, destination_id, submission_id, status, attempts, next_attempt_at,
         lease_expires_at, last_error, created_at, updated_at
     )
-    SELECT %s, destination.id, new_submission.id,
+    SELECT %(tenant_id)s, destination.id, new_submission.id,
         CASE WHEN destination.state = 'paused' THEN 'held' ELSE 'pending' END,
-        0, %s, %s, '', %s, %s
+        0, %(now)s::timestamptz, %(lease_until)s::timestamptz, '', %(now)s::timestamptz,
+        %(now)s::timestamptz
     FROM new_submission
     JOIN crm_sync_destination AS destination ON {_ROUTE_FILTER}
     RETURNING id, destination_id, status
@@ -85,9 +88,9 @@ INSERT INTO public.crm_outbox_delivery (
     tenant_id, destination_id, submission_id, status, attempts, next_attempt_at,
     lease_expires_at, last_error, created_at, updated_at
 )
-SELECT %s, destination.id, %s::uuid,
+SELECT %(tenant_id)s, destination.id, %(submission_id)s::uuid,
     CASE WHEN destination.state = 'paused' THEN 'held' ELSE 'pending' END,
-    0, %s, NULL, '', %s, %s
+    0, %(now)s::timestamptz, NULL, '', %(now)s::timestamptz, %(now)s::timestamptz
 FROM crm_sync_destination AS destination
 WHERE {_ROUTE_FILTER}
 ON CONFLICT (tenant_id, destination_id, submission_id) DO UPDATE SET
@@ -104,7 +107,16 @@ def deliveries_requeue(
     """Sends one sign-up again to its destinations, after commit; returns how many."""
     tenant_id = current_tenant_id()
     with connection.cursor() as cursor:
-        cursor.execute(_REQUEUE, [tenant_id, submission_id, now, now, now, form_id, location_id])
+        cursor.execute(
+            _REQUEUE,
+            {
+                "tenant_id": tenant_id,
+                "submission_id": submission_id,
+                "now": now,
+                "form_id": form_id,
+                "location_id": location_id,
+            },
+        )
         rows = [tuple(row) for row in cursor.fetchall()]
     deliveries_announce(deliveries=rows)
     return len(rows)
@@ -130,10 +142,16 @@ def outbox_learned(*, routed: bool) -> None:
     _routed[current_tenant_id()] = routed
 
 
-def outbox_parameters(*, form_id: int, location_id: int, now: datetime) -> list[Any]:
+def outbox_parameters(*, form_id: int, location_id: int, now: datetime) -> dict[str, Any]:
+    """The named parameters ``OUTBOX_CTE`` reads, besides the sign-up's own."""
     # The fast path holds a lease on new rows, so the relay leaves them to it unless it is lost.
-    tenant_id = current_tenant_id()
-    return [tenant_id, now, lease_until(now), now, now, form_id, location_id]
+    return {
+        "tenant_id": current_tenant_id(),
+        "now": now,
+        "lease_until": lease_until(now),
+        "form_id": form_id,
+        "location_id": location_id,
+    }
 
 
 def deliveries_announce(*, deliveries: Sequence[tuple[int, int, str]]) -> None:

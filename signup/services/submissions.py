@@ -230,14 +230,14 @@ _SUBMISSION_CTES = """
 WITH checks AS (
     SELECT {routed} AS routed,
         tablet.paired IS NOT NULL AS paired,
-        coalesce(tablet.closed_at > %s::timestamptz, true) AS accepting
+        coalesce(tablet.closed_at > %(captured_at)s::timestamptz, true) AS accepting
     FROM (SELECT 1) AS one
     LEFT JOIN LATERAL (
         SELECT true AS paired, location.closed_at
         FROM signup_device AS device
         JOIN signup_location AS location ON location.id = device.location_id
-        WHERE device.id = %s AND device.revoked_at IS NULL
-            AND location.id = %s AND location.country = %s
+        WHERE device.id = %(device_id)s AND device.revoked_at IS NULL
+            AND location.id = %(location_id)s AND location.country = %(country)s
     ) AS tablet ON true
 ), new_submission AS (
     INSERT INTO signup_submission (
@@ -245,9 +245,11 @@ WITH checks AS (
         birthday_month, birthday_day, postal_code, answers, set_aside, locale, captured_at,
         received_at
     )
-    SELECT %s::uuid, %s::bigint, %s::bigint, %s::bigint, %s::text, %s::text, %s::text,
-        %s::text, %s::smallint, %s::smallint, %s::text, %s::jsonb, %s::jsonb, %s::text,
-        %s::timestamptz, %s::timestamptz
+    SELECT %(id)s::uuid, %(form_version_id)s::bigint, %(location_id)s::bigint,
+        %(device_id)s::bigint, %(email)s::text, %(first_name)s::text, %(last_name)s::text,
+        %(phone)s::text, %(birthday_month)s::smallint, %(birthday_day)s::smallint,
+        %(postal_code)s::text, %(answers)s::jsonb, %(set_aside)s::jsonb, %(locale)s::text,
+        %(captured_at)s::timestamptz, %(received_at)s::timestamptz
     FROM checks
     WHERE checks.paired AND checks.accepting AND {guard}
     ON CONFLICT (id) DO NOTHING
@@ -257,9 +259,11 @@ WITH checks AS (
         submission_id, channel, granted, text_id, text_hash, locale, location_id, device_id,
         captured_at, received_at
     )
-    SELECT new_submission.id, c.channel, c.granted, c.text_id, c.text_hash, %s, %s, %s, %s, %s
+    SELECT new_submission.id, c.channel, c.granted, c.text_id, c.text_hash,
+        %(locale)s::text, %(location_id)s::bigint, %(device_id)s::bigint,
+        %(captured_at)s::timestamptz, %(received_at)s::timestamptz
     FROM new_submission
-    CROSS JOIN jsonb_to_recordset(%s::jsonb)
+    CROSS JOIN jsonb_to_recordset(%(consents)s::jsonb)
         AS c(channel text, granted boolean, text_id bigint, text_hash text)
 )"""
 _WITH_OUTBOX = (
@@ -297,54 +301,50 @@ def _insert_once(
     DeviceRefusedError if the tablet was revoked or its store changed country meanwhile, and
     LocationClosedError if the store closed before the sign-up was captured.
     """
-    outbox = outbox_expected()
-    parameters: list[Any] = [
-        submission.captured_at,
-        submission.device_id,
-        submission.location_id,
-        country,
-        submission.pk,
-        submission.form_version_id,
-        submission.location_id,
-        submission.device_id,
-        submission.email,
-        submission.first_name,
-        submission.last_name,
-        submission.phone,
-        submission.birthday_month,
-        submission.birthday_day,
-        submission.postal_code,
-        json.dumps(submission.answers),
-        json.dumps(submission.set_aside),
-        submission.locale,
-        submission.captured_at,
-        submission.received_at,
-        submission.locale,
-        submission.location_id,
-        submission.device_id,
-        submission.captured_at,
-        submission.received_at,
-        json.dumps(consents),
-    ]
-    if outbox:
-        parameters += outbox_parameters(
+    parameters: dict[str, Any] = {
+        "id": submission.pk,
+        "form_version_id": submission.form_version_id,
+        "location_id": submission.location_id,
+        "device_id": submission.device_id,
+        "country": country,
+        "email": submission.email,
+        "first_name": submission.first_name,
+        "last_name": submission.last_name,
+        "phone": submission.phone,
+        "birthday_month": submission.birthday_month,
+        "birthday_day": submission.birthday_day,
+        "postal_code": submission.postal_code,
+        "answers": json.dumps(submission.answers),
+        "set_aside": json.dumps(submission.set_aside),
+        "locale": submission.locale,
+        "captured_at": submission.captured_at,
+        "received_at": submission.received_at,
+        "consents": json.dumps(consents),
+        **outbox_parameters(
             form_id=form_id, location_id=submission.location_id, now=submission.received_at
-        )
-    # Prepared once per connection: planning this statement costs PostgreSQL more than running it.
-    with prepared_cursor() as cursor:
-        cursor.execute(_INSERT_SUBMISSION[outbox], parameters)
-        inserted, deliveries, routed, paired, accepting = cursor.fetchone()
-    outbox_learned(routed=routed)
-    if not paired:
-        raise DeviceRefusedError
-    if not accepting:
-        raise LocationClosedError
-    if routed and not outbox:
-        # A destination was enabled since this process last looked: the guard stored nothing.
-        return _insert_once(submission, consents, form_id, country)
-    if inserted:
-        deliveries_announce(deliveries=[tuple(row) for row in deliveries])
-    return bool(inserted)
+        ),
+    }
+    # At most twice: the second time only if a destination was enabled since this process last
+    # looked, and then with the outbox, which is always right.
+    outbox = outbox_expected()
+    while True:
+        # Prepared once per connection: planning this statement costs PostgreSQL more than
+        # running it.
+        with prepared_cursor() as cursor:
+            cursor.execute(_INSERT_SUBMISSION[outbox], parameters)
+            inserted, deliveries, routed, paired, accepting = cursor.fetchone()
+        outbox_learned(routed=routed)
+        if not paired:
+            raise DeviceRefusedError
+        if not accepting:
+            raise LocationClosedError
+        if routed and not outbox:
+            # The guard stored nothing; the statement with the outbox will.
+            outbox = True
+            continue
+        if inserted:
+            deliveries_announce(deliveries=[tuple(row) for row in deliveries])
+        return bool(inserted)
 
 
 def _same_submission(existing: Submission, device: Device) -> Submission:
