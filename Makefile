@@ -17,7 +17,7 @@ install:
 run: install
 	@$(EMBEDDED) python -m customerinfo.devserver
 
-## Lint, type-check, check migrations, then the whole test suite with coverage.
+## Lint (ruff, import layers), type-check, check migrations, then the whole suite with coverage.
 test: install browser lint typecheck migrations-check pytest
 
 ## The kiosk's tests drive Debian's Chromium (a browser cannot be downloaded by Playwright here)
@@ -37,6 +37,7 @@ browser:
 lint:
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen lint-imports
 
 typecheck:
 	$(UV) run --frozen mypy .
