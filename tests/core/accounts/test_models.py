@@ -3,7 +3,7 @@ from django_tenants.utils import tenant_context
 
 from customerinfo.core.accounts.models import Role, User
 from tenants.models import Tenant
-from tests.accounts.factories import UserFactory
+from tests.core.accounts.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
