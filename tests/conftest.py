@@ -123,6 +123,27 @@ def charlie_client(charlie_tenant: Tenant) -> Client:
 
 
 @pytest.fixture
+def owner_client(alice_client: Client, alice_tenant: Tenant, alice: User) -> Client:
+    """alice, the owner, signed in on her portal."""
+    login(alice_client, alice_tenant, alice)
+    return alice_client
+
+
+@pytest.fixture
+def manager_client(alice_client: Client, alice_tenant: Tenant, bob: User) -> Client:
+    """bob, a manager of alice's shop, signed in on its portal."""
+    login(alice_client, alice_tenant, bob)
+    return alice_client
+
+
+@pytest.fixture
+def in_alice(alice_tenant: Tenant) -> Iterator[Tenant]:
+    """The test runs in alice's schema: what it reads and writes is her shop's."""
+    with tenant_context(alice_tenant):
+        yield alice_tenant
+
+
+@pytest.fixture
 def kiosk(alice_tenant: Tenant) -> Iterator[Kiosk]:
     """A store of alice's with the brand form published and a paired tablet; the test runs in
     alice's schema."""

@@ -17,14 +17,14 @@ from tenants.models import Tenant
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.usefixtures("in_alice")
 def test_inside_a_tenant_the_accessors_name_it(alice_tenant: Tenant) -> None:
-    with tenant_context(alice_tenant):
-        assert current_tenant_id() == alice_tenant.pk
-        assert current_tenant().pk == alice_tenant.pk
-        assert current_schema() == "t_alice"
-        with public_schema():
-            assert current_schema() == "public"
-        assert current_schema() == "t_alice"
+    assert current_tenant_id() == alice_tenant.pk
+    assert current_tenant().pk == alice_tenant.pk
+    assert current_schema() == "t_alice"
+    with public_schema():
+        assert current_schema() == "public"
+    assert current_schema() == "t_alice"
 
 
 def test_outside_any_tenant_there_is_no_tenant_id() -> None:

@@ -130,36 +130,36 @@ def test_a_private_address_is_refused_when_typed_in_production(
 # --- the service checks too (the form is not the only way in) -----------------------------------
 
 
-def test_the_service_normalises_and_refuses_with_codes(alice_tenant: Tenant) -> None:
-    with tenant_context(alice_tenant):
-        destination = webhook_destination(url="HTTP://Example.com:80/hook")
-        assert destination.settings == {"url": "http://example.com/hook"}
-        for url, code, _ in UNREADABLE:
-            with pytest.raises(ServiceError) as error:
-                webhook_destination(url=url)
-            assert error.value.fields["url"][0]["code"] == code
-        with pytest.raises(ServiceError) as salesforce:
-            services.destination_create(
-                actor=None,
-                name="SF",
-                kind="salesforce",
-                settings={"login_url": "http://[::1/x"},
-                credentials={"client_id": "id", "client_secret": "secret"},
-            )
-        assert salesforce.value.fields["login_url"][0]["code"] == "invalid_host"
-        with pytest.raises(ServiceError):
-            services.destination_update(
-                actor=None,
-                destination=destination,
-                name="Changed",
-                settings={"url": "http://a..b/x"},
-                credentials={},
-                field_mapping={},
-                forms=[],
-                locations=[],
-                enabled=True,
-            )
-        assert Destination.objects.get(pk=destination.pk).settings == destination.settings
+@pytest.mark.usefixtures("in_alice")
+def test_the_service_normalises_and_refuses_with_codes() -> None:
+    destination = webhook_destination(url="HTTP://Example.com:80/hook")
+    assert destination.settings == {"url": "http://example.com/hook"}
+    for url, code, _ in UNREADABLE:
+        with pytest.raises(ServiceError) as error:
+            webhook_destination(url=url)
+        assert error.value.fields["url"][0]["code"] == code
+    with pytest.raises(ServiceError) as salesforce:
+        services.destination_create(
+            actor=None,
+            name="SF",
+            kind="salesforce",
+            settings={"login_url": "http://[::1/x"},
+            credentials={"client_id": "id", "client_secret": "secret"},
+        )
+    assert salesforce.value.fields["login_url"][0]["code"] == "invalid_host"
+    with pytest.raises(ServiceError):
+        services.destination_update(
+            actor=None,
+            destination=destination,
+            name="Changed",
+            settings={"url": "http://a..b/x"},
+            credentials={},
+            field_mapping={},
+            forms=[],
+            locations=[],
+            enabled=True,
+        )
+    assert Destination.objects.get(pk=destination.pk).settings == destination.settings
 
 
 # --- testing the connection --------------------------------------------------------------------

@@ -71,24 +71,24 @@ def test_revoking_locks_out_a_tablet_the_process_remembers(
         assert devices.device_known(token_hash=kiosk.device.token_hash) is None
 
 
+@pytest.mark.usefixtures("in_alice")
 def test_a_revoked_tablet_stores_nothing_even_from_a_request_already_past_authentication(
-    kiosk: Kiosk, alice_tenant: Tenant
+    kiosk: Kiosk,
 ) -> None:
-    with tenant_context(alice_tenant):
-        read_before = kiosk.device
-        services.device_revoke(actor=None, device=Device.objects.get(pk=kiosk.device.pk))
-        with pytest.raises(services.DeviceRefusedError) as refused:
-            services.submission_create(
-                device=read_before,
-                submission_id=uuid.uuid4(),
-                form_version_id=kiosk.version.pk,
-                locale="en",
-                captured_at=timezone.now(),
-                answers={"email": "late@example.com"},
-                consents={},
-            )
-        assert refused.value.status_code == 401
-        assert not Submission.objects.filter(email="late@example.com").exists()
+    read_before = kiosk.device
+    services.device_revoke(actor=None, device=Device.objects.get(pk=kiosk.device.pk))
+    with pytest.raises(services.DeviceRefusedError) as refused:
+        services.submission_create(
+            device=read_before,
+            submission_id=uuid.uuid4(),
+            form_version_id=kiosk.version.pk,
+            locale="en",
+            captured_at=timezone.now(),
+            answers={"email": "late@example.com"},
+            consents={},
+        )
+    assert refused.value.status_code == 401
+    assert not Submission.objects.filter(email="late@example.com").exists()
 
 
 def test_a_store_moving_country_is_read_again(
@@ -133,15 +133,13 @@ def test_a_remembered_tablet_gets_the_same_field_errors(
         assert devices.device_known(token_hash=kiosk.device.token_hash) is not None
 
 
-def test_a_remembered_tablet_reads_its_other_fields_from_the_database(
-    kiosk: Kiosk, alice_tenant: Tenant
-) -> None:
-    with tenant_context(alice_tenant):
-        devices.device_remember(device=kiosk.device)
-        device = devices.device_known(token_hash=kiosk.device.token_hash)
-        assert device is not None
-        assert device.name == kiosk.device.name, "deferred, not blank"
-        assert device.location.name == kiosk.location.name
+@pytest.mark.usefixtures("in_alice")
+def test_a_remembered_tablet_reads_its_other_fields_from_the_database(kiosk: Kiosk) -> None:
+    devices.device_remember(device=kiosk.device)
+    device = devices.device_known(token_hash=kiosk.device.token_hash)
+    assert device is not None
+    assert device.name == kiosk.device.name, "deferred, not blank"
+    assert device.location.name == kiosk.location.name
 
 
 def test_the_limit_is_decided_on_the_count_all_processes_share(

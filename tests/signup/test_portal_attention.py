@@ -50,12 +50,6 @@ def till(alice_tenant: Tenant) -> Device:
     return device
 
 
-@pytest.fixture
-def manager_client(alice_client: Client, alice_tenant: Tenant, bob: User) -> Client:
-    login(alice_client, alice_tenant, bob)
-    return alice_client
-
-
 def _fresh(submission: Submission, tenant: Tenant) -> Submission:
     with tenant_context(tenant):
         return Submission.objects.get(pk=submission.pk)

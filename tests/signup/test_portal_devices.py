@@ -8,7 +8,6 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from customerinfo.core.accounts.models import User
 from customerinfo.core.models import AuditEntry
 from customerinfo.core.portal import age
 from signup import services
@@ -18,12 +17,6 @@ from tests.conftest import login
 from tests.signup.test_portal_helpers import make_device, make_form, make_location, staff_user
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def manager_client(alice_client: Client, alice_tenant: Tenant, bob: User) -> Client:
-    login(alice_client, alice_tenant, bob)
-    return alice_client
 
 
 def test_ages_read_naturally() -> None:

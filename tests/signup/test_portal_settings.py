@@ -13,23 +13,9 @@ from customerinfo.core.models import AuditEntry
 from signup import services, tasks
 from signup.models import RetailerSettings, Submission
 from tenants.models import Tenant
-from tests.conftest import login
 from tests.signup.test_portal_helpers import make_device, make_form, make_location, make_submission
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def owner_client(alice_client: Client, alice_tenant: Tenant, alice: User) -> Client:
-    login(alice_client, alice_tenant, alice)
-    return alice_client
-
-
-@pytest.fixture
-def manager_client(alice_tenant: Tenant, bob: User) -> Client:
-    client = Client(HTTP_HOST=str(alice_tenant.get_primary_domain()))
-    login(client, alice_tenant, bob)
-    return client
 
 
 def _shoppers(tenant: Tenant) -> None:

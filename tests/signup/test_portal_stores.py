@@ -4,21 +4,13 @@ import pytest
 from django.test import Client
 from django_tenants.utils import tenant_context
 
-from customerinfo.core.accounts.models import User
 from customerinfo.core.models import AuditEntry
 from signup.models import Location
 from signup.selectors import kiosk_form
 from tenants.models import Tenant
-from tests.conftest import login
 from tests.signup.test_portal_helpers import make_device, make_form, make_location
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def manager_client(alice_client: Client, alice_tenant: Tenant, bob: User) -> Client:
-    login(alice_client, alice_tenant, bob)
-    return alice_client
 
 
 def test_list_shows_stores_with_their_tablets(manager_client: Client, alice_tenant: Tenant) -> None:

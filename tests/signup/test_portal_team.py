@@ -12,12 +12,6 @@ from tests.conftest import PASSWORD, login
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def owner_client(alice_client: Client, alice_tenant: Tenant, alice: User) -> Client:
-    login(alice_client, alice_tenant, alice)
-    return alice_client
-
-
 def _member(tenant: Tenant, email: str) -> User:
     with tenant_context(tenant):
         return User.objects.get(email=email)

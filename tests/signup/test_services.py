@@ -1,26 +1,17 @@
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from django_tenants.utils import tenant_context
 
 from customerinfo.core.audit import sha256
 from customerinfo.core.errors import ServiceError
 from customerinfo.core.models import AuditEntry
 from signup import services
 from signup.models import Consent, Location, PairingCode, Submission
-from tenants.models import Tenant
 from tests.signup.factories import Kiosk, kiosk_create
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def in_alice(alice_tenant: Tenant) -> Iterator[None]:
-    with tenant_context(alice_tenant):
-        yield
 
 
 def _submit(kiosk: Kiosk, email: str = "ann@example.com", days_ago: int = 0) -> Submission:
