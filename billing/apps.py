@@ -6,3 +6,10 @@ class BillingConfig(AppConfig):
 
     name = "billing"
     verbose_name = "Billing"
+
+    def ready(self) -> None:
+        from signup.signals import tablets_changed
+
+        from . import receivers
+
+        tablets_changed.connect(receivers.tablets_changed, dispatch_uid="billing.seats")

@@ -26,6 +26,7 @@ urlpatterns = [
     ),
     path("api/kiosk/rejections", signup_apis.RejectionApi.as_view(), name="kiosk-rejections"),
     path("crm/", include("crm_sync.urls")),
+    path("", include("billing.urls")),
     path("", include("signup.urls")),
     path(
         "login/",
@@ -36,5 +37,21 @@ urlpatterns = [
     path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path(
         "password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"
+    ),
+    path("password/reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "password/reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "password/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
     ),
 ]

@@ -13,6 +13,17 @@ class TenantStatus(models.TextChoices):
     FAILED = "failed", "Provisioning failed"
 
 
+class TenantAccess(models.TextChoices):
+    """What a retailer may do. Set by billing from its subscription; read by every app."""
+
+    FULL = "full", "Full"
+    #: Full, with a banner and a way to pay: the payment is overdue and still being retried.
+    WARNED = "warned", "Full, payment overdue"
+    #: The portal is read-only but for billing; tablets keep capturing every sign-up and CRM
+    #: deliveries wait, without spending attempts, until the account is paid.
+    SUSPENDED = "suspended", "Suspended"
+
+
 class Tenant(TenantMixin):
     """A retailer. Its data lives in the PostgreSQL schema ``schema_name``."""
 
@@ -28,6 +39,9 @@ class Tenant(TenantMixin):
     #: so no plain password ever travels through the task queue.
     owner_password_hash = models.CharField(max_length=256, blank=True)
     provisioning_error = models.TextField(blank=True)
+    access = models.CharField(
+        max_length=16, choices=TenantAccess.choices, default=TenantAccess.FULL
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     provisioned_at = models.DateTimeField(null=True, blank=True)
 

@@ -40,18 +40,11 @@ def schema_name_for(slug: str) -> str:
     return "t_" + slug.replace("-", "_")
 
 
-def tenant_create(
-    *,
-    name: str,
-    slug: str,
-    owner_email: str,
-    owner_password: str | None = None,
-    provision_now: bool = False,
-) -> Tenant:
-    """Records a new retailer and gets its schema made.
+def slug_check(*, slug: str) -> str:
+    """The address as it will be used; raises TenantError if it cannot be a shop's address.
 
-    The request that creates a tenant only writes two rows; the schema is cloned by a Celery task
-    after commit (or here with ``provision_now``), and the tenant serves nothing until ``ready``.
+    The sign-up form asks this while the retailer types, and ``tenant_create`` again when it
+    writes: the database's unique constraint is the last word on a race.
     """
     slug = slug.strip().lower()
     if not SLUG_PATTERN.match(slug):
@@ -61,23 +54,42 @@ def tenant_create(
         )
     if slug in RESERVED_SLUGS:
         raise TenantError("reserved_slug", f"The address {slug!r} is reserved.")
+    domain = f"{slug}.{settings.BASE_DOMAIN}"
+    if Tenant.objects.filter(slug=slug).exists() or Domain.objects.filter(domain=domain).exists():
+        raise TenantError("slug_taken", f"The address {slug!r} is already taken.")
+    return slug
+
+
+def tenant_create(
+    *,
+    name: str,
+    slug: str,
+    owner_email: str,
+    owner_password: str | None = None,
+    owner_password_hash: str | None = None,
+    provision_now: bool = False,
+) -> Tenant:
+    """Records a new retailer and gets its schema made.
+
+    The request that creates a tenant only writes two rows; the schema is cloned by a Celery task
+    after commit (or here with ``provision_now``), and the tenant serves nothing until ``ready``.
+    The owner's password comes in plain (an operator's command) or already hashed (the public
+    sign-up, which hashed it when the form was sent).
+    """
     if not name.strip():
         raise TenantError("invalid_name", "A retailer needs a name.")
-    domain = f"{slug}.{settings.BASE_DOMAIN}"
     with transaction.atomic():
-        if (
-            Tenant.objects.filter(slug=slug).exists()
-            or Domain.objects.filter(domain=domain).exists()
-        ):
-            raise TenantError("slug_taken", f"The address {slug!r} is already taken.")
+        slug = slug_check(slug=slug)
         tenant = Tenant.objects.create(
             name=name.strip(),
             slug=slug,
             schema_name=schema_name_for(slug),
             owner_email=User.objects.normalize_email(owner_email).lower(),
-            owner_password_hash=make_password(owner_password),
+            owner_password_hash=owner_password_hash or make_password(owner_password),
         )
-        Domain.objects.create(domain=domain, tenant=tenant, is_primary=True)
+        Domain.objects.create(
+            domain=f"{slug}.{settings.BASE_DOMAIN}", tenant=tenant, is_primary=True
+        )
         if not provision_now:
             from .tasks import tenant_provision_task
 

@@ -7,6 +7,7 @@ where a later topic builds on an earlier one (security needs DEBUG from base).
 import django_stubs_ext
 
 from .base import *  # noqa: F403
+from .billing import *  # noqa: F403
 from .celery import *  # noqa: F403
 from .crm import *  # noqa: F403
 from .logging import *  # noqa: F403

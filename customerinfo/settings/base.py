@@ -62,6 +62,8 @@ MIDDLEWARE = [
     "customerinfo.middleware.AuthenticationMiddleware",
     "customerinfo.middleware.MessageMiddleware",
     "customerinfo.middleware.HtmxMiddleware",
+    # A suspended retailer's portal is read-only but for billing; tablets are let through.
+    "billing.middleware.BillingAccessMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -75,6 +77,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "billing.middleware.billing_banner",
             ],
         },
     }

@@ -48,4 +48,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "signup.tasks.retention_purge_all",
         "schedule": crontab(hour=3, minute=17),
     },
+    # Sign-ups of the hour that ended go to Stripe's meter; seats and stale sign-ups are swept.
+    # Ten past: the hour's last sign-ups are committed by then (billing.services.usage).
+    "billing-usage-hourly": {
+        "task": "billing.tasks.usage_hourly",
+        "schedule": crontab(minute=10),
+    },
+    # Month-end closes run well inside the hour Stripe waits before finalising an invoice.
+    "billing-periods-close": {
+        "task": "billing.tasks.periods_close",
+        "schedule": timedelta(minutes=5),
+    },
+    # Webhook events whose task was lost.
+    "billing-events-pending": {
+        "task": "billing.tasks.events_process_pending",
+        "schedule": timedelta(minutes=2),
+    },
 }

@@ -17,6 +17,7 @@ from ..models import (
     Location,
     PairingCode,
 )
+from ..signals import tablets_changed
 
 PAIRING_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a screen
 PAIRING_LOOKUP_LENGTH, PAIRING_SECRET_LENGTH = 4, 6
@@ -115,7 +116,12 @@ def device_pair(*, code: str, previous_token: str = "") -> tuple[Device, str]:
             )
     if wrong:
         raise invalid
+    _tablets_changed()
     return device, token
+
+
+def _tablets_changed() -> None:
+    transaction.on_commit(lambda: tablets_changed.send(sender=Device))
 
 
 def device_for_token(*, token: str) -> Device | None:
@@ -143,6 +149,7 @@ def device_revoke(*, actor: User | None, device: Device) -> Device:
             old={"revoked": False},
             new={"revoked": True},
         )
+        _tablets_changed()
     return device
 
 

@@ -19,6 +19,8 @@ PRODUCTION = {
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "BASE_DOMAIN": "customerinfo.example",
     "CRM_ENCRYPTION_KEYS": "x5R2CgSDoZ1Y4mcpq4yC8qCDrV4d0QRPgqvkzoZIxJs=",
+    "STRIPE_SECRET_KEY": "sk_live_production_key",
+    "STRIPE_WEBHOOK_SECRET": "whsec_production_secret",
 }
 
 
@@ -30,6 +32,9 @@ def run_django(environment: dict[str, str], *arguments: str) -> subprocess.Compl
         "REDIS_URL",
         "CUSTOMERINFO_ENV",
         "CRM_ENCRYPTION_KEYS",
+        "STRIPE_SECRET_KEY",
+        "STRIPE_WEBHOOK_SECRET",
+        "STRIPE_API_BASE",
     ):
         clean.pop(name, None)
     return subprocess.run(  # noqa: S603
@@ -44,7 +49,15 @@ def run_django(environment: dict[str, str], *arguments: str) -> subprocess.Compl
 
 
 @pytest.mark.parametrize(
-    "missing", ["SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CRM_ENCRYPTION_KEYS"]
+    "missing",
+    [
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "CRM_ENCRYPTION_KEYS",
+        "STRIPE_SECRET_KEY",
+        "STRIPE_WEBHOOK_SECRET",
+    ],
 )
 def test_production_stops_at_start_naming_a_missing_secret(missing: str) -> None:
     environment = {k: v for k, v in PRODUCTION.items() if k != missing}

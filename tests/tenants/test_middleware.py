@@ -58,7 +58,11 @@ def test_login_page_names_the_tenant(alice_client: Client, alice_tenant: Tenant)
 
 
 def test_public_host_has_no_tenant_portal(public_client: Client) -> None:
-    assert public_client.get("/login/").status_code == 404
+    assert public_client.get("/forms/").status_code == 404
+    # Its "Sign in" asks which shop, and signs no one in itself.
+    page = public_client.get("/login/").content.decode()
+    assert "Sign in to your shop" in page
+    assert 'type="password"' not in page
 
 
 def test_alices_password_does_not_open_charlies_portal(charlie_client: Client) -> None:

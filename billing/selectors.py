@@ -1,0 +1,115 @@
+"""Reads of billing, including the counts it takes from every retailer's schema at once."""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.db import connection
+
+from signup.models import Device, Submission
+
+from .models import BillingAccount, CatalogPrice, InvoiceRecord, PeriodClose, SubscriptionStatus
+
+#: Schemas per counting statement: one statement of UNION ALLs instead of a query (and a
+#: search_path switch) per retailer; a thousand shops cost two round trips, not a thousand.
+SCHEMAS_PER_QUERY = 500
+
+
+def _union(parts: Sequence[str]) -> str:
+    return "\nUNION ALL\n".join(parts)
+
+
+def signups_by_hour(
+    *, schemas: Sequence[str], start: datetime, end: datetime
+) -> dict[str, dict[datetime, int]]:
+    """Sign-ups received in [start, end), per schema and hour (hours with none are absent)."""
+    table = connection.ops.quote_name(Submission._meta.db_table)
+    counts: dict[str, dict[datetime, int]] = defaultdict(dict)
+    for offset in range(0, len(schemas), SCHEMAS_PER_QUERY):
+        batch = schemas[offset : offset + SCHEMAS_PER_QUERY]
+        sql = _union(
+            [
+                f"SELECT %s, date_trunc('hour', received_at), count(*) "  # noqa: S608
+                f"FROM {connection.ops.quote_name(schema)}.{table} "
+                "WHERE received_at >= %s AND received_at < %s GROUP BY 2"
+                for schema in batch
+            ]
+        )
+        parameters: list[str | datetime] = []
+        for schema in batch:
+            parameters += [schema, start, end]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, parameters)
+            for schema, hour, count in cursor.fetchall():
+                counts[schema][hour] = count
+    return counts
+
+
+def tablets_by_schema(*, schemas: Sequence[str]) -> dict[str, int]:
+    """Tablets paired and not revoked, per schema: the seats each retailer should be billed."""
+    table = connection.ops.quote_name(Device._meta.db_table)
+    counts: dict[str, int] = {}
+    for offset in range(0, len(schemas), SCHEMAS_PER_QUERY):
+        batch = schemas[offset : offset + SCHEMAS_PER_QUERY]
+        sql = _union(
+            [
+                f"SELECT %s, count(*) FROM {connection.ops.quote_name(schema)}.{table} "  # noqa: S608
+                "WHERE revoked_at IS NULL"
+                for schema in batch
+            ]
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, list(batch))
+            counts.update(dict(cursor.fetchall()))
+    return counts
+
+
+def billed_accounts() -> list[BillingAccount]:
+    """Accounts with a subscription, whose tenants' schemas exist."""
+    return list(
+        BillingAccount.objects.exclude(status=SubscriptionStatus.NONE)
+        .filter(tenant__ready=True)
+        .select_related("tenant")
+        .order_by("pk")
+    )
+
+
+def catalog() -> dict[str, CatalogPrice]:
+    return {price.lookup_key: price for price in CatalogPrice.objects.all()}
+
+
+def account_of_tenant(*, tenant_id: int) -> BillingAccount | None:
+    return BillingAccount.objects.filter(tenant_id=tenant_id).first()
+
+
+def invoices_of(*, account: BillingAccount, limit: int = 24) -> list[InvoiceRecord]:
+    return list(account.invoices.order_by("-created")[:limit])
+
+
+def closes_of(*, account: BillingAccount) -> list[PeriodClose]:
+    return list(account.closes.order_by("-period_start"))
+
+
+def shop_exists(*, slug: str) -> bool:
+    from tenants.models import Tenant
+
+    return Tenant.objects.filter(slug=slug, ready=True).exists()
+
+
+def billing_summary(*, account: BillingAccount, now: datetime) -> dict[str, object]:
+    """What the owners' billing page shows besides the account itself (read in the tenant's
+    schema: the sign-ups are counted there)."""
+    start = account.current_period_start
+    signups = (
+        Submission.objects.filter(received_at__gte=start, received_at__lt=now).count()
+        if start
+        else 0
+    )
+    price = CatalogPrice.objects.filter(lookup_key="customerinfo_signups_monthly").first()
+    included = price.tiers[0]["up_to"] if price and price.tiers else None
+    return {
+        "signups_this_period": signups,
+        "included_signups": included,
+        "over_allowance": bool(included is not None and signups > included),
+        "invoices": invoices_of(account=account),
+    }

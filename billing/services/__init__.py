@@ -1,0 +1,55 @@
+"""Writes of billing, one module per sub-domain; callers import from here.
+
+``catalog`` (prices in Stripe), ``signups`` (self-serve sign-up and Checkout), ``accounts``
+(our copy of each subscription, and access), ``seats`` (tablets billed), ``usage`` (sign-ups to
+the meter), ``close`` (month end), ``invoices``, ``webhooks``, ``suspension``.
+"""
+
+from .accounts import access_apply, account_for_customer, account_sync
+from .catalog import SIGNUPS, TABLETS, catalog_sync
+from .client import stripe_client, stripe_client_reset
+from .close import period_close, periods_close
+from .invoices import invoice_sync
+from .portal import customer_portal_url, invoice_preview
+from .seats import seats_sync, seats_sync_all
+from .signups import (
+    slug_available,
+    trial_signup_complete,
+    trial_signup_start,
+    trial_signups_expire,
+    welcome_token,
+    welcome_use,
+)
+from .suspension import deliveries_release
+from .usage import usage_count, usage_send
+from .webhooks import event_process, event_receive, events_process_pending
+
+__all__ = [
+    "SIGNUPS",
+    "TABLETS",
+    "access_apply",
+    "account_for_customer",
+    "account_sync",
+    "catalog_sync",
+    "customer_portal_url",
+    "deliveries_release",
+    "event_process",
+    "event_receive",
+    "events_process_pending",
+    "invoice_preview",
+    "invoice_sync",
+    "period_close",
+    "periods_close",
+    "seats_sync",
+    "seats_sync_all",
+    "slug_available",
+    "stripe_client",
+    "stripe_client_reset",
+    "trial_signup_complete",
+    "trial_signup_start",
+    "trial_signups_expire",
+    "usage_count",
+    "usage_send",
+    "welcome_token",
+    "welcome_use",
+]

@@ -1,0 +1,126 @@
+"""Our copy of a retailer's subscription, refreshed from Stripe, and what access follows from it.
+
+Webhook events arrive late, twice and out of order, and each carries a snapshot that may already
+be stale. So an event is only a reason to look: ``account_sync`` fetches the subscription as it
+is now and writes it, unless a fetch that started later has already been written. Any order of
+any events then ends in the state Stripe has.
+"""
+
+import logging
+from datetime import UTC, datetime
+
+from django.db import transaction
+from django.utils import timezone
+from stripe import Subscription
+
+from tenants.models import Tenant, TenantAccess
+
+from ..models import ACCESS_BY_STATUS, BillingAccount, PeriodClose, SubscriptionStatus
+from .catalog import TABLETS
+from .client import stripe_client
+
+logger = logging.getLogger(__name__)
+
+#: Statuses a subscription can be found in when looking for the customer's current one.
+_LIVE = {"trialing", "active", "past_due", "unpaid", "paused", "incomplete"}
+
+
+def _when(epoch: int | None) -> datetime | None:
+    return datetime.fromtimestamp(epoch, tz=UTC) if epoch else None
+
+
+def _subscription_fetch(account: BillingAccount) -> Subscription | None:
+    client = stripe_client()
+    if account.stripe_subscription_id:
+        return client.v1.subscriptions.retrieve(account.stripe_subscription_id)
+    subscriptions = client.v1.subscriptions.list(
+        params={"customer": account.stripe_customer_id, "status": "all", "limit": 10}
+    ).data
+    live = [subscription for subscription in subscriptions if subscription.status in _LIVE]
+    return max(live or subscriptions, key=lambda s: s.created, default=None)
+
+
+def _seats_item(subscription: Subscription) -> tuple[str, int, datetime | None, datetime | None]:
+    """(item id, quantity, period start, period end) of the per-tablet item."""
+    for item in subscription["items"].data:
+        if (
+            item.price.lookup_key == TABLETS
+            or item.price.recurring is None
+            or (item.price.recurring.usage_type == "licensed")
+        ):
+            return (
+                item.id,
+                item.quantity or 0,
+                _when(item.current_period_start),
+                _when(item.current_period_end),
+            )
+    return "", 0, None, None
+
+
+def account_sync(*, account: BillingAccount) -> BillingAccount:
+    """Fetches the subscription and writes it here, with the access it allows; returns the row."""
+    started = timezone.now()
+    subscription = _subscription_fetch(account)
+    with transaction.atomic():
+        row = BillingAccount.objects.select_for_update().select_related("tenant").get(pk=account.pk)
+        if row.synced_at and row.synced_at >= started:
+            return row  # a fetch that began after ours is already written: ours is older news
+        row.synced_at = started
+        if subscription is None:
+            row.status = SubscriptionStatus.NONE
+        else:
+            _apply(row, subscription)
+        row.save()
+        access_apply(tenant=row.tenant, access=ACCESS_BY_STATUS[SubscriptionStatus(row.status)])
+    return row
+
+
+def _apply(row: BillingAccount, subscription: Subscription) -> None:
+    item_id, quantity, period_start, period_end = _seats_item(subscription)
+    previous_start, previous_end = row.current_period_start, row.current_period_end
+    row.stripe_subscription_id = subscription.id
+    row.status = subscription.status
+    row.trial_end = _when(subscription.trial_end)
+    row.cancel_at_period_end = subscription.cancel_at_period_end
+    row.seats_item_id = item_id
+    row.seats_billed = quantity
+    row.current_period_start = period_start
+    row.current_period_end = period_end
+    if (
+        previous_start
+        and previous_end
+        and period_start
+        and period_start > previous_start
+        and subscription.status != "trialing"
+    ):
+        # The period rolled over: the one that ended gets its month-end close.
+        PeriodClose.objects.get_or_create(
+            account=row, period_start=previous_start, defaults={"period_end": previous_end}
+        )
+
+
+def access_apply(*, tenant: Tenant, access: str) -> bool:
+    """Sets what the retailer may do; returns whether it changed. On leaving suspension the CRM
+    deliveries that waited are released (``billing.services.suspension``)."""
+    if tenant.access == access:
+        return False
+    before = tenant.access
+    Tenant.objects.filter(pk=tenant.pk).update(access=access)
+    tenant.access = access
+    logger.info(
+        "tenant access changed",
+        extra={"tenant": tenant.slug, "access_before": before, "access": access},
+    )
+    if before == TenantAccess.SUSPENDED:
+        from .suspension import deliveries_release
+
+        transaction.on_commit(lambda: deliveries_release(tenant=tenant))
+    return True
+
+
+def account_for_customer(*, customer_id: str) -> BillingAccount | None:
+    return (
+        BillingAccount.objects.select_related("tenant")
+        .filter(stripe_customer_id=customer_id)
+        .first()
+    )
