@@ -113,3 +113,19 @@ def billing_summary(*, account: BillingAccount, now: datetime) -> dict[str, obje
         "over_allowance": bool(included is not None and signups > included),
         "invoices": invoices_of(account=account),
     }
+
+
+def mrr_cents() -> int:
+    """Monthly recurring revenue from tablets, in cents: seats of paying (or overdue) accounts
+    times the tablet price. Usage above the allowance varies month to month and is left out."""
+    from django.db.models import Sum
+
+    from .services.catalog import TABLETS
+
+    price = CatalogPrice.objects.filter(lookup_key=TABLETS).first()
+    if price is None or price.unit_amount is None:
+        return 0
+    seats = BillingAccount.objects.filter(
+        status__in=[SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE]
+    ).aggregate(total=Sum("seats_billed"))["total"]
+    return int(seats or 0) * price.unit_amount
