@@ -17,11 +17,86 @@ A definition is plain JSON so a published version can be stored frozen and sent 
 
 import re
 from copy import deepcopy
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 from customerinfo.core.errors import FieldErrors, ServiceError
 
 LANGUAGES = ("en", "fr", "es")
+
+# --- the shape of a definition ------------------------------------------------------------------
+# Types of what definition_validate accepts, as stored (the JSON does not change with them).
+# Maps keyed by language, channel or text name stay plain dicts: their keys are data.
+
+#: One text per language code; a language the form does not have a text for is left out.
+LocalisedText = dict[str, str]
+
+
+class OptionDefinition(TypedDict):
+    """One answer of a single or multiple choice: ``value`` goes to the CRM."""
+
+    value: str
+    label: LocalisedText
+
+
+class FieldDefinition(TypedDict):
+    key: str
+    type: str
+    required: bool
+    label: LocalisedText
+    help: NotRequired[LocalisedText]
+    #: Choice fields only (CHOICE_TYPES).
+    options: NotRequired[list[OptionDefinition]]
+
+
+class ConsentWording(TypedDict):
+    """The ConsentText row a published consent's words are kept in, and their hash."""
+
+    id: int
+    hash: str
+
+
+class ConsentDefinition(TypedDict):
+    enabled: bool
+    text: LocalisedText
+    #: SMS only: rates, frequency, STOP/HELP, shown beside the box.
+    disclosure: NotRequired[LocalisedText]
+    #: Published versions only (form_publish adds it), by language.
+    wording: NotRequired[dict[str, ConsentWording]]
+
+
+class BrandingDefinition(TypedDict, total=False):
+    logo_url: str
+    primary_color: str
+    background_color: str
+    text_color: str
+
+
+class _DefinitionParts(TypedDict):
+    languages: list[str]
+    fields: list[FieldDefinition]
+    #: By channel: "email", "sms".
+    consents: NotRequired[dict[str, ConsentDefinition]]
+    double_opt_in: NotRequired[bool]
+    #: By name: "welcome", "thank_you".
+    texts: NotRequired[dict[str, LocalisedText]]
+    branding: NotRequired[BrandingDefinition]
+
+
+class FormDefinition(_DefinitionParts):
+    """A definition that passed definition_validate: a draft, or a published version."""
+
+    idle_timeout_seconds: NotRequired[int]
+
+
+class DraftInput(_DefinitionParts):
+    """What the form builder's inputs describe, before definition_validate has seen it.
+
+    Every part has its type, but not yet its rules (a new field has no label yet), and an idle
+    timeout that is not a number is kept as typed so the builder can show it with its error.
+    """
+
+    idle_timeout_seconds: NotRequired[int | str]
+
 
 #: Field types stored in a Submission column, each under its fixed key.
 STANDARD_TYPES = ("email", "first_name", "last_name", "phone", "birthday", "postal_code")
@@ -34,7 +109,7 @@ KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 COLOUR_PATTERN = re.compile(r"^#[0-9a-fA-F]{6}$")
 MIN_IDLE_SECONDS, MAX_IDLE_SECONDS = 15, 300
 
-DEFAULT_DEFINITION: dict[str, Any] = {
+DEFAULT_DEFINITION: FormDefinition = {
     "languages": list(LANGUAGES),
     "fields": [
         {
@@ -104,7 +179,20 @@ DEFAULT_DEFINITION: dict[str, Any] = {
 
 
 def default_definition() -> dict[str, Any]:
-    return deepcopy(DEFAULT_DEFINITION)
+    """A fresh copy of the default definition.
+
+    A plain dict, for callers to build variants of freely: definition_validate is what makes one
+    a FormDefinition.
+    """
+    return dict(deepcopy(DEFAULT_DEFINITION))
+
+
+def text_in_language(texts: object, language: str) -> str:
+    """The text in ``language``, else in English, else in any language ("" when none)."""
+    if not isinstance(texts, dict):
+        return ""
+    text = texts.get(language) or texts.get("en") or next(iter(texts.values()), "")
+    return str(text)
 
 
 class _Errors:
@@ -119,7 +207,9 @@ class _Errors:
             raise ServiceError("invalid_definition", message, fields=self.fields)
 
 
-def _texts(value: Any, path: str, languages: list[str], errors: _Errors, *, required: bool) -> None:
+def _texts(
+    value: object, path: str, languages: list[str], errors: _Errors, *, required: bool
+) -> None:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         errors.add(path, "invalid", "Give one text per language.")
         return
@@ -128,8 +218,11 @@ def _texts(value: Any, path: str, languages: list[str], errors: _Errors, *, requ
             errors.add(f"{path}.{language}", "required", f"Missing the {language} text.")
 
 
-def definition_validate(definition: Any) -> dict[str, Any]:
-    """Checks a draft before it is saved or published; raises ServiceError listing every fault."""
+def definition_validate(definition: object) -> FormDefinition:
+    """Checks a draft before it is saved or published; raises ServiceError listing every fault.
+
+    Returns the same object, now known to be a FormDefinition.
+    """
     if not isinstance(definition, dict):
         raise ServiceError("invalid_definition", "A form definition is a JSON object.")
     errors = _Errors()
@@ -145,10 +238,10 @@ def definition_validate(definition: Any) -> dict[str, Any]:
     _check_consents(definition.get("consents", {}), keys, languages, errors)
     _check_presentation(definition, languages, errors)
     errors.raise_if_any("The form has mistakes; nothing was saved.")
-    return definition
+    return cast(FormDefinition, definition)
 
 
-def _check_fields(fields: Any, languages: list[str], errors: _Errors) -> set[str]:
+def _check_fields(fields: object, languages: list[str], errors: _Errors) -> set[str]:
     """Checks every field and returns their keys."""
     if not isinstance(fields, list) or not fields:
         errors.add("fields", "required", "A form needs at least the email field.")
@@ -182,7 +275,7 @@ def _check_fields(fields: Any, languages: list[str], errors: _Errors) -> set[str
     return keys
 
 
-def _check_options(options: Any, path: str, languages: list[str], errors: _Errors) -> None:
+def _check_options(options: object, path: str, languages: list[str], errors: _Errors) -> None:
     if not isinstance(options, list) or len(options) < 2:
         errors.add(f"{path}.options", "required", "A choice needs at least two options.")
         return
@@ -195,7 +288,9 @@ def _check_options(options: Any, path: str, languages: list[str], errors: _Error
             _texts(option.get("label"), label_path, languages, errors, required=True)
 
 
-def _check_consents(consents: Any, keys: set[str], languages: list[str], errors: _Errors) -> None:
+def _check_consents(
+    consents: object, keys: set[str], languages: list[str], errors: _Errors
+) -> None:
     if not isinstance(consents, dict) or set(consents) - {"email", "sms"}:
         errors.add("consents", "invalid", "Consents are email and sms.")
         return
@@ -216,7 +311,9 @@ def _check_consents(consents: Any, keys: set[str], languages: list[str], errors:
         errors.add("consents.email", "invalid", "Say whether it is enabled.")
 
 
-def _check_presentation(definition: dict[str, Any], languages: list[str], errors: _Errors) -> None:
+def _check_presentation(
+    definition: dict[str, object], languages: list[str], errors: _Errors
+) -> None:
     if not isinstance(definition.get("double_opt_in", False), bool):
         errors.add("double_opt_in", "invalid", "double_opt_in is true or false.")
     texts = definition.get("texts", {})

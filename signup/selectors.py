@@ -2,7 +2,7 @@
 
 from copy import deepcopy
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from django.db.models import CharField, Count, F, Q, QuerySet, Value
 
@@ -10,6 +10,7 @@ from customerinfo.core.errors import ServiceError
 from customerinfo.core.models import AuditEntry
 
 from .answers import kiosk_rules
+from .definitions import FormDefinition
 from .models import (
     Device,
     Form,
@@ -32,7 +33,26 @@ def current_version(*, location: Location) -> FormVersion | None:
     return form.current_version if form else None
 
 
-def kiosk_form(*, location: Location) -> dict[str, Any]:
+class KioskLocation(TypedDict):
+    id: int
+    name: str
+    country: str
+    #: The language its tablets return to after each shopper.
+    language: str
+    accepting: bool
+
+
+class KioskForm(TypedDict):
+    """What a tablet draws its form from (GET /api/kiosk/form, docs/kiosk-api.md)."""
+
+    version: int
+    number: int
+    definition: FormDefinition
+    location: KioskLocation
+    rules: dict[str, Any]
+
+
+def kiosk_form(*, location: Location) -> KioskForm:
     """The published definition a tablet renders, with the store's text overrides applied."""
     version = current_version(location=location)
     if version is None:
@@ -41,9 +61,9 @@ def kiosk_form(*, location: Location) -> dict[str, Any]:
             "No form is published for this store yet; publish one in the portal.",
             status_code=404,
         )
-    definition = deepcopy(version.definition)
-    for name, texts in (location.overrides or {}).get("texts", {}).items():
-        definition.setdefault("texts", {}).setdefault(name, {}).update(texts)
+    definition: FormDefinition = deepcopy(version.definition)
+    for name, overrides in (location.overrides or {}).get("texts", {}).items():
+        definition.setdefault("texts", {}).setdefault(name, {}).update(overrides)
     languages = definition["languages"]
     return {
         "version": version.pk,
@@ -53,7 +73,6 @@ def kiosk_form(*, location: Location) -> dict[str, Any]:
             "id": location.pk,
             "name": location.name,
             "country": location.country,
-            # The language its tablets return to after each shopper.
             "language": location.language if location.language in languages else languages[0],
             "accepting": location.closed_at is None,
         },

@@ -1,7 +1,7 @@
 """Forms: drafts, publishing frozen versions, consent wording."""
 
+from collections.abc import Mapping
 from copy import deepcopy
-from typing import Any
 
 from django.db import transaction
 from django.db.models import Max
@@ -11,7 +11,7 @@ from customerinfo.core.audit import audit_record, sha256
 from customerinfo.core.errors import ServiceError
 from customerinfo.core.models import AuditAction
 
-from ..definitions import default_definition, definition_validate
+from ..definitions import ConsentWording, default_definition, definition_validate
 from ..models import (
     ConsentText,
     Form,
@@ -24,7 +24,7 @@ def form_create(
     actor: User | None,
     name: str,
     is_default: bool = False,
-    definition: dict[str, Any] | None = None,
+    definition: Mapping[str, object] | None = None,
 ) -> Form:
     if not name.strip():
         raise ServiceError("validation_failed", "A form needs a name.")
@@ -59,7 +59,7 @@ def form_update(*, actor: User | None, form: Form, name: str, is_default: bool) 
     return form
 
 
-def form_draft_update(*, actor: User | None, form: Form, definition: Any) -> Form:
+def form_draft_update(*, actor: User | None, form: Form, definition: Mapping[str, object]) -> Form:
     draft = definition_validate(definition)
     old = form.draft
     form.draft = draft
@@ -88,7 +88,7 @@ def form_publish(*, actor: User | None, form: Form) -> FormVersion:
         for channel, consent in definition.get("consents", {}).items():
             if not consent.get("enabled"):
                 continue
-            references = {}
+            references: dict[str, ConsentWording] = {}
             for locale in definition["languages"]:
                 text = consent["text"][locale]
                 if channel == "sms":

@@ -1,9 +1,10 @@
 """Portal pages of a retailer's host: home, forms, team, settings, audit.
 
-Plain server-rendered pages; HTMX only re-renders the form builder's live preview and refreshes
-the tablets' status. Every view says which roles may use it with ``role_required`` (the portal
-shell, ``customerinfo.core.portal``). Stores, tablets, sign-ups and "Needs attention" have their
-own modules beside this one.
+Plain server-rendered pages. The form builder's live preview is the tablet's own code run in the
+page (frontend/static/portal/form-preview.js), fed the unsaved draft by ``form_preview``. Every
+view says which roles may use it with ``role_required`` (the portal shell,
+``customerinfo.core.portal``). Stores, tablets, sign-ups and "Needs attention" have their own
+modules beside this one.
 """
 
 import json
@@ -12,7 +13,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -34,6 +35,7 @@ from customerinfo.core.portal import (
 )
 
 from .. import selectors, services
+from ..answers import kiosk_rules
 from ..forms import (
     FormCreateForm,
     FormSettingsForm,
@@ -44,7 +46,6 @@ from ..forms import (
     builder_apply,
     builder_parse,
     builder_present,
-    preview_present,
     service_errors_to_form,
 )
 from ..models import Form
@@ -99,13 +100,14 @@ def form_create(request: PortalRequest) -> HttpResponse:
 def _builder_page(
     request: PortalRequest,
     form: Form,
-    definition: Any,
+    definition: object,
     *,
     errors: dict[str, list[dict[str, str]]] | None = None,
     message: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    language = request.POST.get("preview_language") or request.GET.get("preview_language", "")
+    # The phone rules of the store the form is for, when there is only one to choose.
+    store = selectors.only_open_location()
     return portal_page(
         request,
         "signup/portal/form_builder.html",
@@ -114,7 +116,11 @@ def _builder_page(
             "form": form,
             "builder": builder_present(definition, errors),
             "error_message": message,
-            "preview": preview_present(definition, language),
+            # What the preview draws, exactly as a tablet would receive it (but unsaved).
+            "preview_definition": definition,
+            "preview_rules": kiosk_rules(country=store.country if store else ""),
+            "preview_language": request.POST.get("preview_language")
+            or request.GET.get("preview_language", ""),
             "versions": selectors.form_versions(form=form),
             "published": selectors.draft_is_published(form=form),
             "settings_form": FormSettingsForm(
@@ -139,7 +145,9 @@ def form_edit(request: PortalRequest, pk: int) -> HttpResponse:
     definition = builder_parse(request.POST, base=form.draft)
     action = request.POST.get("action", "save")
     if action not in ("save", "publish"):
-        builder_apply(definition, action, request.POST.get("new_field_type", ""))
+        builder_apply(
+            definition["fields"], action=action, new_type=request.POST.get("new_field_type", "")
+        )
         return _builder_page(request, form, definition)
     try:
         with transaction.atomic():
@@ -165,13 +173,9 @@ def form_edit(request: PortalRequest, pk: int) -> HttpResponse:
 @role_required(MANAGERS, doing="edit forms")
 @require_POST
 def form_preview(request: PortalRequest, pk: int) -> HttpResponse:
-    """The live preview (an HTMX partial) of the builder's unsaved inputs."""
+    """The builder's unsaved inputs as a definition, for the live preview to draw; saves nothing."""
     form = get_object_or_404(Form, pk=pk)
-    definition = builder_parse(request.POST, base=form.draft)
-    language = request.POST.get("preview_language", "")
-    return render(
-        request, "signup/portal/_preview.html", {"preview": preview_present(definition, language)}
-    )
+    return JsonResponse({"definition": builder_parse(request.POST, base=form.draft)})
 
 
 @role_required(MANAGERS, doing="edit forms")

@@ -3,7 +3,7 @@ from typing import Any
 import pytest
 
 from customerinfo.core.errors import ServiceError
-from signup.definitions import default_definition, definition_validate
+from signup.definitions import default_definition, definition_validate, text_in_language
 from tests.signup.factories import full_definition
 
 
@@ -89,3 +89,12 @@ def test_single_mistakes(change: Any, path: str, code: str) -> None:
     definition = default_definition()
     change(definition)
     assert code in fault_codes(definition)[path]
+
+
+def test_a_text_is_taken_in_the_language_asked_else_english_else_any() -> None:
+    texts = {"en": "Hello", "fr": "Bonjour", "es": ""}
+    assert text_in_language(texts, "fr") == "Bonjour"
+    assert text_in_language(texts, "es") == "Hello"
+    assert text_in_language({"fr": "Bonjour"}, "es") == "Bonjour"
+    assert text_in_language({}, "en") == ""
+    assert text_in_language("not texts", "en") == ""

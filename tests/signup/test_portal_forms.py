@@ -1,32 +1,37 @@
-"""Forms in the portal: list, create, the builder (errors, structure edits, preview), publish."""
+"""Forms in the portal: list, create, the builder (errors, structure edits, preview), publish.
 
+The preview itself is drawn by the tablet's code in a browser: test_preview_browser.py.
+"""
+
+import json
 import re
+from typing import Any
 
 import pytest
 from django.test import Client
 from django_tenants.utils import tenant_context
 
-from customerinfo.core.accounts.models import User
 from customerinfo.core.models import AuditEntry
+from signup.answers import kiosk_rules
 from signup.definitions import default_definition
-from signup.forms import builder_apply, builder_present, preview_present
+from signup.forms import builder_apply, builder_present
 from signup.models import Form
 from tenants.models import Tenant
-from tests.conftest import login
 from tests.signup.test_portal_helpers import builder_data, definition_with_phone, make_form
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def manager_client(alice_client: Client, alice_tenant: Tenant, bob: User) -> Client:
-    login(alice_client, alice_tenant, bob)
-    return alice_client
-
-
 def _form(tenant: Tenant, pk: int) -> Form:
     with tenant_context(tenant):
         return Form.objects.select_related("current_version").get(pk=pk)
+
+
+def _embedded(page: str, element_id: str) -> Any:
+    """The JSON a page embeds with json_script under ``element_id``."""
+    match = re.search(rf'<script id="{element_id}" type="application/json">(.*?)</script>', page)
+    assert match, element_id
+    return json.loads(match.group(1))
 
 
 def test_forms_list_shows_versions_and_unpublished_changes(
@@ -81,10 +86,13 @@ def test_builder_shows_every_part_of_the_draft(
         'name="double_opt_in"',
         'id="preview"',
         'name="new_field_type"',
+        '<script type="module" src="/static/portal/form-preview.js">',
     ):
         assert name in page, name
     assert "Nothing published yet" in page
-    assert 'type="email"' in page  # the preview renders the email input as on the tablet
+    # The preview draws the draft with the rules a tablet gets (no store: no phone country).
+    assert _embedded(page, "preview-definition") == form.draft
+    assert _embedded(page, "preview-rules") == kiosk_rules(country="")
 
 
 def test_save_draft_saves_and_audits(manager_client: Client, alice_tenant: Tenant) -> None:
@@ -200,6 +208,8 @@ def test_structure_edits_re_render_without_saving(
     page = _post_action(manager_client, form, "add_field", new_field_type="birthday")
     assert 'name="fields.3.type" value="birthday"' in page
     assert 'value="Birthday"' in page  # standard fields come with their labels
+    # The preview draws the edited, unsaved definition.
+    assert _embedded(page, "preview-definition")["fields"][3]["label"]["en"] == "Birthday"
     page = _post_action(manager_client, form, "down:0")
     assert 'name="fields.1.type" value="email"' in page
     page = _post_action(manager_client, form, "up:1")
@@ -209,27 +219,27 @@ def test_structure_edits_re_render_without_saving(
     assert 'name="fields.0.type" value="first_name"' not in page
     page = _post_action(manager_client, form, "remove_field:0")  # the email field stays
     assert 'name="fields.0.type" value="email"' in page
-    page = _post_action(manager_client, form, "preview")
-    assert "Preview on the tablet" in page
     assert _form(alice_tenant, form.pk).draft == definition_with_phone()
 
 
 def test_choice_options_are_added_and_removed() -> None:
-    definition = default_definition()
-    builder_apply(definition, "add_field", "multiple_choice")
-    field = definition["fields"][2]
+    fields = default_definition()["fields"]
+    builder_apply(fields, action="add_field", new_type="multiple_choice")
+    field = fields[2]
     assert [o["value"] for o in field["options"]] == ["option_1", "option_2"]
-    builder_apply(definition, "add_option:2")
+    builder_apply(fields, action="add_option:2")
     assert [o["value"] for o in field["options"]] == ["option_1", "option_2", "option_3"]
-    builder_apply(definition, "remove_option:2:0")
+    builder_apply(fields, action="remove_option:2:0")
     assert [o["value"] for o in field["options"]] == ["option_2", "option_3"]
-    builder_apply(definition, "remove_option:2:9")
-    builder_apply(definition, "remove_option:9:0")
-    builder_apply(definition, "add_field", "no_such_type")
-    builder_apply(definition, "up:0")
-    builder_apply(definition, "down:2")
-    assert len(definition["fields"]) == 3
+    builder_apply(fields, action="remove_option:2:9")
+    builder_apply(fields, action="remove_option:9:0")
+    builder_apply(fields, action="add_option:0")  # not a choice: no options to add to
+    builder_apply(fields, action="add_field", new_type="no_such_type")
+    builder_apply(fields, action="up:0")
+    builder_apply(fields, action="down:2")
+    assert len(fields) == 3
     assert len(field["options"]) == 2
+    assert "options" not in fields[0]
 
 
 def test_option_labels_round_trip_through_the_builder(
@@ -255,9 +265,12 @@ def test_option_labels_round_trip_through_the_builder(
     assert response.status_code == 302
     assert _form(alice_tenant, form.pk).draft == definition
     page = manager_client.get(f"/forms/{form.pk}/?preview_language=fr").content.decode()
-    assert "Chaussures" in page
-    assert 'type="radio"' in page
-    assert "Nous vous enverrons un e-mail pour confirmer." in page
+    assert _embedded(page, "preview-definition")["fields"][3]["options"][0]["label"] == {
+        "en": "Shoes",
+        "fr": "Chaussures",
+        "es": "Zapatos",
+    }
+    assert re.search(r'name="preview_language"[^>]* value="fr"', page)
 
 
 def test_two_options_with_one_value_are_reported(
@@ -285,37 +298,37 @@ def test_two_options_with_one_value_are_reported(
     assert 'id="fields.3.options.1.label.es-error"' in page
 
 
-def test_live_preview_renders_unsaved_input(manager_client: Client, alice_tenant: Tenant) -> None:
+def test_live_preview_answers_the_unsaved_definition(
+    manager_client: Client, alice_tenant: Tenant
+) -> None:
     form = make_form(alice_tenant, publish=False)
-    data = builder_data(definition_with_phone(), preview_language="es")
+    data = builder_data(definition_with_phone(), idle_timeout_seconds="soon")
     data["texts.welcome.es"] = "¡Bienvenidos a la tienda!"
     data["branding.primary_color"] = "#123456"
-    data["branding.text_color"] = "red; background: url(x)"
-    data["branding.logo_url"] = "https://cdn.example/logo.png"
-    response = manager_client.post(f"/forms/{form.pk}/preview/", data, HTTP_HX_REQUEST="true")
-    page = response.content.decode()
+    data["fields.1.label.fr"] = ""
+    response = manager_client.post(f"/forms/{form.pk}/preview/", data)
     assert response.status_code == 200
-    assert "<html" not in page  # a partial
-    assert "¡Bienvenidos a la tienda!" in page
-    assert "--k-primary: #123456" in page
-    assert "url(x)" not in page  # only well-formed colours reach the style attribute
-    assert 'src="https://cdn.example/logo.png"' in page
-    assert 'type="tel"' in page
-    assert "Registrarse" in page
-    assert "Pueden aplicarse tarifas" in page  # the SMS disclosure beside its box
+    assert response["Content-Type"] == "application/json"
+    definition = response.json()["definition"]
+    # Exactly what "Save draft" would validate: the same parser, mistakes and all.
+    expected = definition_with_phone()
+    expected["texts"]["welcome"]["es"] = "¡Bienvenidos a la tienda!"
+    expected["branding"]["primary_color"] = "#123456"
+    del expected["fields"][1]["label"]["fr"]
+    expected["idle_timeout_seconds"] = "soon"
+    assert definition == expected
     assert _form(alice_tenant, form.pk).draft == definition_with_phone()
 
 
-def test_preview_copes_with_any_draft() -> None:
-    preview = preview_present("not a definition", "xx")
-    assert preview["language"] == "en"
-    assert preview["fields"] == []
-    broken = {"languages": ["fr"], "fields": ["oops", {"type": "short_text", "label": "x"}]}
-    preview = preview_present(broken, "de")
-    assert preview["language"] == "fr"
-    assert preview["fields"][0]["label"] == "Short text"
+def test_builder_copes_with_any_draft() -> None:
     assert builder_present(None).fields == []
     assert builder_present({"fields": ["oops"]}).fields[0].type == ""
+    broken = {"languages": "en", "fields": [{"options": "x", "label": ["?"]}], "consents": 1}
+    builder = builder_present(broken)
+    assert [code for code, _, checked in builder.languages if checked] == []
+    assert builder.fields[0].options == []
+    assert builder.consents["sms"].disclosure is not None
+    assert builder.consents["email"].disclosure is None
 
 
 def test_unclaimed_errors_reach_the_summary() -> None:
