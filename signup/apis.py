@@ -17,6 +17,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from customerinfo.core.fields import (
+    StrictCharField,
+    StrictIntegerField,
+    StrictRegexField,
+    StrictUUIDField,
+)
+
 from . import selectors, services
 from .authentication import (
     DeviceRateThrottle,
@@ -69,8 +76,8 @@ class PairApi(APIView):
     throttle_classes = [PairingRateThrottle]
 
     class PairInputSerializer(serializers.Serializer[Any]):
-        code = serializers.CharField(max_length=20)
-        previous_token = serializers.CharField(
+        code = StrictCharField(max_length=20)
+        previous_token = StrictCharField(
             max_length=200,
             required=False,
             default="",
@@ -124,9 +131,9 @@ class SubmissionInputSerializer(serializers.Serializer[Any]):
     """A sign-up as the tablet sends it. The fast path (``signup.submit_fast``) accepts exactly
     what this accepts, and the OpenAPI schema is made from it."""
 
-    id = serializers.UUIDField()
-    form_version = serializers.IntegerField(min_value=1, max_value=MAX_ID)
-    locale = serializers.RegexField(LOCALE_PATTERN, max_length=8, trim_whitespace=False)
+    id = StrictUUIDField()
+    form_version = StrictIntegerField(min_value=1, max_value=MAX_ID)
+    locale = StrictRegexField(LOCALE_PATTERN, max_length=8, trim_whitespace=False)
     captured_at = serializers.DateTimeField()
     answers = serializers.DictField()
     consents = serializers.DictField(required=False, default=dict)
@@ -210,20 +217,20 @@ class SubmissionCheckApi(KioskAPIView):
 
 class RejectionApi(KioskAPIView):
     class RejectionInputSerializer(serializers.Serializer[Any]):
-        id = serializers.UUIDField()
-        status = serializers.IntegerField(min_value=100, max_value=599)
+        id = StrictUUIDField()
+        status = StrictIntegerField(min_value=100, max_value=599)
         error = inline_serializer(
             "Refusal",
             {
-                "code": serializers.CharField(max_length=60, allow_blank=True, default=""),
-                "message": serializers.CharField(max_length=1000, allow_blank=True, default=""),
+                "code": StrictCharField(max_length=60, allow_blank=True, default=""),
+                "message": StrictCharField(max_length=1000, allow_blank=True, default=""),
                 "fields": serializers.DictField(required=False, default=dict),
             },
             required=False,
             allow_null=True,
             default=None,
         )
-        payload = serializers.CharField(
+        payload = StrictCharField(
             max_length=services.MAX_PAYLOAD, allow_blank=True, trim_whitespace=False
         )
         captured_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
@@ -264,13 +271,13 @@ class HeartbeatApi(KioskAPIView):
     revoked_tablets_report = True
 
     class HeartbeatInputSerializer(serializers.Serializer[Any]):
-        app_version = serializers.CharField(max_length=40, allow_blank=True, default="")
-        queue_depth = serializers.IntegerField(
+        app_version = StrictCharField(max_length=40, allow_blank=True, default="")
+        queue_depth = StrictIntegerField(
             min_value=0, max_value=services.MAX_QUEUE_REPORT, default=0
         )
-        held = serializers.IntegerField(min_value=0, max_value=services.MAX_QUEUE_REPORT, default=0)
+        held = StrictIntegerField(min_value=0, max_value=services.MAX_QUEUE_REPORT, default=0)
         held_reasons = serializers.DictField(
-            child=serializers.IntegerField(min_value=0, max_value=services.MAX_QUEUE_REPORT),
+            child=StrictIntegerField(min_value=0, max_value=services.MAX_QUEUE_REPORT),
             required=False,
             default=dict,
         )

@@ -211,7 +211,9 @@ class KioskTenant:
         with tenant_context(self.tenant):
             owner = get_user_model().objects.get(email=f"owner@{self.tenant.slug}.example")
             client.force_login(owner)
-        response = client.get(path)
+            # Inside the context: the request routes this thread's connection to the tenant's
+            # schema, and leaving the context puts it back, so the next fixture starts in public.
+            response = client.get(path)
         assert response.status_code == 200, response.status_code
         return response.content.decode()
 
