@@ -20,7 +20,7 @@ class Delivery(models.Model):
     deliveries. ``next_attempt_at`` holds every wait, however long; Celery messages are only
     hints that a row may be due. ``lease_expires_at`` marks a row as already handed to a worker,
     so the relay does not hand it out again until the lease runs out (a lost message, a killed
-    worker).
+    worker); ``lease_token`` says a worker has taken it and is calling the CRM.
     """
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
@@ -34,6 +34,11 @@ class Delivery(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    #: Set when a worker takes the row to call the CRM; empty while the row only waits in a
+    #: task message. Handed-out rows may be taken by any worker, taken ones only once their lease
+    #: has run out, and a worker writes its result only while the token is still its own
+    #: (crm_sync.services.claims).
+    lease_token = models.UUIDField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField()

@@ -82,7 +82,8 @@ new_deliveries AS (
 #: A sign-up sent again from the start to every destination that takes it, whatever became of
 #: its earlier deliveries: a manager released an answer that had been set aside, and the CRM
 #: must get the contact with it. CRM writes are upserts, so a contact already delivered is
-#: updated, not duplicated.
+#: updated, not duplicated. A worker still sending the old row loses it (its lease token is
+#: cleared), so its answer cannot mark the requeued delivery as done.
 _REQUEUE = f"""
 INSERT INTO public.crm_outbox_delivery (
     tenant_id, destination_id, submission_id, status, attempts, next_attempt_at,
@@ -95,8 +96,8 @@ FROM crm_sync_destination AS destination
 WHERE {_ROUTE_FILTER}
 ON CONFLICT (tenant_id, destination_id, submission_id) DO UPDATE SET
     status = EXCLUDED.status, attempts = 0, next_attempt_at = EXCLUDED.next_attempt_at,
-    lease_expires_at = NULL, last_error = '', updated_at = EXCLUDED.updated_at,
-    delivered_at = NULL
+    lease_expires_at = NULL, lease_token = NULL, last_error = '',
+    updated_at = EXCLUDED.updated_at, delivered_at = NULL
 RETURNING id, destination_id, status
 """  # noqa: S608 - constant SQL only
 

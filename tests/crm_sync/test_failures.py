@@ -13,6 +13,7 @@ import pytest
 from django.utils import timezone
 
 from crm_sync import contacts, limits, services
+from crm_sync.services import sending
 from crm_sync.crypto import CredentialsError
 from crm_sync.failures import exception_result, reason_text, result_safe
 from crm_sync.http import BlockedAddressError, UnusableSettingsError
@@ -179,7 +180,7 @@ def test_a_sign_up_whose_contact_cannot_be_built_fails_alone(
             raise ValueError("an answer of an unexpected shape")
         return real(**arguments)
 
-    monkeypatch.setattr(services, "contact_build", contact_build)
+    monkeypatch.setattr(sending, "contact_build", contact_build)
     with FakeHubSpot(token=TOKEN) as hubspot:
         destination = services.destination_create(
             actor=None,

@@ -42,6 +42,8 @@ from .fakes.hubspot import TOKEN, FakeHubSpot
 from .fakes.server import Reply
 
 ROOT = Path(__file__).resolve().parents[2]
+#: Short leases stand in for the minute a real relay would wait for a lost task or a dead worker.
+LEASE_SECONDS = 2
 
 
 def hubspot_destination(fake: FakeHubSpot) -> Destination:
@@ -97,6 +99,8 @@ class Stack:
             "DATABASE_URL": database_url(),
             "REDIS_URL": self.broker,
             "CELERY_BROKER_URL": self.broker,
+            # A worker leases the rows it sends, so a killed one's rows wait this long.
+            "CRM_DELIVERY_LEASE_SECONDS": str(LEASE_SECONDS),
         }
         environment.pop("PYTEST_VERSION", None)
         environment["CUSTOMERINFO_ENV"] = "test"
@@ -158,8 +162,7 @@ def stack(
     index = int(worker.removeprefix("gw") or 0) % 4
     broker = settings.REDIS_URL.rsplit("/", 1)[0] + f"/{10 + index}"
     redis.Redis.from_url(broker).flushdb()
-    # Short leases stand in for the minute a real relay would wait for a lost task.
-    settings.CRM_DELIVERY_LEASE_SECONDS = 2
+    settings.CRM_DELIVERY_LEASE_SECONDS = LEASE_SECONDS
     connection = app.connection_for_write(broker)
 
     # The fast path and the relay of this process publish to the stack's own broker.
@@ -200,6 +203,10 @@ def test_a_worker_killed_mid_request_loses_and_duplicates_nothing(stack: Stack) 
     # The CRM may still have written the contacts it was sent: we never heard its answer.
     stack.fake.delay = 0.02
     assert DeliveryStatus.DELIVERED not in stack.statuses()
+    # The worker's claim was committed before its request: the rows wait out its lease, then
+    # the relay hands them out again.
+    taken = Delivery.objects.filter(tenant=stack.tenant, lease_token__isnull=False)
+    assert taken.exists()
     stack.worker_start()
     assert stack.relay_until_delivered(5, timeout=90), stack.statuses()
     assert sorted(stack.fake.contacts) == sorted(emails)
