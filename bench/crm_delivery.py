@@ -125,7 +125,7 @@ def beat_start(environment: dict[str, str], schedule: Path) -> "subprocess.Popen
 def outbox_statuses() -> dict[str, int]:
     from django.db.models import Count
 
-    from crm_sync.outbox.models import Delivery
+    from outbox.models import Delivery
 
     return dict(Delivery.objects.values_list("status").annotate(Count("pk")).order_by())
 

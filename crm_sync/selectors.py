@@ -9,10 +9,10 @@ from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from customerinfo.core.tenancy import current_tenant_id
+from outbox.models import Delivery, DeliveryStatus
 
 from . import limits
 from .models import Destination
-from .outbox.models import Delivery, DeliveryStatus
 
 
 @dataclass(frozen=True)

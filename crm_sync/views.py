@@ -29,6 +29,7 @@ from customerinfo.core.portal import (
     age,
     role_required,
 )
+from outbox.models import Delivery, DeliveryStatus
 from signup.forms import service_errors_to_form
 from signup.models import Location, Submission
 
@@ -36,7 +37,6 @@ from . import selectors, services
 from .forms import DestinationForm, PauseForm, ReplayForm, kinds_available
 from .limits import BreakerState
 from .models import Destination, DestinationKind, DestinationState
-from .outbox.models import Delivery, DeliveryStatus
 from .providers import PROVIDERS, Result, Verdict
 from .providers.webhook import secret_generate
 

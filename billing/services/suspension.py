@@ -11,8 +11,8 @@ import logging
 from django_tenants.utils import tenant_context
 
 from crm_sync.models import Destination, DestinationState
-from crm_sync.outbox.models import DeliveryStatus
 from crm_sync.services.replay import deliveries_reschedule
+from outbox.models import DeliveryStatus
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)

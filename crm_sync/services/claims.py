@@ -38,9 +38,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from customerinfo.core.tenancy import current_tenant_id
-
-from ..outbox.models import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus
-from ..outbox.services import lease_until
+from outbox.models import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus
+from outbox.services import lease_until
 
 logger = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from customerinfo.core.audit import audit_record
 from customerinfo.core.errors import ServiceError
 from customerinfo.core.models import AuditAction
 from customerinfo.core.tenancy import current_tenant_id
+from outbox.models import Delivery, DeliveryStatus
 from signup.models import Form, Location
 from tenants.models import Tenant
 
@@ -28,7 +29,6 @@ from ..endpoints import settings_normalise
 from ..failures import probe
 from ..http import http_client
 from ..models import Destination, DestinationKind, DestinationState
-from ..outbox.models import Delivery, DeliveryStatus
 from ..providers import PROVIDERS, Provider, Result, provider_class
 from ..providers.webhook import secret_generate
 from .replay import deliveries_reschedule

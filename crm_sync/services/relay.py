@@ -13,9 +13,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from customerinfo.core.tenancy import public_schema
+from outbox.services import lease_until
 from tenants.models import Tenant
-
-from ..outbox.services import lease_until
 
 #: How many rows the relay hands out per run, and per task.
 RELAY_BATCH = 2000

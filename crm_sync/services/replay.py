@@ -16,10 +16,10 @@ from customerinfo.core.errors import ServiceError
 from customerinfo.core.models import AuditAction
 from customerinfo.core.redis import redis_client, redis_key
 from customerinfo.core.tenancy import current_tenant_id
+from outbox.models import DeliveryStatus
 
 from .. import limits
 from ..models import Destination
-from ..outbox.models import DeliveryStatus
 from ..providers import provider_class
 
 #: A replay or a resume spreads its deliveries at this share of the provider's rate limit.

@@ -17,6 +17,8 @@ from typing import Any
 
 from django.utils import timezone
 
+from outbox.models import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus
+from outbox.services import wake_clear
 from signup.models import Submission
 
 from .. import limits
@@ -24,8 +26,6 @@ from ..contacts import contact_build
 from ..failures import contacts_send
 from ..http import http_client
 from ..models import Destination, DestinationState
-from ..outbox.models import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus
-from ..outbox.services import wake_clear
 from ..providers import PROVIDERS, Provider, Result, Verdict
 from ..schedule import MAX_ATTEMPTS, retry_delay
 from .claims import DEFERRED, Claim, SendReport, claim_take, claim_write

@@ -6,7 +6,7 @@ SHARED_APPS = [
     "django_tenants",
     "tenants",
     "billing",
-    "crm_sync.outbox",
+    "outbox",
     "customerinfo.core.accounts",
     "django.contrib.contenttypes",
     "django.contrib.auth",

@@ -19,11 +19,11 @@ from uuid import UUID, uuid4
 from django.db import transaction
 from django.utils import timezone
 
-from crm_sync.outbox.services import deliveries_requeue
 from customerinfo.core.accounts.models import User
 from customerinfo.core.audit import audit_record
 from customerinfo.core.errors import FieldErrors, ServiceError
 from customerinfo.core.models import AuditAction
+from outbox.services import deliveries_requeue
 
 from ..answers import CleanAnswers, InvalidAnswerError, answer_check, normalise_email, storable
 from ..definitions import CUSTOM_TYPES

@@ -7,7 +7,10 @@ from uuid import UUID
 
 from django.utils import timezone
 
-from crm_sync.outbox.services import (
+from customerinfo.core.db import prepared_cursor
+from customerinfo.core.errors import ServiceError
+from customerinfo.core.tenancy import current_tenant
+from outbox.services import (
     OUTBOX_CTE,
     ROUTED_SQL,
     deliveries_announce,
@@ -15,9 +18,6 @@ from crm_sync.outbox.services import (
     outbox_learned,
     outbox_parameters,
 )
-from customerinfo.core.db import prepared_cursor
-from customerinfo.core.errors import ServiceError
-from customerinfo.core.tenancy import current_tenant
 
 from ..answers import CleanAnswers, answers_sort
 from ..definitions import LANGUAGES

@@ -6,8 +6,8 @@ from typing import Any
 
 from crm_sync import services
 from crm_sync.models import Destination
-from crm_sync.outbox.models import Delivery
 from crm_sync.providers.webhook import secret_generate
+from outbox.models import Delivery
 from signup.services import submission_create
 from tests.signup.factories import Kiosk
 

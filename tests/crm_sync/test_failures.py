@@ -13,16 +13,16 @@ import pytest
 from django.utils import timezone
 
 from crm_sync import contacts, limits, services
-from crm_sync.services import sending
 from crm_sync.crypto import CredentialsError
 from crm_sync.failures import exception_result, reason_text, result_safe
 from crm_sync.http import BlockedAddressError, UnusableSettingsError
 from crm_sync.models import Destination, DestinationState
-from crm_sync.outbox.models import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus
 from crm_sync.providers import PROVIDERS, ProviderUnavailableError, Result, Verdict
 from crm_sync.providers.webhook import secret_generate
 from crm_sync.schedule import MAX_ATTEMPTS, RETRY_AFTER_CAP_SECONDS
+from crm_sync.services import sending
 from crm_sync.tasks import deliver
+from outbox.models import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus
 from tenants.models import Tenant
 from tests.signup.factories import Kiosk
 

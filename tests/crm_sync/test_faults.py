@@ -28,11 +28,11 @@ from django_tenants.utils import tenant_context
 
 from crm_sync import services
 from crm_sync.models import Destination, DestinationState
-from crm_sync.outbox.models import Delivery, DeliveryStatus
 from crm_sync.schedule import MAX_ATTEMPTS
 from crm_sync.tasks import deliver
 from customerinfo.celery import app
 from customerinfo.core.redis import redis_client, redis_key
+from outbox.models import Delivery, DeliveryStatus
 from signup.services import submission_create
 from tenants.models import Tenant
 from tests.signup.browser import database_url, kiosk_tenant_create, kiosk_tenant_remove

@@ -11,7 +11,7 @@ from django_tenants.utils import tenant_context
 from crm_sync import services
 from crm_sync.http import BlockedAddressError, address_check, send
 from crm_sync.models import DestinationState
-from crm_sync.outbox.models import DeliveryStatus
+from outbox.models import DeliveryStatus
 from tenants.models import Tenant
 from tests.signup.factories import kiosk_create
 

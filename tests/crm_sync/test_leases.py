@@ -26,10 +26,10 @@ from django_tenants.utils import tenant_context
 
 from crm_sync import services
 from crm_sync.models import Destination, DestinationState
-from crm_sync.outbox.models import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus
-from crm_sync.outbox.services import deliveries_requeue
 from crm_sync.providers import Contact, Result
 from crm_sync.providers.webhook import WebhookProvider, secret_generate
+from outbox.models import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus
+from outbox.services import deliveries_requeue
 from tenants.models import Tenant
 from tests.signup.browser import kiosk_tenant_create, kiosk_tenant_remove
 from tests.signup.factories import Kiosk, kiosk_create

@@ -6,7 +6,7 @@ from django.test import Client
 from django_tenants.utils import tenant_context
 from prometheus_client.parser import text_string_to_metric_families
 
-from crm_sync.outbox.models import Delivery, DeliveryStatus
+from outbox.models import Delivery, DeliveryStatus
 from tenants.models import Tenant
 from tests.signup.factories import kiosk_create
 

@@ -17,11 +17,11 @@ from crm_sync import limits
 from crm_sync.crypto import credentials_decrypt
 from crm_sync.forms import KIND_FIELDS, mapping_parse
 from crm_sync.models import Destination, DestinationKind, DestinationState
-from crm_sync.outbox.models import Delivery, DeliveryStatus
 from crm_sync.providers import PROVIDERS
 from crm_sync.providers.webhook import secret_generate
 from customerinfo.core.accounts.models import User
 from customerinfo.core.models import AuditEntry
+from outbox.models import Delivery, DeliveryStatus
 from tenants.models import Tenant
 from tests.conftest import host_of, login
 from tests.signup.factories import Kiosk, kiosk_create

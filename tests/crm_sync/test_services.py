@@ -15,12 +15,12 @@ from crm_sync import limits, services
 from crm_sync.crypto import credentials_decrypt
 from crm_sync.http import http_client
 from crm_sync.models import Destination, DestinationState
-from crm_sync.outbox.models import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus
-from crm_sync.outbox.services import outbox_expected
 from crm_sync.providers.webhook import secret_generate
 from crm_sync.schedule import MAX_ATTEMPTS
 from customerinfo.core.errors import ServiceError
 from customerinfo.core.tenancy import current_tenant_id
+from outbox.models import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus
+from outbox.services import outbox_expected
 from signup.models import Submission
 from tenants.models import Tenant
 from tests.signup.factories import Kiosk, kiosk_create

@@ -17,7 +17,7 @@ def _layers() -> list[str]:
 
 
 def test_the_wiring_layer_names_every_module_of_customerinfo_outside_the_kernel() -> None:
-    wiring = {name.strip() for name in _layers()[0].split("|")}
+    wiring = {name.strip() for name in re.split(r"[|:]", _layers()[0])}
     package = ROOT / "customerinfo"
     modules = {
         f"customerinfo.{path.stem}"

@@ -8,6 +8,6 @@ class OutboxConfig(AppConfig):
     query instead of one scan per schema. They hold ids only, never a shopper's data.
     """
 
-    name = "crm_sync.outbox"
+    name = "outbox"
     label = "crm_outbox"
     verbose_name = "CRM delivery outbox"

@@ -1,7 +1,8 @@
-"""Writing and announcing outbox rows: the part of CRM sync the sign-up statement uses.
+"""Writing and announcing outbox rows: the part of CRM delivery the sign-up statement uses.
 
-Kept apart from crm_sync.services so that signup.services can use it without importing the
-rest of CRM sync (which itself reads sign-ups).
+The outbox sits below both apps that use it: signup writes rows with its sign-ups, crm_sync
+sends them. It imports neither. It names crm_sync's destination tables in its routing SQL (a
+data contract both apps' tests cover) and wakes the sending task by its registered name.
 """
 
 import logging
@@ -11,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from celery import current_app
 from django.conf import settings
 from django.db import connection, transaction
 
@@ -21,6 +23,9 @@ from .models import DeliveryStatus
 
 logger = logging.getLogger(__name__)
 
+
+#: The task that sends a destination's deliveries (``crm_sync.tasks.deliver``).
+DELIVER_TASK = "crm_sync.tasks.deliver"
 
 #: How long "a task is already on its way" stands; after that a sign-up enqueues another, so a
 #: lost message delays deliveries by this much at most (the relay covers the rest).
@@ -170,10 +175,11 @@ def deliveries_announce(*, deliveries: Sequence[tuple[int, int, str]]) -> None:
     schema_name = current_schema()
 
     def enqueue() -> None:
-        from crm_sync.tasks import deliver
-
         for destination_id, ids in by_destination.items():
             try:
+                # By name from the Celery app's registry (crm_sync registers it when Django
+                # starts): the task object itself, without importing crm_sync, which sits above.
+                deliver = current_app.tasks[DELIVER_TASK]
                 # One waiting task per destination is enough: it sends everything due when it
                 # runs. A busy shop then costs one task per batch, not one per sign-up.
                 if not redis_client().set(
