@@ -57,6 +57,12 @@ class Device(models.Model):
     held_reasons = models.JSONField(default=dict, blank=True)
     oldest_unsent_at = models.DateTimeField(null=True, blank=True)
     queue_reported_at = models.DateTimeField(null=True, blank=True)
+    #: The pairing that took this revoked tablet's queue over. Its reports are ignored from
+    #: then on: one still in flight when the tablet was paired again would otherwise say, for
+    #: ever, that sign-ups wait on a tablet that no longer holds any.
+    replaced_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["location__name", "name"]

@@ -106,7 +106,13 @@ def device_pair(*, code: str, previous_token: str = "") -> tuple[Device, str]:
             if previous_token:
                 Device.objects.filter(
                     token_hash=sha256(previous_token), revoked_at__isnull=False
-                ).update(queue_depth=0, held_count=0, held_reasons={}, oldest_unsent_at=None)
+                ).update(
+                    queue_depth=0,
+                    held_count=0,
+                    held_reasons={},
+                    oldest_unsent_at=None,
+                    replaced_by=device,
+                )
             audit_record(
                 actor=pairing.created_by,
                 actor_label=f"device:{device.pk}",
@@ -168,8 +174,10 @@ def device_heartbeat(
     held_reasons: dict[str, int] | None = None,
 ) -> Device:
     """Records a tablet's report of itself. A revoked tablet's report is recorded too: it is how
-    the portal learns that sign-ups still wait on it."""
+    the portal learns that sign-ups still wait on it, until a new pairing takes its queue over."""
     now = timezone.now()
+    if device.replaced_by_id is not None:
+        return device
     if device.revoked_at is None:
         device.last_seen_at = now
     device.app_version = app_version[:40]

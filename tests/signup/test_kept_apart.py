@@ -11,9 +11,9 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from crm_sync.outbox.models import Delivery, DeliveryStatus
 from customerinfo.core.errors import ServiceError
 from customerinfo.core.models import AuditEntry
+from outbox.models import Delivery, DeliveryStatus
 from signup import services
 from signup.models import Consent, Device, RejectedSubmission, Submission
 from tenants.models import Tenant
@@ -358,6 +358,17 @@ def test_pairing_again_takes_over_what_waited_on_the_revoked_tablet(
     with tenant_context(alice_tenant):
         old = Device.objects.get(pk=kiosk.device.pk)
     assert (old.queue_depth, old.held_count, old.held_reasons) == (0, 0, {})
+    # A heartbeat of the old token still on its way changes nothing: the queue moved on.
+    late = alice_client.post(
+        "/api/kiosk/heartbeat",
+        {"app_version": "kiosk", "queue_depth": 2, "held": 1},
+        content_type="application/json",
+        headers=kiosk.headers,
+    )
+    assert late.status_code == 401
+    with tenant_context(alice_tenant):
+        old = Device.objects.get(pk=kiosk.device.pk)
+    assert (old.queue_depth, old.held_count) == (0, 0)
 
 
 # --- release -----------------------------------------------------------------------------------

@@ -230,6 +230,8 @@ def test_a_server_error_on_one_sign_up_holds_back_no_other(
     site.wait_for_email("hol-third@example.com", page=page)
     assert failed, "the first sign-up was never tried"
     assert count(site, crm, "hol-first@example.com") == 0
+    # The server has the other two; the tablet drops them from its queue as the answers arrive.
+    assert wait_until(lambda: len(stored(page, "queue")) == 1, page=page)
     [waiting] = stored(page, "queue")
     assert waiting["id"] == failing
     assert waiting["attempts"] >= 1
@@ -332,7 +334,11 @@ def test_a_revoked_tablet_reports_its_queue_and_sends_it_once_paired_again(
     wait_until(lambda: stored(page, "queue") == [], page=page)
     assert count(site, crm, "rev-one@example.com") == count(site, crm, "rev-two@example.com") == 1
     # The new pairing took the queue over: nothing is said to wait on the revoked tablet now.
-    assert all(d["queue_depth"] == 0 for d in site.devices() if d["id"] in revoked)
+    # (said by the next heartbeat, which may still be on its way)
+    assert wait_until(
+        lambda: all(d["queue_depth"] == 0 for d in site.devices() if d["id"] in revoked),
+        page=page,
+    )
 
 
 def test_a_closed_store_takes_no_sign_up_and_still_stores_those_it_held(
