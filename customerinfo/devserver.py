@@ -19,6 +19,53 @@ DEMO_SLUG = "demo"
 DEMO_OWNER_EMAIL = "owner@demo.example"
 DEMO_SINK_NAME = "Demo sink"
 PORT = int(os.environ.get("PORT", "8000"))
+#: Where the built-in fake Stripe listens when no STRIPE_SECRET_KEY is set.
+STRIPE_FAKE_PORT = int(os.environ.get("STRIPE_FAKE_PORT", "12111"))
+
+
+def stripe_fake_start() -> "subprocess.Popen[bytes] | None":
+    """Without a Stripe key, the built-in fake Stripe, and the settings that point at it.
+
+    Runs before Django reads its settings, so the web server, worker and beat (which inherit
+    this environment) all use it. Returns None when a real key is configured.
+    """
+    if os.environ.get("STRIPE_SECRET_KEY"):
+        return None
+    secret = "whsec_" + secrets.token_hex(24)
+    os.environ.update(
+        {
+            "STRIPE_SECRET_KEY": "sk_test_make_run",
+            "STRIPE_WEBHOOK_SECRET": secret,
+            "STRIPE_API_BASE": f"http://127.0.0.1:{STRIPE_FAKE_PORT}",
+        }
+    )
+    base = os.environ.get("BASE_DOMAIN", "localhost")
+    return start(
+        [
+            sys.executable,
+            "-m",
+            "billing.stripe_fake",
+            "--port",
+            str(STRIPE_FAKE_PORT),
+            "--webhook-url",
+            f"http://{base}:{PORT}/stripe/webhook/",
+            "--webhook-secret",
+            secret,
+        ]
+    )
+
+
+def stripe_fake_ready(timeout: float = 15.0) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", STRIPE_FAKE_PORT), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the fake Stripe did not start on port {STRIPE_FAKE_PORT}")
 
 
 def demo_credentials_file(data: Path) -> Path:
@@ -113,6 +160,9 @@ def start(command: list[str]) -> "subprocess.Popen[bytes]":
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "customerinfo.settings")
     os.environ.setdefault("LOG_FORMAT", "text")
+    stripe_fake = stripe_fake_start()
+    if stripe_fake is not None:
+        stripe_fake_ready()
     django.setup()
     from django.conf import settings
     from django.core.management import call_command
@@ -123,8 +173,10 @@ def main() -> int:
     email, password = ensure_demo_tenant(data=data_dir())
     ensure_demo_store()
     sink_url = ensure_demo_sink(base_domain=settings.BASE_DOMAIN)
+    # The fake keeps nothing between runs, so its catalog is made again each time.
+    call_command("billing_sync_catalog", verbosity=0)
     python = sys.executable
-    processes = {
+    processes: dict[str, subprocess.Popen[bytes]] = {
         "web": start([python, "manage.py", "runserver", f"0.0.0.0:{PORT}", "--noreload"]),
         "worker": start(
             [
@@ -152,7 +204,14 @@ def main() -> int:
             ]
         ),
     }
+    if stripe_fake is not None:
+        processes["stripe"] = stripe_fake
     base = settings.BASE_DOMAIN
+    stripe_line = (
+        f"  Fake Stripe:       http://127.0.0.1:{STRIPE_FAKE_PORT}/_fake/   (move its clock)\n"
+        if stripe_fake is not None
+        else ""
+    )
     print(
         f"""
 CustomerInfo is running. Stop everything with Ctrl-C.
@@ -162,8 +221,8 @@ CustomerInfo is running. Stop everything with Ctrl-C.
       password       {password}
   Kiosk:             http://{DEMO_SLUG}.{base}:{PORT}/kiosk/   (pair it from Tablets)
   CRM webhook sink:  {sink_url}   (sign-ups arrive here)
-  Public site:       http://{base}:{PORT}/
-  Health:            http://{base}:{PORT}/healthz   http://{base}:{PORT}/readyz
+  Public site:       http://{base}:{PORT}/   (Start free trial signs up a new shop)
+{stripe_line}  Health:            http://{base}:{PORT}/healthz   http://{base}:{PORT}/readyz
 """,
         flush=True,
     )
@@ -190,7 +249,7 @@ CustomerInfo is running. Stop everything with Ctrl-C.
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
-    print("Stopped web, worker and beat.")
+    print("Stopped " + ", ".join(processes) + ".")
     return exit_code
 
 

@@ -51,7 +51,8 @@ def wanted() -> list[Wanted]:
 def _tiers_of(price: Price) -> list[dict[str, Any]]:
     return [
         {"up_to": tier.up_to, "unit_amount_decimal": _decimal(tier.unit_amount_decimal)}
-        for tier in (price.tiers or [])
+        # Stripe sends tiers only when asked (``expand``), as every call here does.
+        for tier in (price.tiers if "tiers" in price else None) or []
     ]
 
 
@@ -105,6 +106,7 @@ def _price_create(want: Wanted, *, product_id: str, meter_id: str) -> Price:
         "product": product_id,
         "lookup_key": want.lookup_key,
         "transfer_lookup_key": True,
+        "expand": ["tiers"],
     }
     if want.tiers:
         params["recurring"] = {"interval": "month", "usage_type": "metered", "meter": meter_id}
@@ -140,7 +142,11 @@ def catalog_sync() -> list[CatalogPrice]:
     found = {
         price.lookup_key: price
         for price in client.v1.prices.list(
-            params={"lookup_keys": [want.lookup_key for want in wants], "limit": 100}
+            params={
+                "lookup_keys": [want.lookup_key for want in wants],
+                "limit": 100,
+                "expand": ["data.tiers"],
+            }
         ).data
     }
     meter_id = _meter_id()

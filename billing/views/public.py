@@ -120,7 +120,8 @@ def start_done(request: HttpRequest) -> HttpResponseBase:
             status=404,
         )
     token = services.welcome_token(tenant=tenant)
-    return redirect(shop_url(request, tenant.slug, reverse("billing-welcome", args=[token])))
+    welcome = reverse("billing-welcome", urlconf=settings.ROOT_URLCONF, args=[token])
+    return redirect(shop_url(request, tenant.slug, welcome))
 
 
 @require_http_methods(["GET", "POST"])

@@ -123,10 +123,13 @@ def test_launcher_serves_the_demo_shop_and_stops_on_ctrl_c(
         "CUSTOMERINFO_DATA_DIR": str(tmp_path),
         "CUSTOMERINFO_ENV": "development",
         "PORT": str(port),
+        "STRIPE_FAKE_PORT": str(free_port()),
         # A Redis database of its own: this launcher's worker must not see other tests' tasks.
         "REDIS_URL": settings.REDIS_URL.rsplit("/", 1)[0] + "/14",
     }
     environment.pop("PYTEST_VERSION", None)
+    for name in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE"):
+        environment.pop(name, None)
     process = subprocess.Popen(
         [sys.executable, "-m", "customerinfo.devserver"],
         cwd=ROOT,
@@ -177,8 +180,13 @@ def test_launcher_serves_the_demo_shop_and_stops_on_ctrl_c(
             time.sleep(0.2)
         assert email in sink
         assert "<td>valid</td>" in sink
+        # Billing runs on the built-in fake Stripe: the pricing comes from its catalog.
+        status, landing = _get(f"{base}/", f"localhost:{port}")
+        assert status == 200
+        assert "Start free trial" in landing
+        assert "a month" in landing
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)
-    assert "Stopped web, worker and beat." in output
+    assert "Stopped web, worker, beat, stripe." in output
     assert process.returncode == 0
