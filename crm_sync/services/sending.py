@@ -17,9 +17,11 @@ from typing import Any
 
 from django.utils import timezone
 
+from customerinfo.core.tenancy import current_tenant
 from outbox.models import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus
 from outbox.services import wake_clear
 from signup.models import Submission
+from tenants.models import TenantAccess
 
 from .. import limits
 from ..contacts import contact_build
@@ -100,6 +102,11 @@ def _hold(claim: Claim) -> None:
         claim.outcomes[row.pk] = DeliveryStatus.HELD
 
 
+def _suspended() -> bool:
+    """Whether the retailer's account is suspended for an unpaid subscription."""
+    return getattr(current_tenant(), "access", TenantAccess.FULL) == TenantAccess.SUSPENDED
+
+
 def deliveries_send(
     *, destination_id: int, ids: Sequence[int], client: Any = None, max_rounds: int = 20
 ) -> SendReport:
@@ -121,7 +128,9 @@ def deliveries_send(
         _bury(claim, reason="The destination was deleted.")
         claim_write(claim, report=report)
         return report
-    if destination.state == DestinationState.PAUSED or not destination.enabled:
+    if destination.state == DestinationState.PAUSED or not destination.enabled or _suspended():
+        # Held, with no attempt spent: resuming the destination, or the retailer paying
+        # (billing.services.suspension), sends them again.
         claim = claim_take(destination_id=destination_id, ids=ids, top_up_to=cls.batch_size)
         _hold(claim)
         claim_write(claim, report=report)
