@@ -52,6 +52,7 @@ def periods_close(*, now: datetime | None = None) -> dict[str, int]:
     outcome: dict[str, int] = {}
     if not pending:
         return outcome
+    before = {close.pk: close.state for close in pending}
     usage_count(now=now)
     usage_send(now=now)
     price = CatalogPrice.objects.get(lookup_key=SIGNUPS)
@@ -61,12 +62,19 @@ def periods_close(*, now: datetime | None = None) -> dict[str, int]:
         try:
             state = period_close(close=close, price=price, now=now)
         except StripeError as error:
-            state = CloseState.FAILED
+            state = close.state = CloseState.FAILED
             close.error = str(error)[:2000]
-            close.save(update_fields=["error"])
+            close.save(update_fields=["state", "attempts", "error"])
             logger.exception("period close failed", extra={"close": close.pk})
         outcome[state] = outcome.get(state, 0) + 1
-    failed = [close for close in pending if close.state in (CloseState.FAILED, CloseState.MISMATCH)]
+    # Told once: a close that failed before and fails again (Stripe down for an hour) is not
+    # mailed every five minutes; one that newly fails or disagrees is.
+    failed = [
+        close
+        for close in pending
+        if close.state in (CloseState.FAILED, CloseState.MISMATCH)
+        and before[close.pk] != close.state
+    ]
     if failed:
         _operator_alert(failed)
     return outcome
