@@ -127,8 +127,12 @@ class Provider(ABC):
     #: the service, so ``configuration_errors`` never sees a URL it has to parse itself.
     url_settings: ClassVar[Mapping[str, UrlRole]] = {}
 
+    #: The destination's settings, checked by ``configuration_errors`` when it was saved. Each
+    #: provider narrows this to its own TypedDict (``HubSpotSettings``, ...).
+    settings: Mapping[str, object]
+
     def __init__(
-        self, *, settings: dict[str, Any], credentials: dict[str, Any], client: httpx.Client
+        self, *, settings: Mapping[str, Any], credentials: dict[str, Any], client: httpx.Client
     ) -> None:
         self.settings = settings
         self.credentials = credentials

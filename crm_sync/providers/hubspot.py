@@ -26,7 +26,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 import httpx
 
@@ -123,7 +123,15 @@ def _rounds(contacts: Sequence[Contact]) -> list[list[Contact]]:
     return rounds
 
 
+class HubSpotSettings(TypedDict, total=False):
+    """A HubSpot destination's settings; the token is in its credentials."""
+
+    #: Another API host (HubSpot's EU data centre, or a test server).
+    base_url: str
+
+
 class HubSpotProvider(Provider):
+    settings: HubSpotSettings
     kind: ClassVar[str] = "hubspot"
     batch_size: ClassVar[int] = 100
     # About 55 % of the smallest published limit (100 requests per 10 s per account).

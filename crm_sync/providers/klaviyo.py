@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Required, TypedDict
 
 import httpx
 
@@ -91,7 +91,15 @@ def outcome(response: httpx.Response) -> Result:
     return replace(classify(response, broken=(401, 403, 404)), message=message)
 
 
+class KlaviyoSettings(TypedDict, total=False):
+    """A Klaviyo destination's settings; the private key is in its credentials."""
+
+    list_id: Required[str]
+    base_url: str
+
+
 class KlaviyoProvider(Provider):
+    settings: KlaviyoSettings
     kind: ClassVar[str] = "klaviyo"
     batch_size: ClassVar[int] = 1
     # 55 % of the 700/min steady limit (385/min); the bucket never holds more than 55 % of the

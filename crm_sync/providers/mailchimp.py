@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Required, TypedDict
 
 import httpx
 
@@ -132,7 +132,19 @@ def outcome(response: httpx.Response, *, list_id: str) -> Result:
     return replace(classify(response), message=message or f"Mailchimp answered {code}.")
 
 
+class MailchimpSettings(TypedDict, total=False):
+    """A Mailchimp destination's settings; the API key (and its data centre) is in its
+    credentials."""
+
+    list_id: Required[str]
+    base_url: str
+    #: Merge fields of the audience that take the postal code and the consent wording, if any.
+    postal_code_merge_field: str
+    consent_merge_field: str
+
+
 class MailchimpProvider(Provider):
+    settings: MailchimpSettings
     kind: ClassVar[str] = "mailchimp"
     batch_size: ClassVar[int] = 1
     # Mailchimp publishes no request rate, only the connection cap below; this is a polite ceiling

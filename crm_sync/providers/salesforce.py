@@ -32,7 +32,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Required, TypedDict
 
 import httpx
 
@@ -127,7 +127,18 @@ def _first_error(body: Any) -> tuple[str, str]:
     return "", ""
 
 
+class SalesforceSettings(TypedDict, total=False):
+    """A Salesforce destination's settings; the connected app's keys are in its credentials."""
+
+    login_url: Required[str]
+    api_version: str
+    external_id_field: str
+    #: Salesforce wants a company on a lead; the store's name stands in when this is empty.
+    default_company: str
+
+
 class SalesforceProvider(Provider):
+    settings: SalesforceSettings
     kind: ClassVar[str] = "salesforce"
     batch_size: ClassVar[int] = 200
     # The published limit is per 24 hours (100,000 plus per-licence extras on Enterprise):

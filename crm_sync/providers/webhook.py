@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 from customerinfo.core.errors import FieldErrors
 
@@ -46,7 +46,14 @@ def _secret_valid(secret: Any) -> bool:
         return False
 
 
+class WebhookSettings(TypedDict):
+    """A webhook destination's settings; the signing secrets are in its credentials."""
+
+    url: str
+
+
 class WebhookProvider(Provider):
+    settings: WebhookSettings
     kind: ClassVar[str] = "webhook"
     batch_size: ClassVar[int] = 1
     rate_limit: ClassVar[RateLimit] = RateLimit(per_second=50, burst=50)
