@@ -10,7 +10,7 @@ from .catalog import SIGNUPS, TABLETS, catalog_sync
 from .client import stripe_client, stripe_client_reset
 from .close import period_close, periods_close
 from .invoices import invoice_sync
-from .portal import customer_portal_url, invoice_preview
+from .portal import customer_portal_url, invoice_preview, subscription_resume
 from .seats import seats_sync, seats_sync_all
 from .signups import (
     slug_available,
@@ -45,6 +45,7 @@ __all__ = [
     "slug_available",
     "stripe_client",
     "stripe_client_reset",
+    "subscription_resume",
     "trial_signup_complete",
     "trial_signup_start",
     "trial_signups_expire",

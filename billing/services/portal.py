@@ -3,7 +3,7 @@
 import logging
 from typing import Any
 
-from stripe import StripeError
+from stripe import InvalidRequestError, StripeError
 
 from ..models import BillingAccount
 from .client import stripe_client
@@ -30,6 +30,10 @@ def invoice_preview(*, account: BillingAccount) -> dict[str, Any] | None:
                 "subscription": account.stripe_subscription_id,
             }
         )
+    except InvalidRequestError as error:
+        if error.code != "invoice_upcoming_none":  # a paused or canceled subscription has none
+            logger.warning("invoice preview unavailable", exc_info=True)
+        return None
     except StripeError:
         logger.warning("invoice preview unavailable", exc_info=True)
         return None
@@ -42,3 +46,20 @@ def invoice_preview(*, account: BillingAccount) -> dict[str, Any] | None:
             for line in invoice.lines.data
         ],
     }
+
+
+def subscription_resume(*, account: BillingAccount) -> None:
+    """Resumes a paused subscription (a trial that ended without a card), billing from now.
+
+    Stripe charges the first invoice at once; a card that fails leaves it past due, which the
+    billing page then says. The idempotency key names the state it resumes from, so a double
+    click is one resume.
+    """
+    if account.status != "paused" or not account.stripe_subscription_id:
+        return
+    stamp = int(account.synced_at.timestamp()) if account.synced_at else 0
+    stripe_client().v1.subscriptions.resume(
+        account.stripe_subscription_id,
+        params={"billing_cycle_anchor": {"type": "now"}},
+        options={"idempotency_key": f"resume-{account.pk}-{stamp}"},
+    )

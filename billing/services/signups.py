@@ -31,6 +31,7 @@ from ..models import BillingAccount, CatalogPrice, TrialSignup, TrialSignupState
 from .accounts import account_sync
 from .catalog import SIGNUPS, TABLETS
 from .client import stripe_client
+from .seats import seats_sync
 
 logger = logging.getLogger(__name__)
 
@@ -216,7 +217,9 @@ def trial_signup_complete(*, session_id: str) -> Tenant | None:
         signup.state = TrialSignupState.PROVISIONED
         signup.owner_password_hash = ""  # the owner's account holds it now
         signup.save(update_fields=["tenant", "state", "owner_password_hash"])
-    account_sync(account=account)
+    account = account_sync(account=account)
+    # Checkout bills one tablet (a licensed line needs a quantity); the new shop has none yet.
+    seats_sync(account=account)
     logger.info("self-serve shop created", extra={"tenant": tenant.slug})
     return tenant
 

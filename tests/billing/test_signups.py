@@ -64,7 +64,10 @@ def test_checkout_makes_one_shop_whoever_arrives_first(billing: Billing) -> None
     assert services.trial_signup_complete(session_id=session_id) == tenant
     account = BillingAccount.objects.get(tenant=tenant)
     assert account.status == SubscriptionStatus.TRIALING
-    assert account.seats_billed == 1
+    # Checkout bills one tablet; the shop has none yet, and the seats follow at once.
+    assert account.seats_billed == 0
+    item = billing.client.v1.subscription_items.retrieve(account.seats_item_id)
+    assert item.quantity == 0
     signup = TrialSignup.objects.get()
     assert signup.state == TrialSignupState.PROVISIONED
     assert signup.owner_password_hash == ""  # only the owner's account holds it now
