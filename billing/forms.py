@@ -1,9 +1,15 @@
-"""The public sign-up form."""
+"""The public forms: the trial sign-up, and finding one's shop."""
 
+import re
 import secrets
 from typing import Any
 
 from django import forms
+from django.conf import settings
+
+#: The first part of a shop's address (tenants.services.SLUG_PATTERN says which are allowed;
+#: this only tells an address from something else before asking whether the shop exists).
+SHOP_ADDRESS = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?")
 
 
 class TrialSignupForm(forms.Form):
@@ -36,4 +42,21 @@ class TrialSignupForm(forms.Form):
 
 
 class ShopFinderForm(forms.Form):
-    slug = forms.SlugField(label="Your shop's address", max_length=40)
+    """Which shop? The page shows an address as ``your-shop.<BASE_DOMAIN>``, so people type
+    that, or paste the link they were given: both are taken, as is the first part alone."""
+
+    slug = forms.CharField(label="Your shop's address", max_length=300)
+
+    def clean_slug(self) -> str:
+        value: str = self.cleaned_data["slug"].strip().lower()
+        value = re.sub(r"^[a-z][a-z0-9+.-]*://", "", value)  # a pasted link: its scheme,
+        value = value.split("/", 1)[0].split("?", 1)[0].split(":", 1)[0]  # path and port
+        suffix = f".{settings.BASE_DOMAIN}"
+        if value.endswith(suffix):
+            value = value.removesuffix(suffix)
+        if not SHOP_ADDRESS.fullmatch(value):
+            raise forms.ValidationError(
+                f"Type your shop's address, such as your-shop.{settings.BASE_DOMAIN}, "
+                "or just its first part."
+            )
+        return value

@@ -36,7 +36,12 @@ class BillingAccessMiddleware:
             and request.method not in SAFE_METHODS
             and not request.path_info.startswith(OPEN_WHEN_SUSPENDED)
         ):
-            return render(request, "billing/suspended.html", status=403)
+            response = render(request, "billing/suspended.html", status=403)
+            if request.headers.get("HX-Request") == "true":
+                # htmx swaps no 4xx answer: the button would seem to do nothing. Reloading shows
+                # the page with the suspension banner and its way to pay.
+                response["HX-Refresh"] = "true"
+            return response
         return self.get_response(request)
 
 

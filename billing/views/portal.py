@@ -1,11 +1,17 @@
 """The retailer's side of billing: its first sign-in, and the owners' billing page."""
 
+import logging
+from decimal import Decimal
+from typing import cast
+
+from django.contrib import messages
 from django.contrib.auth import login
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
+from stripe import StripeError
 
 from customerinfo.core.accounts.models import User
 from customerinfo.core.errors import ServiceError
@@ -14,6 +20,9 @@ from customerinfo.core.tenancy import current_tenant_id
 from tenants.models import Tenant
 
 from .. import selectors, services
+from ..models import InvoiceRecord
+
+logger = logging.getLogger(__name__)
 
 
 @require_GET
@@ -37,7 +46,13 @@ def billing_page(request: PortalRequest) -> HttpResponse:
     account = selectors.account_of_tenant(tenant_id=request.tenant.pk)
     context: dict[str, object] = {"account": account}
     if account is not None:
-        context.update(selectors.billing_summary(account=account, now=timezone.now()))
+        summary = selectors.billing_summary(account=account, now=timezone.now())
+        context.update(summary)
+        # In currency units: amounts are cents, and a template can only round them (widthratio).
+        context["invoice_rows"] = [
+            (invoice, Decimal(invoice.amount_due) / 100)
+            for invoice in cast(list[InvoiceRecord], summary["invoices"])
+        ]
         context["preview"] = services.invoice_preview(account=account)
     return portal_page(request, "billing/billing.html", "billing", context)
 
@@ -49,7 +64,38 @@ def customer_portal(request: PortalRequest) -> HttpResponseBase:
     account = selectors.account_of_tenant(tenant_id=request.tenant.pk)
     if account is None:
         return redirect("billing-page")
-    url = services.customer_portal_url(
-        account=account, return_url=request.build_absolute_uri(reverse("billing-page"))
-    )
+    try:
+        url = services.customer_portal_url(
+            account=account, return_url=request.build_absolute_uri(reverse("billing-page"))
+        )
+    except StripeError:
+        logger.warning("customer portal not opened: stripe failed", exc_info=True)
+        messages.error(
+            request,
+            "We could not reach our payment provider to open the page for cards and invoices. "
+            "Please try again in a minute.",
+        )
+        return redirect("billing-page")
     return redirect(url)
+
+
+@role_required(OWNERS, doing="manage billing")
+@require_POST
+def resume(request: PortalRequest) -> HttpResponseBase:
+    """A trial that ended without a card paused the shop: with a card on file, bill from now."""
+    account = selectors.account_of_tenant(tenant_id=request.tenant.pk)
+    if account is None:
+        return redirect("billing-page")
+    try:
+        services.subscription_resume(account=account)
+        account = services.account_sync(account=account)
+    except StripeError as error:
+        logger.warning("subscription not resumed", exc_info=True)
+        message = getattr(error, "user_message", None) or (
+            "The subscription could not be resumed. Check that a card is on file "
+            "(Manage cards, invoices and cancellation), then try again."
+        )
+        messages.error(request, message)
+        return redirect("billing-page")
+    messages.success(request, f"Your subscription is {account.get_status_display().lower()}.")
+    return redirect("billing-page")

@@ -1,5 +1,6 @@
 """The public host: what the product is and costs, the self-serve sign-up, finding one's shop."""
 
+import logging
 from decimal import Decimal
 
 from django.conf import settings
@@ -8,12 +9,15 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
+from stripe import InvalidRequestError, StripeError
 
 from customerinfo.core.errors import ServiceError
 
 from .. import selectors, services
 from ..forms import ShopFinderForm, TrialSignupForm
 from ..services.catalog import SIGNUPS, TABLETS
+
+logger = logging.getLogger(__name__)
 
 
 def _scheme(request: HttpRequest) -> str:
@@ -27,6 +31,22 @@ def shop_url(request: HttpRequest, slug: str, path: str = "/") -> str:
     return f"{_scheme(request)}://{slug}.{settings.BASE_DOMAIN}{port}{path}"
 
 
+#: Said when Stripe does not answer (down, unreachable, refusing): nothing was charged, and the
+#: same form (same nonce) can be sent again.
+STRIPE_UNREACHABLE = (
+    "We could not reach our payment provider. Nothing was charged; please try again in a minute."
+)
+#: Said while the catalog has not been made (a deploy that has not run billing_sync_catalog).
+SIGNUP_CLOSED = "Sign-up is not open right now; prices are being updated. Please try again soon."
+
+
+def _amount(value: Decimal) -> str:
+    """A price for people: two decimals, more only when it has them ("0.02", "0.005")."""
+    exponent = value.normalize().as_tuple().exponent
+    places = max(2, -exponent) if isinstance(exponent, int) else 2
+    return f"{value:.{places}f}"
+
+
 def _pricing() -> dict[str, object]:
     catalog = selectors.catalog()
     tablets, signups = catalog.get(TABLETS), catalog.get(SIGNUPS)
@@ -38,7 +58,7 @@ def _pricing() -> dict[str, object]:
         "currency": tablets.currency.upper(),
         "tablet": Decimal(tablets.unit_amount or 0) / 100,
         "included": included,
-        "per_signup": above / 100,
+        "per_signup": _amount(above / 100),
         "trial_days": settings.BILLING_TRIAL_DAYS,
     }
 
@@ -57,34 +77,51 @@ def start(request: HttpRequest) -> HttpResponseBase:
     """The trial sign-up form; a valid one goes on to Stripe Checkout."""
     form = TrialSignupForm(request.POST or None)
     pricing = _pricing()
-    if request.method == "POST" and form.is_valid() and pricing:
-        data = form.cleaned_data
-        done = request.build_absolute_uri(reverse("billing-start-done"))
-        try:
-            checkout = services.trial_signup_start(
-                nonce=data["nonce"],
-                shop_name=data["shop_name"],
-                slug=data["slug"],
-                owner_email=data["owner_email"],
-                password=data["password"],
-                success_url=f"{done}?session_id={{CHECKOUT_SESSION_ID}}",
-                cancel_url=request.build_absolute_uri(reverse("billing-start")) + "?cancelled=1",
-            )
-        except ServiceError as error:
-            for field, errors in error.fields.items():
-                for item in errors:
-                    form.add_error(field if field in form.fields else None, item["message"])
-            if not error.fields:
-                form.add_error(None, error.message)
-        else:
-            return redirect(checkout)
     status = 400 if request.method == "POST" else 200
+    if request.method == "POST" and form.is_valid():
+        if not pricing:
+            # Checked before the service: a sign-up that cannot reach Checkout must not hold
+            # the address for a day.
+            form.add_error(None, SIGNUP_CLOSED)
+            status = 503
+        else:
+            data = form.cleaned_data
+            done = request.build_absolute_uri(reverse("billing-start-done"))
+            try:
+                checkout = services.trial_signup_start(
+                    nonce=data["nonce"],
+                    shop_name=data["shop_name"],
+                    slug=data["slug"],
+                    owner_email=data["owner_email"],
+                    password=data["password"],
+                    success_url=f"{done}?session_id={{CHECKOUT_SESSION_ID}}",
+                    cancel_url=request.build_absolute_uri(reverse("billing-start"))
+                    + "?cancelled=1",
+                )
+            except ServiceError as error:
+                for field, errors in error.fields.items():
+                    for item in errors:
+                        form.add_error(field if field in form.fields else None, item["message"])
+                if not error.fields:
+                    form.add_error(None, error.message)
+                status = error.status_code if error.status_code >= 500 else 400
+            except StripeError:
+                logger.warning("checkout not opened: stripe failed", exc_info=True)
+                form.add_error(None, STRIPE_UNREACHABLE)
+                status = 503
+            else:
+                return redirect(checkout)
     if request.GET.get("cancelled"):
         messages.info(request, "Checkout was cancelled; nothing was charged. Try again any time.")
     return render(
         request,
         "billing/start.html",
-        {"form": form, "pricing": pricing, "base_domain": settings.BASE_DOMAIN},
+        {
+            "form": form,
+            "pricing": pricing,
+            "closed": SIGNUP_CLOSED,
+            "base_domain": settings.BASE_DOMAIN,
+        },
         status=status,
     )
 
@@ -112,6 +149,16 @@ def start_done(request: HttpRequest) -> HttpResponseBase:
         tenant = services.trial_signup_complete(session_id=request.GET.get("session_id", ""))
     except ServiceError as error:
         return render(request, "billing/start_waiting.html", {"message": error.message}, status=400)
+    except InvalidRequestError:
+        tenant = None  # a session id Stripe never made (a mistyped or forged link)
+    except StripeError:
+        logger.warning("checkout return: stripe failed", exc_info=True)
+        return render(
+            request,
+            "billing/start_waiting.html",
+            {"message": "We could not reach our payment provider to confirm your Checkout."},
+            status=503,
+        )
     if tenant is None:
         return render(
             request,
