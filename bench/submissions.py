@@ -36,48 +36,43 @@ the tablet and its count from the process's memory (``signup.devices``), one pre
 statement (sign-up and consents, checking the tablet is still paired; the shop has no CRM
 destination, so the statement without the outbox) in autocommit. A tablet the process does not
 remember (its first request, then every ``DEVICE_CACHE_SECONDS``) is also read from PostgreSQL.
+
+Beside this script: bench/submissions_servers.py (gunicorn, wrk and reading its output) and
+bench/submissions_weight.py (the first-load weighing).
 """
 
-import gzip
-import http.client
-import importlib
 import math
 import os
-import re
 import secrets
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import time
-import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
+# Run as a script, Python puts bench/ first on the path: the repository goes before it, so that
+# bench's modules and the project's packages import.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.submissions_servers import (  # noqa: E402 - needs ROOT on the path, just above
+    MAX_BAD_SHARE,
+    BenchError,
+    Server,
+    load_measure,
+)
+from bench.submissions_weight import kiosk_first_load, service_worker_extra  # noqa: E402
+
 LUA_SCRIPT = ROOT / "bench" / "submissions.lua"
 DATABASE = "customerinfo_bench_submissions"
 BASELINE_DATABASE = os.environ.get("BENCH_BASELINE_DB", "bench")
 TENANT_SLUG = "bench"
-WORKERS = 4
-THREADS, CONNECTIONS = 2, 16
-DURATION = os.environ.get("BENCH_DURATION", "15s")
-WARMUP = os.environ.get("BENCH_WARMUP", "3s")
 RATE_LIMIT = os.environ.get("BENCH_KIOSK_RATE_LIMIT", "1000000/s")
-#: Share of answers that may be something else than 201 (project) or 2xx (baseline).
-MAX_BAD_SHARE = 0.01
-KIOSK_PATH = "/kiosk/"
 
 TARGET_RATIO, TARGET_P99_MS, TARGET_KIOSK_KB = 0.7, 50.0, 150.0
-
-
-class BenchError(RuntimeError):
-    """The benchmark could not measure what it set out to (a server, a load run, a check)."""
 
 
 # --- databases ---------------------------------------------------------------------------------
@@ -139,8 +134,6 @@ def project_prepare(environment: dict[str, str]) -> Kiosk:
         text=True,
     )
     os.environ.update(environment)
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
@@ -212,302 +205,6 @@ def baseline_prepare(directory: Path, environment: dict[str, str]) -> None:
     )
 
 
-# --- servers -----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@dataclass
-class Server:
-    name: str
-    app: str
-    directory: Path
-    environment: dict[str, str]
-    ready_path: str
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-    log: IO[bytes] | None = None
-
-    def start(self) -> None:
-        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in stop()
-            prefix=f"bench-{self.name}-", suffix=".log", delete=False
-        )
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                self.app,
-                "-w",
-                str(WORKERS),
-                "-b",
-                f"127.0.0.1:{self.port}",
-                "--log-level",
-                "warning",
-            ],
-            cwd=self.directory,
-            env=self.environment,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise BenchError(f"{self.name} server exited; see {self.log_path}")
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                connection.request("GET", self.ready_path)
-                status = connection.getresponse().status
-                connection.close()
-            except OSError:
-                status = 0
-            if status == 200:
-                return
-            time.sleep(0.2)
-        raise BenchError(f"{self.name} server not ready in {timeout:.0f} s; see {self.log_path}")
-
-    @property
-    def log_path(self) -> str:
-        return self.log.name if self.log is not None else "-"
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)  # gunicorn's master stops its workers
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)  # its own session: only its workers
-                self.process.wait()
-        if self.log is not None:
-            self.log.close()
-
-
-# --- load --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Load:
-    requests_per_second: float
-    p99_ms: float
-    output: str
-
-
-_UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
-
-
-def wrk_parse(output: str) -> Load:
-    rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
-    p99 = re.search(r"^\s*99(?:\.000)?%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.MULTILINE)
-    if rps is None or p99 is None:
-        raise BenchError(f"could not read wrk's output:\n{output}")
-    return Load(float(rps.group(1)), float(p99.group(1)) * _UNIT_MS[p99.group(2)], output)
-
-
-def wrk_run(
-    *, name: str, url: str, script: Path, duration: str, environment: dict[str, str]
-) -> Load:
-    command = [
-        "wrk",
-        f"-t{THREADS}",
-        f"-c{CONNECTIONS}",
-        f"-d{duration}",
-        "--latency",
-        "-s",
-        str(script),
-        url,
-    ]
-    result = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
-    output = result.stdout + result.stderr
-    if result.returncode != 0:
-        raise BenchError(f"wrk against {name} failed (exit {result.returncode}):\n{output}")
-    load = wrk_parse(output)
-    total = re.search(r"^\s*(\d+) requests in", output, re.MULTILINE)
-    non2xx = re.search(r"^\s*Non-2xx or 3xx responses:\s+(\d+)", output, re.MULTILINE)
-    if total and non2xx and int(non2xx.group(1)) > MAX_BAD_SHARE * int(total.group(1)):
-        raise BenchError(f"{name}: too many non-2xx answers:\n{output}")
-    return load
-
-
-def load_measure(*, name: str, url: str, script: Path, environment: dict[str, str]) -> Load:
-    print(f"--- {name}: warm-up {WARMUP}", flush=True)
-    wrk_run(
-        name=name,
-        url=url,
-        script=script,
-        duration=WARMUP,
-        environment={**environment, "BENCH_SALT": secrets.token_hex(4)},
-    )
-    print(
-        f"--- {name}: {THREADS} threads, {CONNECTIONS} connections, {DURATION} "
-        f"(load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; "
-        "other work on this machine skews the ratio)",
-        flush=True,
-    )
-    load = wrk_run(
-        name=name,
-        url=url,
-        script=script,
-        duration=DURATION,
-        environment={**environment, "BENCH_SALT": secrets.token_hex(4)},
-    )
-    print(load.output.rstrip(), flush=True)
-    return load
-
-
-# --- kiosk first load --------------------------------------------------------------------------
-
-_SCRIPT_SRC = re.compile(r"<script\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
-_LINK_HREF = re.compile(r"<link\b[^>]*?\bhref\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
-# import x from "..."; import {a, b} from "..."; import "..."; export {a} from "..."
-_ES_IMPORT = re.compile(
-    r"""(?:^|[;\s}])(?:import|export)\s*(?:[\w$*{}\s,]+?\s*from\s*)?["']([^"'\n]+)["']""",
-    re.MULTILINE,
-)
-_SW_REGISTER = re.compile(r"""serviceWorker\s*\.\s*register\(\s*["'`]([^"'`]+)["'`]""")
-#: Same-origin paths quoted in a service worker (its precache list), fetched on its install.
-_QUOTED_PATH = re.compile(r"""["'`](/(?:kiosk|static)/[^"'`\s]*)["'`]""")
-_CSS_IMPORT = re.compile(r"""@import\s+(?:url\()?\s*["']?([^"')\s;]+)""", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Fetched:
-    url: str
-    status: int
-    body_bytes: int
-    header_bytes: int
-    content_type: str
-    encoding: str
-    text: str
-    location: str = ""
-
-
-def _decode(body: bytes, encoding: str) -> bytes | None:
-    if encoding in ("", "identity"):
-        return body
-    if encoding == "gzip":
-        return gzip.decompress(body)
-    if encoding == "deflate":
-        return zlib.decompress(body)
-    if encoding == "br":
-        try:
-            brotli = importlib.import_module("brotli")  # optional: only if the server sends br
-        except ImportError:
-            return None
-        decoded: bytes = brotli.decompress(body)
-        return decoded
-    return None
-
-
-def http_get(port: int, url: str, host: str, accept_encoding: str = "gzip, br") -> Fetched:
-    parts = urlsplit(url)
-    path = parts.path + (f"?{parts.query}" if parts.query else "")
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        connection.request("GET", path, headers={"Host": host, "Accept-Encoding": accept_encoding})
-        response = connection.getresponse()
-        body = response.read()  # http.client leaves Content-Encoding alone: these are wire bytes
-        headers = response.getheaders()
-    finally:
-        connection.close()
-    status_line = len(f"HTTP/1.1 {response.status} {response.reason}\r\n")
-    header_bytes = status_line + sum(len(k) + len(v) + 4 for k, v in headers) + 2
-    encoding = (response.getheader("Content-Encoding") or "").strip().lower()
-    decoded = _decode(body, encoding)
-    if decoded is None:  # e.g. brotli and no decoder here: ask again, only to read it
-        decoded = http_get(port, url, host, accept_encoding="identity").text.encode()
-    return Fetched(
-        url=url,
-        status=response.status,
-        body_bytes=len(body),
-        header_bytes=header_bytes,
-        content_type=(response.getheader("Content-Type") or "").split(";")[0].strip(),
-        encoding=encoding or "identity",
-        text=decoded.decode("utf-8", errors="replace"),
-        location=response.getheader("Location") or "",
-    )
-
-
-def _references(fetched: Fetched) -> list[str]:
-    kind, url = fetched.content_type, urlsplit(fetched.url).path
-    found: list[str] = []
-    if kind == "text/html":
-        found += _SCRIPT_SRC.findall(fetched.text) + _LINK_HREF.findall(fetched.text)
-        found += _ES_IMPORT.findall(fetched.text)  # inline <script type="module">
-    elif "javascript" in kind or url.endswith((".js", ".mjs")):
-        found += _ES_IMPORT.findall(fetched.text)
-    elif kind == "text/css" or url.endswith(".css"):
-        found += _CSS_IMPORT.findall(fetched.text)
-    # Bare specifiers ("lit") would need an import map; only URLs and paths are followed.
-    return [ref for ref in found if ref.startswith(("/", "./", "../", "http:", "https:"))]
-
-
-def service_worker_extra(port: int, fetched: list[Fetched]) -> list[Fetched]:
-    """What installing the kiosk's service worker adds to a first visit: itself and whatever of
-    its precache list the page did not load already. Reported beside, not in, the figure."""
-    if not fetched:
-        return []
-    origin, host = _origin(fetched[0].url), urlsplit(fetched[0].url).netloc
-    seen = {item.url for item in fetched}
-    extra: list[Fetched] = []
-    for item in fetched:
-        for reference in _SW_REGISTER.findall(item.text):
-            worker_url = urljoin(item.url, reference)
-            if not worker_url.startswith(origin + "/") or worker_url in seen:
-                continue
-            seen.add(worker_url)
-            worker = http_get(port, worker_url, host)
-            extra.append(worker)
-            for path in _QUOTED_PATH.findall(worker.text):
-                target = origin + path
-                if target not in seen:
-                    seen.add(target)
-                    extra.append(http_get(port, target, host))
-    return extra
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def kiosk_first_load(port: int) -> tuple[float, list[Fetched]]:
-    """kB (1,000 bytes) transferred for the kiosk page and what it loads; nan if not served."""
-    host = f"{TENANT_SLUG}.localhost:{port}"
-    origin = f"http://{host}"
-    url = origin + KIOSK_PATH
-    page = http_get(port, url, host)
-    redirects: list[Fetched] = []
-    while page.status in (301, 302, 303, 307, 308) and page.location and len(redirects) < 5:
-        url = urljoin(url, page.location)  # same-origin redirects, e.g. /kiosk/ -> /kiosk/pair
-        if not url.startswith(origin + "/"):
-            break
-        redirects.append(page)
-        page = http_get(port, url, host)
-    if page.status != 200:
-        return math.nan, [page]
-    fetched, queue, seen = [*redirects, page], [page], {page.url}
-    while queue:
-        current = queue.pop(0)
-        for reference in _references(current):
-            target = urljoin(current.url, reference).split("#")[0]
-            if not target.startswith(origin + "/") or target in seen:
-                continue
-            seen.add(target)
-            resource = http_get(port, target, host)
-            fetched.append(resource)
-            queue.append(resource)
-    total = sum(item.body_bytes + item.header_bytes for item in fetched)
-    return total / 1000, fetched
-
-
 # --- main --------------------------------------------------------------------------------------
 
 
@@ -535,7 +232,7 @@ def main() -> int:
             server.wait_ready()
         print(f"project on :{project.port}, baseline on :{baseline.port}", flush=True)
 
-        kiosk_kb, resources = kiosk_first_load(project.port)
+        kiosk_kb, resources = kiosk_first_load(project.port, TENANT_SLUG)
         worker = service_worker_extra(project.port, resources) if resources else []
         for item in resources + worker:
             print(

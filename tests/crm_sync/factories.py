@@ -1,4 +1,12 @@
-"""CRM sync fixtures built through the services. Call inside ``tenant_context(tenant)``."""
+"""The CRM sync tests' vocabulary, built through the services (see tests/signup/factories.py for
+the stores, forms and tablets).
+
+Conventions, as in tests/signup/factories.py: every function here runs in the current schema and
+takes no tenant, so call it inside ``tenant_context(tenant)`` (or with tests/conftest.py's
+``kiosk`` fixture, which keeps the test in alice's schema). ``webhook_destination`` and
+``sign_up`` make rows, ``send`` sends one delivery as a worker would, ``deliveries_of`` reads them
+back; ``webhook_data`` is plain data, what the portal's webhook form posts.
+"""
 
 import uuid
 from datetime import UTC, datetime
@@ -45,5 +53,19 @@ def sign_up(
     return submission_id
 
 
+def send(delivery: Delivery, **options: Any) -> services.SendReport:
+    """Sends ``delivery`` now, as a worker would; ``options`` go to deliveries_send."""
+    return services.deliveries_send(
+        destination_id=delivery.destination_id, ids=[delivery.pk], **options
+    )
+
+
 def deliveries_of(submission_id: uuid.UUID) -> list[Delivery]:
     return list(Delivery.objects.filter(submission_id=submission_id).order_by("pk"))
+
+
+def webhook_data(url: str, **extra: str) -> dict[str, str]:
+    """What the portal's webhook form posts; ``extra`` replaces or adds inputs."""
+    data = {"name": "Shop hook", "url": url, "secret": "", "field_mapping": "", "enabled": "on"}
+    data.update(extra)
+    return data

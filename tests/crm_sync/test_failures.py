@@ -26,7 +26,7 @@ from outbox.models import AttemptOutcome, Delivery, DeliveryAttempt, DeliverySta
 from tenants.models import Tenant
 from tests.signup.factories import Kiosk
 
-from .factories import deliveries_of, sign_up, webhook_destination
+from .factories import deliveries_of, send, sign_up, webhook_destination
 from .fakes.hubspot import TOKEN, FakeHubSpot
 
 #: Settings and credentials that pass each provider's checks. Nothing is sent to them: the tests
@@ -59,12 +59,6 @@ def destination_of(kind: str) -> Destination:
     settings_, credentials = CONFIGURATIONS[kind]
     return services.destination_create(
         actor=None, name=kind, kind=kind, settings=settings_, credentials=credentials
-    )
-
-
-def send(delivery: Delivery, **options: Any) -> services.SendReport:
-    return services.deliveries_send(
-        destination_id=delivery.destination_id, ids=[delivery.pk], **options
     )
 
 

@@ -167,8 +167,9 @@ def stack(
 
     # The fast path and the relay of this process publish to the stack's own broker.
     def publish(**kwargs: Any) -> None:
-        # Celery accepts a connection here; its type stubs do not list the option.
-        deliver.apply_async(kwargs=kwargs, connection=connection)  # type: ignore[call-arg]
+        # What apply_async(connection=...) makes inside Celery, in a form its stubs type.
+        producer = app.amqp.Producer(connection, auto_declare=False)
+        deliver.apply_async(kwargs=kwargs, producer=producer)
 
     monkeypatch.setattr(deliver, "delay", publish)
     slug = f"crm-faults-{worker}"

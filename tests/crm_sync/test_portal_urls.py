@@ -17,12 +17,11 @@ from crm_sync.forms import KIND_FIELDS, DestinationForm
 from crm_sync.models import Destination, DestinationState
 from crm_sync.providers import PROVIDERS
 from crm_sync.providers.webhook import secret_generate
-from customerinfo.core.accounts.models import User
 from customerinfo.core.errors import ServiceError
 from tenants.models import Tenant
 
-from .factories import webhook_destination
-from .test_portal import client_of, reload, webhook_post
+from .factories import webhook_data, webhook_destination
+from .support import reload
 
 pytestmark = pytest.mark.django_db
 
@@ -35,12 +34,8 @@ UNREADABLE = [
 
 
 @pytest.fixture
-def owner(alice_tenant: Tenant, alice: User) -> Client:
-    return client_of(alice_tenant, alice)
-
-
-@pytest.fixture
 def destination(alice_tenant: Tenant) -> Iterator[Destination]:
+    """Overrides conftest.py's: a webhook to hooks.example.com, made without a kiosk."""
     with tenant_context(alice_tenant):
         yield webhook_destination(url="https://hooks.example.com/in", name="Hook")
 
@@ -52,12 +47,12 @@ def destination(alice_tenant: Tenant) -> Iterator[Destination]:
 def test_a_url_that_cannot_be_read_is_a_form_error_not_a_500(
     owner: Client, alice_tenant: Tenant, url: str, code: str, words: str
 ) -> None:
-    response = owner.post("/crm/new/webhook/", webhook_post(url))
+    response = owner.post("/crm/new/webhook/", webhook_data(url))
     assert response.status_code == 400
     assert words in response.content.decode()
     with tenant_context(alice_tenant):
         assert not Destination.objects.exists()
-        form = DestinationForm(webhook_post(url), kind="webhook")
+        form = DestinationForm(webhook_data(url), kind="webhook")
         assert not form.is_valid()
         assert [error.code for error in form.errors.as_data()["url"]] == [code]
 
@@ -112,7 +107,7 @@ def test_every_url_a_retailer_types_is_declared_by_its_provider() -> None:
 
 def test_a_typed_url_is_stored_in_its_normal_form(owner: Client, alice_tenant: Tenant) -> None:
     typed = "  HTTPS://Hooks.Example.COM:443/In?shop=1#top "
-    response = owner.post("/crm/new/webhook/", webhook_post(typed, secret=secret_generate()))
+    response = owner.post("/crm/new/webhook/", webhook_data(typed, secret=secret_generate()))
     assert response.status_code == 302
     with tenant_context(alice_tenant):
         assert Destination.objects.get().settings == {"url": "https://hooks.example.com/In?shop=1"}
@@ -122,7 +117,7 @@ def test_a_private_address_is_refused_when_typed_in_production(
     owner: Client, alice_tenant: Tenant, settings: Any
 ) -> None:
     settings.CRM_BLOCK_PRIVATE_ADDRESSES = True
-    response = owner.post("/crm/new/webhook/", webhook_post("http://169.254.169.254/latest/"))
+    response = owner.post("/crm/new/webhook/", webhook_data("http://169.254.169.254/latest/"))
     assert response.status_code == 400
     assert "CRM requests only go to public addresses" in response.content.decode()
 

@@ -26,15 +26,9 @@ def hubspot() -> Iterator[FakeHubSpot]:
     fake.stop()
 
 
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with http_client() as client:
-        yield client
-
-
-def provider(fake: FakeHubSpot, client: httpx.Client, *, token: str = TOKEN) -> HubSpotProvider:
+def provider(fake: FakeHubSpot, http: httpx.Client, *, token: str = TOKEN) -> HubSpotProvider:
     return HubSpotProvider(
-        settings={"base_url": fake.url}, credentials={"access_token": token}, client=client
+        settings={"base_url": fake.url}, credentials={"access_token": token}, client=http
     )
 
 
@@ -63,7 +57,7 @@ def verdicts(results: dict[int, Result]) -> dict[int, Verdict]:
 
 
 def test_upsert_writes_contacts_with_standard_fields_and_mapped_properties(
-    hubspot: FakeHubSpot, client: httpx.Client
+    hubspot: FakeHubSpot, http: httpx.Client
 ) -> None:
     contacts = [
         contact(
@@ -79,7 +73,7 @@ def test_upsert_writes_contacts_with_standard_fields_and_mapped_properties(
         contact(2, "grace@example.com", first_name="Grace"),
     ]
 
-    results = provider(hubspot, client).send(contacts)
+    results = provider(hubspot, http).send(contacts)
 
     assert verdicts(results) == {1: Verdict.DELIVERED, 2: Verdict.DELIVERED}
     assert hubspot.contact("ada@example.com") == {
@@ -101,9 +95,9 @@ def test_upsert_writes_contacts_with_standard_fields_and_mapped_properties(
 
 
 def test_sending_the_same_contact_twice_makes_one_contact(
-    hubspot: FakeHubSpot, client: httpx.Client
+    hubspot: FakeHubSpot, http: httpx.Client
 ) -> None:
-    hubspot_provider = provider(hubspot, client)
+    hubspot_provider = provider(hubspot, http)
     first = contact(1, "ada@example.com", first_name="Ada", phone="+1 555 0100")
 
     assert verdicts(hubspot_provider.send([first])) == {1: Verdict.DELIVERED}
@@ -119,7 +113,7 @@ def test_sending_the_same_contact_twice_makes_one_contact(
 
 
 def test_one_email_twice_in_a_batch_goes_in_two_calls_and_the_later_wins(
-    hubspot: FakeHubSpot, client: httpx.Client
+    hubspot: FakeHubSpot, http: httpx.Client
 ) -> None:
     contacts = [
         contact(1, "ada@example.com", first_name="Ada"),
@@ -127,7 +121,7 @@ def test_one_email_twice_in_a_batch_goes_in_two_calls_and_the_later_wins(
         contact(3, "Ada@Example.com", first_name="Augusta"),
     ]
 
-    results = provider(hubspot, client).send(contacts)
+    results = provider(hubspot, http).send(contacts)
 
     assert verdicts(results) == {1: Verdict.DELIVERED, 2: Verdict.DELIVERED, 3: Verdict.DELIVERED}
     assert len(hubspot.requests) == 2
@@ -136,7 +130,7 @@ def test_one_email_twice_in_a_batch_goes_in_two_calls_and_the_later_wins(
 
 
 def test_a_batch_with_one_invalid_email_maps_results_back_per_contact(
-    hubspot: FakeHubSpot, client: httpx.Client
+    hubspot: FakeHubSpot, http: httpx.Client
 ) -> None:
     contacts = [
         contact(11, "ada@example.com"),
@@ -144,7 +138,7 @@ def test_a_batch_with_one_invalid_email_maps_results_back_per_contact(
         contact(13, "grace@example.com"),
     ]
 
-    results = provider(hubspot, client).send(contacts)
+    results = provider(hubspot, http).send(contacts)
 
     assert verdicts(results) == {
         11: Verdict.DELIVERED,
@@ -157,7 +151,7 @@ def test_a_batch_with_one_invalid_email_maps_results_back_per_contact(
 
 
 def test_a_whole_batch_refused_for_a_named_contact_sends_the_others_again(
-    hubspot: FakeHubSpot, client: httpx.Client
+    hubspot: FakeHubSpot, http: httpx.Client
 ) -> None:
     hubspot.force(
         Reply(
@@ -171,7 +165,7 @@ def test_a_whole_batch_refused_for_a_named_contact_sends_the_others_again(
         )
     )
 
-    results = provider(hubspot, client).send(
+    results = provider(hubspot, http).send(
         [contact(1, "ada@example.com"), contact(2, "bad@example")]
     )
 
@@ -180,13 +174,13 @@ def test_a_whole_batch_refused_for_a_named_contact_sends_the_others_again(
 
 
 def test_a_whole_batch_refused_without_naming_anyone_is_permanent_for_all(
-    hubspot: FakeHubSpot, client: httpx.Client
+    hubspot: FakeHubSpot, http: httpx.Client
 ) -> None:
     hubspot.force(
         Reply(400, {"status": "error", "category": "VALIDATION_ERROR", "message": "Bad input"})
     )
 
-    results = provider(hubspot, client).send(
+    results = provider(hubspot, http).send(
         [contact(1, "ada@example.com"), contact(2, "grace@example.com")]
     )
 
@@ -197,22 +191,22 @@ def test_a_whole_batch_refused_without_naming_anyone_is_permanent_for_all(
 
 
 def test_a_missing_property_breaks_the_destination_not_the_contact(
-    hubspot: FakeHubSpot, client: httpx.Client
+    hubspot: FakeHubSpot, http: httpx.Client
 ) -> None:
     hubspot.properties.discard("customerinfo_email_consent_wording")
     shopper = contact(1, "ada@example.com", consents=(consent("email", granted=True),))
 
-    results = provider(hubspot, client).send([shopper])
+    results = provider(hubspot, http).send([shopper])
 
     assert results[1].verdict == Verdict.BROKEN
     assert "customerinfo_email_consent_wording" in results[1].message
 
 
 def test_rate_limit_retries_after_what_hubspot_says(
-    hubspot: FakeHubSpot, client: httpx.Client
+    hubspot: FakeHubSpot, http: httpx.Client
 ) -> None:
     hubspot.rate = RateWindow(limit=1, seconds=10)
-    hubspot_provider = provider(hubspot, client)
+    hubspot_provider = provider(hubspot, http)
     assert hubspot_provider.send([contact(1, "ada@example.com")])[1].verdict == Verdict.DELIVERED
 
     result = hubspot_provider.send([contact(2, "grace@example.com")])[2]
@@ -224,7 +218,7 @@ def test_rate_limit_retries_after_what_hubspot_says(
 
 
 def test_rate_limit_without_retry_after_waits_the_rolling_window(
-    hubspot: FakeHubSpot, client: httpx.Client
+    hubspot: FakeHubSpot, http: httpx.Client
 ) -> None:
     hubspot.force(
         Reply(
@@ -246,7 +240,7 @@ def test_rate_limit_without_retry_after_waits_the_rolling_window(
             },
         ),
     )
-    hubspot_provider = provider(hubspot, client)
+    hubspot_provider = provider(hubspot, http)
 
     secondly = hubspot_provider.send([contact(1, "ada@example.com")])[1]
     daily = hubspot_provider.send([contact(1, "ada@example.com")])[1]
@@ -255,18 +249,18 @@ def test_rate_limit_without_retry_after_waits_the_rolling_window(
     assert (daily.verdict, daily.retry_after) == (Verdict.RETRY, 3600.0)
 
 
-def test_locked_waits_at_least_two_seconds(hubspot: FakeHubSpot, client: httpx.Client) -> None:
+def test_locked_waits_at_least_two_seconds(hubspot: FakeHubSpot, http: httpx.Client) -> None:
     hubspot.force(Reply(423, {"status": "error", "message": "Locked"}))
 
-    result = provider(hubspot, client).send([contact(1, "ada@example.com")])[1]
+    result = provider(hubspot, http).send([contact(1, "ada@example.com")])[1]
 
     assert (result.verdict, result.retry_after) == (Verdict.RETRY, 2.0)
 
 
-def test_server_error_retries(hubspot: FakeHubSpot, client: httpx.Client) -> None:
+def test_server_error_retries(hubspot: FakeHubSpot, http: httpx.Client) -> None:
     hubspot.force(Reply(500, {"status": "error", "message": "internal error"}))
 
-    results = provider(hubspot, client).send(
+    results = provider(hubspot, http).send(
         [contact(1, "ada@example.com"), contact(2, "grace@example.com")]
     )
 
@@ -284,17 +278,17 @@ def test_timeout_retries(hubspot: FakeHubSpot) -> None:
     assert result.message == "The CRM did not answer in time."
 
 
-def test_down_server_retries(hubspot: FakeHubSpot, client: httpx.Client) -> None:
+def test_down_server_retries(hubspot: FakeHubSpot, http: httpx.Client) -> None:
     hubspot.down = True
 
-    result = provider(hubspot, client).send([contact(1, "ada@example.com")])[1]
+    result = provider(hubspot, http).send([contact(1, "ada@example.com")])[1]
 
     assert result.verdict == Verdict.RETRY
     assert result.message.startswith("Could not reach the CRM")
 
 
-def test_bad_token_breaks_the_destination(hubspot: FakeHubSpot, client: httpx.Client) -> None:
-    results = provider(hubspot, client, token="pat-na1-revoked").send(
+def test_bad_token_breaks_the_destination(hubspot: FakeHubSpot, http: httpx.Client) -> None:
+    results = provider(hubspot, http, token="pat-na1-revoked").send(
         [contact(1, "ada@example.com"), contact(2, "grace@example.com")]
     )
 
@@ -304,11 +298,11 @@ def test_bad_token_breaks_the_destination(hubspot: FakeHubSpot, client: httpx.Cl
 
 
 def test_missing_write_scope_breaks_the_destination(
-    hubspot: FakeHubSpot, client: httpx.Client
+    hubspot: FakeHubSpot, http: httpx.Client
 ) -> None:
     hubspot.read_only_tokens.add("pat-na1-read-only")
 
-    result = provider(hubspot, client, token="pat-na1-read-only").send(
+    result = provider(hubspot, http, token="pat-na1-read-only").send(
         [contact(1, "ada@example.com")]
     )[1]
 
@@ -317,7 +311,7 @@ def test_missing_write_scope_breaks_the_destination(
 
 
 def test_consents_travel_with_capture_time_and_wording_and_sms_only_when_granted(
-    hubspot: FakeHubSpot, client: httpx.Client
+    hubspot: FakeHubSpot, http: httpx.Client
 ) -> None:
     both = contact(
         1,
@@ -336,7 +330,7 @@ def test_consents_travel_with_capture_time_and_wording_and_sms_only_when_granted
         ),
     )
 
-    results = provider(hubspot, client).send([both, email_only])
+    results = provider(hubspot, http).send([both, email_only])
 
     assert verdicts(results) == {1: Verdict.DELIVERED, 2: Verdict.DELIVERED}
     ada = hubspot.contact("ada@example.com")
@@ -363,34 +357,32 @@ def test_configuration_errors() -> None:
     assert HubSpotProvider.url_settings == {"base_url": UrlRole.API_BASE}
 
 
-def test_default_base_url_is_hubspots_api(client: httpx.Client) -> None:
+def test_default_base_url_is_hubspots_api(http: httpx.Client) -> None:
     hubspot_provider = HubSpotProvider(
-        settings={}, credentials={"access_token": TOKEN}, client=client
+        settings={}, credentials={"access_token": TOKEN}, client=http
     )
 
     assert hubspot_provider.base_url == "https://api.hubapi.com"
 
 
-def test_connection_ok(hubspot: FakeHubSpot, client: httpx.Client) -> None:
-    result = provider(hubspot, client).test_connection()
+def test_connection_ok(hubspot: FakeHubSpot, http: httpx.Client) -> None:
+    result = provider(hubspot, http).test_connection()
 
     assert result == Result(Verdict.DELIVERED, 200)
     assert hubspot.requests[-1].method == "GET"
     assert hubspot.contacts == {}
 
 
-def test_connection_with_a_bad_token(hubspot: FakeHubSpot, client: httpx.Client) -> None:
-    result = provider(hubspot, client, token="pat-na1-wrong").test_connection()
+def test_connection_with_a_bad_token(hubspot: FakeHubSpot, http: httpx.Client) -> None:
+    result = provider(hubspot, http, token="pat-na1-wrong").test_connection()
 
     assert (result.verdict, result.status_code) == (Verdict.BROKEN, 401)
 
 
-def test_connection_names_the_missing_properties(
-    hubspot: FakeHubSpot, client: httpx.Client
-) -> None:
+def test_connection_names_the_missing_properties(hubspot: FakeHubSpot, http: httpx.Client) -> None:
     hubspot.properties -= {"customerinfo_sms_consent", "customerinfo_sms_consent_at"}
 
-    result = provider(hubspot, client).test_connection()
+    result = provider(hubspot, http).test_connection()
 
     assert result.verdict == Verdict.BROKEN
     assert result.message == (
@@ -399,10 +391,10 @@ def test_connection_names_the_missing_properties(
     )
 
 
-def test_connection_when_hubspot_is_down(hubspot: FakeHubSpot, client: httpx.Client) -> None:
+def test_connection_when_hubspot_is_down(hubspot: FakeHubSpot, http: httpx.Client) -> None:
     hubspot.down = True
 
-    assert provider(hubspot, client).test_connection().verdict == Verdict.RETRY
+    assert provider(hubspot, http).test_connection().verdict == Verdict.RETRY
 
 
 def test_every_consent_property_is_one_the_fake_account_has(hubspot: FakeHubSpot) -> None:
@@ -410,10 +402,10 @@ def test_every_consent_property_is_one_the_fake_account_has(hubspot: FakeHubSpot
 
 
 def test_a_success_without_hubspots_answer_is_not_taken_as_delivered(
-    hubspot: FakeHubSpot, client: httpx.Client
+    hubspot: FakeHubSpot, http: httpx.Client
 ) -> None:
     hubspot.force(Reply(200))
 
-    result = provider(hubspot, client).send([contact(1, "ada@example.com")])[1]
+    result = provider(hubspot, http).send([contact(1, "ada@example.com")])[1]
 
     assert (result.verdict, result.status_code) == (Verdict.RETRY, 200)

@@ -26,19 +26,13 @@ def fake() -> Iterator[FakeKlaviyo]:
         yield server
 
 
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with http_client() as http:
-        yield http
-
-
 def provider_for(
-    fake: FakeKlaviyo, client: httpx.Client, *, api_key: str = API_KEY, **settings: Any
+    fake: FakeKlaviyo, http: httpx.Client, *, api_key: str = API_KEY, **settings: Any
 ) -> KlaviyoProvider:
     return KlaviyoProvider(
         settings={"base_url": fake.url, "list_id": LIST_ID, **settings},
         credentials={"api_key": api_key},
-        client=client,
+        client=http,
     )
 
 
@@ -78,9 +72,9 @@ def subscribed_channels(fake: FakeKlaviyo, email: str) -> dict[str, str]:
 
 
 def test_upsert_imports_the_profile_then_subscribes_the_granted_channel(
-    fake: FakeKlaviyo, client: httpx.Client
+    fake: FakeKlaviyo, http: httpx.Client
 ) -> None:
-    results = provider_for(fake, client).send([contact()])
+    results = provider_for(fake, http).send([contact()])
 
     assert results == {1: results[1]}
     assert results[1].verdict is Verdict.DELIVERED
@@ -105,8 +99,8 @@ def test_upsert_imports_the_profile_then_subscribes_the_granted_channel(
     assert {request.headers["revision"] for request in fake.requests} == {REVISION}
 
 
-def test_the_same_contact_twice_makes_one_profile(fake: FakeKlaviyo, client: httpx.Client) -> None:
-    provider = provider_for(fake, client)
+def test_the_same_contact_twice_makes_one_profile(fake: FakeKlaviyo, http: httpx.Client) -> None:
+    provider = provider_for(fake, http)
 
     first = provider.send([contact(1)])
     second = provider.send([contact(1)])
@@ -119,11 +113,11 @@ def test_the_same_contact_twice_makes_one_profile(fake: FakeKlaviyo, client: htt
 
 
 def test_no_consent_imports_the_profile_without_subscribing(
-    fake: FakeKlaviyo, client: httpx.Client
+    fake: FakeKlaviyo, http: httpx.Client
 ) -> None:
     refused = contact(1, consents=(consent(granted=False), consent("sms", granted=False)))
 
-    results = provider_for(fake, client).send([refused])
+    results = provider_for(fake, http).send([refused])
 
     assert results[1].verdict is Verdict.DELIVERED
     assert fake.profile("ana@shop.test") is not None
@@ -133,7 +127,7 @@ def test_no_consent_imports_the_profile_without_subscribing(
 
 
 def test_sms_is_subscribed_only_when_granted_and_a_phone_exists(
-    fake: FakeKlaviyo, client: httpx.Client
+    fake: FakeKlaviyo, http: httpx.Client
 ) -> None:
     email_only = contact(1, consents=(consent(), consent("sms", granted=False)))
     both = contact(
@@ -141,7 +135,7 @@ def test_sms_is_subscribed_only_when_granted_and_a_phone_exists(
     )
     no_phone = contact(3, email="cy@shop.test", phone="", consents=(consent(), consent("sms")))
 
-    results = provider_for(fake, client).send([email_only, both, no_phone])
+    results = provider_for(fake, http).send([email_only, both, no_phone])
 
     assert {result.verdict for result in results.values()} == {Verdict.DELIVERED}
     assert subscribed_channels(fake, "ana@shop.test") == {"email": "SUBSCRIBED"}
@@ -154,8 +148,8 @@ def test_sms_is_subscribed_only_when_granted_and_a_phone_exists(
     assert datetime.fromisoformat(sms["consented_at"]) == datetime.fromisoformat(CAPTURED_AT)
 
 
-def test_sms_alone_subscribes_the_phone(fake: FakeKlaviyo, client: httpx.Client) -> None:
-    results = provider_for(fake, client).send(
+def test_sms_alone_subscribes_the_phone(fake: FakeKlaviyo, http: httpx.Client) -> None:
+    results = provider_for(fake, http).send(
         [contact(consents=(consent(granted=False), consent("sms")))]
     )
 
@@ -166,11 +160,11 @@ def test_sms_alone_subscribes_the_phone(fake: FakeKlaviyo, client: httpx.Client)
 
 
 def test_double_opt_in_leaves_confirmation_to_the_list(
-    fake: FakeKlaviyo, client: httpx.Client
+    fake: FakeKlaviyo, http: httpx.Client
 ) -> None:
     fake.lists[LIST_ID]["double_opt_in"] = True
 
-    results = provider_for(fake, client).send([contact(double_opt_in=True)])
+    results = provider_for(fake, http).send([contact(double_opt_in=True)])
 
     assert results[1].verdict is Verdict.DELIVERED
     job = fake.jobs[0]["data"]["attributes"]
@@ -185,11 +179,11 @@ def test_double_opt_in_leaves_confirmation_to_the_list(
 
 
 def test_a_capture_time_ahead_of_the_clock_is_not_in_the_future(
-    fake: FakeKlaviyo, client: httpx.Client
+    fake: FakeKlaviyo, http: httpx.Client
 ) -> None:
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
 
-    results = provider_for(fake, client).send(
+    results = provider_for(fake, http).send(
         [contact(captured_at=tomorrow, consents=(consent(captured_at=tomorrow),))]
     )
 
@@ -199,9 +193,9 @@ def test_a_capture_time_ahead_of_the_clock_is_not_in_the_future(
 
 
 def test_a_failed_subscription_is_the_contacts_result_and_the_retry_creates_nothing(
-    fake: FakeKlaviyo, client: httpx.Client
+    fake: FakeKlaviyo, http: httpx.Client
 ) -> None:
-    provider = provider_for(fake, client)
+    provider = provider_for(fake, http)
     fake.windows[SUBSCRIPTION_JOBS] = [RateWindow(limit=0, seconds=30)]
 
     first = provider.send([contact()])
@@ -220,8 +214,8 @@ def test_a_failed_subscription_is_the_contacts_result_and_the_retry_creates_noth
     assert subscribed_channels(fake, "ana@shop.test") == {"email": "SUBSCRIBED"}
 
 
-def test_each_contact_gets_its_own_result(fake: FakeKlaviyo, client: httpx.Client) -> None:
-    results = provider_for(fake, client).send(
+def test_each_contact_gets_its_own_result(fake: FakeKlaviyo, http: httpx.Client) -> None:
+    results = provider_for(fake, http).send(
         [
             contact(1),
             contact(2, email="bo@shop.test", phone="12345"),
@@ -235,7 +229,7 @@ def test_each_contact_gets_its_own_result(fake: FakeKlaviyo, client: httpx.Clien
     assert fake.profile("bo@shop.test") is None
 
 
-def test_429_is_retried_after_what_klaviyo_asks(fake: FakeKlaviyo, client: httpx.Client) -> None:
+def test_429_is_retried_after_what_klaviyo_asks(fake: FakeKlaviyo, http: httpx.Client) -> None:
     fake.force(
         Reply(
             429,
@@ -244,7 +238,7 @@ def test_429_is_retried_after_what_klaviyo_asks(fake: FakeKlaviyo, client: httpx
         )
     )
 
-    results = provider_for(fake, client).send([contact()])
+    results = provider_for(fake, http).send([contact()])
 
     assert results[1].verdict is Verdict.RETRY
     assert results[1].retry_after == 12.0
@@ -252,21 +246,21 @@ def test_429_is_retried_after_what_klaviyo_asks(fake: FakeKlaviyo, client: httpx
 
 
 def test_the_burst_window_answers_429_with_retry_after(
-    fake: FakeKlaviyo, client: httpx.Client
+    fake: FakeKlaviyo, http: httpx.Client
 ) -> None:
     fake.windows["profile-import"] = [RateWindow(limit=1, seconds=1)]
 
-    results = provider_for(fake, client).send([contact(1), contact(2, email="bo@shop.test")])
+    results = provider_for(fake, http).send([contact(1), contact(2, email="bo@shop.test")])
 
     assert results[1].verdict is Verdict.DELIVERED
     assert results[2].verdict is Verdict.RETRY
     assert results[2].retry_after == 1.0
 
 
-def test_500_is_retried(fake: FakeKlaviyo, client: httpx.Client) -> None:
+def test_500_is_retried(fake: FakeKlaviyo, http: httpx.Client) -> None:
     fake.force(Reply(503, {"errors": [{"status": 503, "title": "Service unavailable."}]}))
 
-    results = provider_for(fake, client).send([contact()])
+    results = provider_for(fake, http).send([contact()])
 
     assert results[1].verdict is Verdict.RETRY
     assert results[1].status_code == 503
@@ -281,17 +275,17 @@ def test_a_timeout_is_retried(fake: FakeKlaviyo) -> None:
     assert results[1].message == "The CRM did not answer in time."
 
 
-def test_a_down_server_is_retried(fake: FakeKlaviyo, client: httpx.Client) -> None:
+def test_a_down_server_is_retried(fake: FakeKlaviyo, http: httpx.Client) -> None:
     fake.down = True
 
-    results = provider_for(fake, client).send([contact()])
+    results = provider_for(fake, http).send([contact()])
 
     assert results[1].verdict is Verdict.RETRY
     assert results[1].message.startswith("Could not reach the CRM")
 
 
-def test_a_wrong_key_breaks_the_destination(fake: FakeKlaviyo, client: httpx.Client) -> None:
-    results = provider_for(fake, client, api_key="pk_revoked").send([contact()])
+def test_a_wrong_key_breaks_the_destination(fake: FakeKlaviyo, http: httpx.Client) -> None:
+    results = provider_for(fake, http, api_key="pk_revoked").send([contact()])
 
     assert results[1].verdict is Verdict.BROKEN
     assert results[1].status_code == 401
@@ -301,27 +295,27 @@ def test_a_wrong_key_breaks_the_destination(fake: FakeKlaviyo, client: httpx.Cli
     assert fake.contacts == {}
 
 
-def test_403_breaks_the_destination(fake: FakeKlaviyo, client: httpx.Client) -> None:
+def test_403_breaks_the_destination(fake: FakeKlaviyo, http: httpx.Client) -> None:
     fake.force(
         Reply(403, {"errors": [{"code": "permission_denied", "title": "Permission denied."}]})
     )
 
-    results = provider_for(fake, client).send([contact()])
+    results = provider_for(fake, http).send([contact()])
 
     assert results[1].verdict is Verdict.BROKEN
     assert results[1].status_code == 403
 
 
-def test_a_missing_list_breaks_the_destination(fake: FakeKlaviyo, client: httpx.Client) -> None:
-    results = provider_for(fake, client, list_id="Gone12").send([contact()])
+def test_a_missing_list_breaks_the_destination(fake: FakeKlaviyo, http: httpx.Client) -> None:
+    results = provider_for(fake, http, list_id="Gone12").send([contact()])
 
     assert results[1].verdict is Verdict.BROKEN
     assert results[1].status_code == 404
     assert "A list with id Gone12 does not exist." in results[1].message
 
 
-def test_400_is_permanent_with_klaviyos_detail(fake: FakeKlaviyo, client: httpx.Client) -> None:
-    results = provider_for(fake, client).send([contact(phone="0612345678")])
+def test_400_is_permanent_with_klaviyos_detail(fake: FakeKlaviyo, http: httpx.Client) -> None:
+    results = provider_for(fake, http).send([contact(phone="0612345678")])
 
     assert results[1].verdict is Verdict.PERMANENT
     assert results[1].status_code == 400
@@ -331,8 +325,8 @@ def test_400_is_permanent_with_klaviyos_detail(fake: FakeKlaviyo, client: httpx.
     )
 
 
-def test_a_phone_of_another_profile_is_permanent(fake: FakeKlaviyo, client: httpx.Client) -> None:
-    provider = provider_for(fake, client)
+def test_a_phone_of_another_profile_is_permanent(fake: FakeKlaviyo, http: httpx.Client) -> None:
+    provider = provider_for(fake, http)
     provider.send([contact(1)])
 
     results = provider.send([contact(2, email="bo@shop.test")])
@@ -414,22 +408,22 @@ def test_the_rate_limit_is_55_percent_of_the_steady_limit() -> None:
     assert KlaviyoProvider.batch_size == 1
 
 
-def test_connection_ok(fake: FakeKlaviyo, client: httpx.Client) -> None:
-    result = provider_for(fake, client).test_connection()
+def test_connection_ok(fake: FakeKlaviyo, http: httpx.Client) -> None:
+    result = provider_for(fake, http).test_connection()
 
     assert result.verdict is Verdict.DELIVERED
     assert fake.requests[-1].path == f"/api/lists/{LIST_ID}"
 
 
-def test_connection_with_bad_credentials(fake: FakeKlaviyo, client: httpx.Client) -> None:
-    result = provider_for(fake, client, api_key="pk_revoked").test_connection()
+def test_connection_with_bad_credentials(fake: FakeKlaviyo, http: httpx.Client) -> None:
+    result = provider_for(fake, http, api_key="pk_revoked").test_connection()
 
     assert result.verdict is Verdict.BROKEN
     assert result.status_code == 401
 
 
-def test_connection_with_a_missing_list(fake: FakeKlaviyo, client: httpx.Client) -> None:
-    result = provider_for(fake, client, list_id="Gone12").test_connection()
+def test_connection_with_a_missing_list(fake: FakeKlaviyo, http: httpx.Client) -> None:
+    result = provider_for(fake, http, list_id="Gone12").test_connection()
 
     assert result.verdict is Verdict.BROKEN
     assert "A list with id Gone12 does not exist." in result.message

@@ -25,19 +25,13 @@ def fake() -> Iterator[FakeMailchimp]:
         yield server
 
 
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with http_client() as http:
-        yield http
-
-
 def provider_for(
-    fake: FakeMailchimp, client: httpx.Client, *, api_key: str = API_KEY, **settings: Any
+    fake: FakeMailchimp, http: httpx.Client, *, api_key: str = API_KEY, **settings: Any
 ) -> MailchimpProvider:
     return MailchimpProvider(
         settings={"base_url": fake.url, "list_id": LIST_ID, **settings},
         credentials={"api_key": api_key},
-        client=client,
+        client=http,
     )
 
 
@@ -67,9 +61,9 @@ def contact(key: int = 1, *, email: str = "ana@shop.test", **values: Any) -> Con
 
 
 def test_upsert_creates_a_subscribed_member_with_its_fields(
-    fake: FakeMailchimp, client: httpx.Client
+    fake: FakeMailchimp, http: httpx.Client
 ) -> None:
-    results = provider_for(fake, client).send([contact()])
+    results = provider_for(fake, http).send([contact()])
 
     assert results == {1: results[1]}
     assert results[1].verdict is Verdict.DELIVERED
@@ -89,8 +83,8 @@ def test_upsert_creates_a_subscribed_member_with_its_fields(
     )
 
 
-def test_the_same_contact_twice_makes_one_member(fake: FakeMailchimp, client: httpx.Client) -> None:
-    provider = provider_for(fake, client)
+def test_the_same_contact_twice_makes_one_member(fake: FakeMailchimp, http: httpx.Client) -> None:
+    provider = provider_for(fake, http)
 
     first = provider.send([contact(1)])
     # A redelivery, and the same shopper typing her address in capitals at another shop.
@@ -103,10 +97,8 @@ def test_the_same_contact_twice_makes_one_member(fake: FakeMailchimp, client: ht
     assert fake.member_of("ana@shop.test")["merge_fields"]["FNAME"] == "Anna"
 
 
-def test_double_opt_in_makes_a_new_member_pending(
-    fake: FakeMailchimp, client: httpx.Client
-) -> None:
-    results = provider_for(fake, client).send([contact(double_opt_in=True)])
+def test_double_opt_in_makes_a_new_member_pending(fake: FakeMailchimp, http: httpx.Client) -> None:
+    results = provider_for(fake, http).send([contact(double_opt_in=True)])
 
     assert results[1].verdict is Verdict.DELIVERED
     member = fake.member("ana@shop.test")
@@ -117,11 +109,11 @@ def test_double_opt_in_makes_a_new_member_pending(
 
 
 def test_double_opt_in_leaves_an_existing_subscribed_member_subscribed(
-    fake: FakeMailchimp, client: httpx.Client
+    fake: FakeMailchimp, http: httpx.Client
 ) -> None:
     fake.member_add("ana@shop.test", status="subscribed", FNAME="Old")
 
-    results = provider_for(fake, client).send([contact(double_opt_in=True)])
+    results = provider_for(fake, http).send([contact(double_opt_in=True)])
 
     assert results[1].verdict is Verdict.DELIVERED
     member = fake.member("ana@shop.test")
@@ -132,11 +124,11 @@ def test_double_opt_in_leaves_an_existing_subscribed_member_subscribed(
     assert "status" not in fake.requests[-1].json()
 
 
-def test_no_consent_is_never_subscribed(fake: FakeMailchimp, client: httpx.Client) -> None:
+def test_no_consent_is_never_subscribed(fake: FakeMailchimp, http: httpx.Client) -> None:
     refused = contact(1, consents=(consent(granted=False),))
     never_asked = contact(2, email="bo@shop.test", consents=())
 
-    results = provider_for(fake, client).send([refused, never_asked])
+    results = provider_for(fake, http).send([refused, never_asked])
 
     assert {result.verdict for result in results.values()} == {Verdict.DELIVERED}
     assert fake.member_of("ana@shop.test")["status"] == "transactional"
@@ -145,21 +137,21 @@ def test_no_consent_is_never_subscribed(fake: FakeMailchimp, client: httpx.Clien
 
 
 def test_an_unsubscribed_member_stays_unsubscribed_even_with_new_consent(
-    fake: FakeMailchimp, client: httpx.Client
+    fake: FakeMailchimp, http: httpx.Client
 ) -> None:
     fake.member_add("ana@shop.test", status="unsubscribed")
 
-    results = provider_for(fake, client).send([contact()])
+    results = provider_for(fake, http).send([contact()])
 
     assert results[1].verdict is Verdict.DELIVERED
     assert fake.member_of("ana@shop.test")["status"] == "unsubscribed"
 
 
 def test_consent_wording_and_mapped_properties_travel_as_merge_fields(
-    fake: FakeMailchimp, client: httpx.Client
+    fake: FakeMailchimp, http: httpx.Client
 ) -> None:
     provider = provider_for(
-        fake, client, consent_merge_field="CONSENT", postal_code_merge_field="ZIP"
+        fake, http, consent_merge_field="CONSENT", postal_code_merge_field="ZIP"
     )
 
     provider.send([contact(postal_code="75011", properties={"STORE": "Paris 11", "FNAME": "A."})])
@@ -175,11 +167,11 @@ def test_consent_wording_and_mapped_properties_travel_as_merge_fields(
     assert "ADDRESS" not in fields
 
 
-def test_each_contact_gets_its_own_result(fake: FakeMailchimp, client: httpx.Client) -> None:
+def test_each_contact_gets_its_own_result(fake: FakeMailchimp, http: httpx.Client) -> None:
     fake.fake_emails.add("test@shop.test")
     fake.compliance_emails.add("gone@shop.test")
 
-    results = provider_for(fake, client).send(
+    results = provider_for(fake, http).send(
         [contact(1), contact(2, email="test@shop.test"), contact(3, email="gone@shop.test")]
     )
 
@@ -193,9 +185,9 @@ def test_each_contact_gets_its_own_result(fake: FakeMailchimp, client: httpx.Cli
 
 
 def test_invalid_merge_fields_are_permanent_with_the_field_named(
-    fake: FakeMailchimp, client: httpx.Client
+    fake: FakeMailchimp, http: httpx.Client
 ) -> None:
-    results = provider_for(fake, client).send([contact(properties={"ADDRESS": "1 rue"})])
+    results = provider_for(fake, http).send([contact(properties={"ADDRESS": "1 rue"})])
 
     assert results[1].verdict is Verdict.PERMANENT
     assert results[1].message == (
@@ -204,7 +196,7 @@ def test_invalid_merge_fields_are_permanent_with_the_field_named(
     )
 
 
-def test_the_signup_throttle_is_retried(fake: FakeMailchimp, client: httpx.Client) -> None:
+def test_the_signup_throttle_is_retried(fake: FakeMailchimp, http: httpx.Client) -> None:
     fake.force(
         Reply(
             400,
@@ -217,17 +209,15 @@ def test_the_signup_throttle_is_retried(fake: FakeMailchimp, client: httpx.Clien
         )
     )
 
-    results = provider_for(fake, client).send([contact()])
+    results = provider_for(fake, http).send([contact()])
 
     assert results[1].verdict is Verdict.RETRY
 
 
-def test_429_is_retried_after_what_mailchimp_asks(
-    fake: FakeMailchimp, client: httpx.Client
-) -> None:
+def test_429_is_retried_after_what_mailchimp_asks(fake: FakeMailchimp, http: httpx.Client) -> None:
     fake.force(Reply(429, {"title": "Too Many Requests", "status": 429}, {"Retry-After": "7"}))
 
-    results = provider_for(fake, client).send([contact()])
+    results = provider_for(fake, http).send([contact()])
 
     assert results[1].verdict is Verdict.RETRY
     assert results[1].status_code == 429
@@ -235,11 +225,11 @@ def test_429_is_retried_after_what_mailchimp_asks(
 
 
 def test_a_request_limit_answers_429_with_retry_after(
-    fake: FakeMailchimp, client: httpx.Client
+    fake: FakeMailchimp, http: httpx.Client
 ) -> None:
     fake.rate_window = RateWindow(limit=1, seconds=30)
 
-    results = provider_for(fake, client).send([contact(1), contact(2, email="bo@shop.test")])
+    results = provider_for(fake, http).send([contact(1), contact(2, email="bo@shop.test")])
 
     assert results[1].verdict is Verdict.DELIVERED
     assert results[2].verdict is Verdict.RETRY
@@ -248,11 +238,11 @@ def test_a_request_limit_answers_429_with_retry_after(
 
 
 def test_more_than_the_allowed_connections_is_retried(
-    fake: FakeMailchimp, client: httpx.Client
+    fake: FakeMailchimp, http: httpx.Client
 ) -> None:
     fake.max_connections = 1
     fake.delay = 0.3
-    provider = provider_for(fake, client)
+    provider = provider_for(fake, http)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         batches = pool.map(provider.send, [[contact(1)], [contact(2, email="bo@shop.test")]])
@@ -268,10 +258,10 @@ def test_more_than_the_allowed_connections_is_retried(
     assert MailchimpProvider.max_connections == 10
 
 
-def test_500_is_retried(fake: FakeMailchimp, client: httpx.Client) -> None:
+def test_500_is_retried(fake: FakeMailchimp, http: httpx.Client) -> None:
     fake.force(Reply(500, {"title": "Internal Server Error", "status": 500}))
 
-    results = provider_for(fake, client).send([contact()])
+    results = provider_for(fake, http).send([contact()])
 
     assert results[1].verdict is Verdict.RETRY
     assert results[1].status_code == 500
@@ -286,19 +276,19 @@ def test_a_timeout_is_retried(fake: FakeMailchimp) -> None:
     assert results[1].message == "The CRM did not answer in time."
 
 
-def test_a_down_server_is_retried(fake: FakeMailchimp, client: httpx.Client) -> None:
+def test_a_down_server_is_retried(fake: FakeMailchimp, http: httpx.Client) -> None:
     fake.down = True
 
-    results = provider_for(fake, client).send([contact()])
+    results = provider_for(fake, http).send([contact()])
 
     assert results[1].verdict is Verdict.RETRY
     assert results[1].message.startswith("Could not reach the CRM")
 
 
-def test_a_wrong_api_key_breaks_the_destination(fake: FakeMailchimp, client: httpx.Client) -> None:
+def test_a_wrong_api_key_breaks_the_destination(fake: FakeMailchimp, http: httpx.Client) -> None:
     wrong = "ffffffffffffffffffffffffffffffff-us21"
 
-    results = provider_for(fake, client, api_key=wrong).send([contact()])
+    results = provider_for(fake, http, api_key=wrong).send([contact()])
 
     assert results[1].verdict is Verdict.BROKEN
     assert results[1].status_code == 401
@@ -306,18 +296,16 @@ def test_a_wrong_api_key_breaks_the_destination(fake: FakeMailchimp, client: htt
     assert fake.contacts == {}
 
 
-def test_403_breaks_the_destination(fake: FakeMailchimp, client: httpx.Client) -> None:
+def test_403_breaks_the_destination(fake: FakeMailchimp, http: httpx.Client) -> None:
     fake.force(Reply(403, {"title": "User Disabled", "status": 403, "detail": "Disabled."}))
 
-    results = provider_for(fake, client).send([contact()])
+    results = provider_for(fake, http).send([contact()])
 
     assert results[1].verdict is Verdict.BROKEN
 
 
-def test_a_missing_audience_breaks_the_destination(
-    fake: FakeMailchimp, client: httpx.Client
-) -> None:
-    results = provider_for(fake, client, list_id="deleted123").send([contact()])
+def test_a_missing_audience_breaks_the_destination(fake: FakeMailchimp, http: httpx.Client) -> None:
+    results = provider_for(fake, http, list_id="deleted123").send([contact()])
 
     assert results[1].verdict is Verdict.BROKEN
     assert results[1].status_code == 404
@@ -338,9 +326,9 @@ def test_the_fake_refuses_a_hash_of_another_address(fake: FakeMailchimp) -> None
     assert fake.contacts == {}
 
 
-def test_the_host_comes_from_the_keys_datacenter(client: httpx.Client) -> None:
+def test_the_host_comes_from_the_keys_datacenter(http: httpx.Client) -> None:
     provider = MailchimpProvider(
-        settings={"list_id": LIST_ID}, credentials={"api_key": API_KEY}, client=client
+        settings={"list_id": LIST_ID}, credentials={"api_key": API_KEY}, client=http
     )
 
     assert provider.base_url() == "https://us21.api.mailchimp.com"
@@ -366,25 +354,25 @@ def test_configuration_errors() -> None:
     )
 
 
-def test_connection_ok(fake: FakeMailchimp, client: httpx.Client) -> None:
-    result = provider_for(fake, client).test_connection()
+def test_connection_ok(fake: FakeMailchimp, http: httpx.Client) -> None:
+    result = provider_for(fake, http).test_connection()
 
     assert result.verdict is Verdict.DELIVERED
     assert fake.requests[-1].method == "GET"
     assert fake.requests[-1].path == f"/3.0/lists/{LIST_ID}"
 
 
-def test_connection_with_bad_credentials(fake: FakeMailchimp, client: httpx.Client) -> None:
+def test_connection_with_bad_credentials(fake: FakeMailchimp, http: httpx.Client) -> None:
     wrong = "ffffffffffffffffffffffffffffffff-us21"
 
-    result = provider_for(fake, client, api_key=wrong).test_connection()
+    result = provider_for(fake, http, api_key=wrong).test_connection()
 
     assert result.verdict is Verdict.BROKEN
     assert result.status_code == 401
 
 
-def test_connection_with_a_missing_audience(fake: FakeMailchimp, client: httpx.Client) -> None:
-    result = provider_for(fake, client, list_id="deleted123").test_connection()
+def test_connection_with_a_missing_audience(fake: FakeMailchimp, http: httpx.Client) -> None:
+    result = provider_for(fake, http, list_id="deleted123").test_connection()
 
     assert result.verdict is Verdict.BROKEN
     assert "audience 'deleted123' was not found" in result.message

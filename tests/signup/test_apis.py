@@ -1,6 +1,5 @@
 """The kiosk API as a tablet uses it, bad input of every kind, and tenant isolation."""
 
-import uuid
 from datetime import timedelta
 from typing import Any
 from unittest.mock import patch
@@ -15,32 +14,9 @@ from signup import services
 from signup.authentication import DeviceRateThrottle
 from signup.models import Consent, ConsentText, Submission
 from tenants.models import Tenant
-from tests.signup.factories import Kiosk, kiosk_create
+from tests.signup.factories import Kiosk, kiosk_create, submission_body, submission_post
 
 pytestmark = pytest.mark.django_db
-
-
-def body(kiosk: Kiosk, **changes: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "id": str(uuid.uuid4()),
-        "form_version": kiosk.version.pk,
-        "locale": "fr",
-        "captured_at": timezone.now().isoformat(),
-        "answers": {
-            "email": " Ann.Lee@Example.COM ",
-            "first_name": "Ann",
-            "phone": "06 12 34 56 78",
-        },
-        "consents": {"email": True, "sms": False},
-    }
-    payload.update(changes)
-    return payload
-
-
-def submit(client: Client, kiosk: Kiosk, payload: dict[str, Any]) -> Any:
-    return client.post(
-        "/api/kiosk/submissions", payload, content_type="application/json", headers=kiosk.headers
-    )
 
 
 def test_pairing_returns_a_token_once(alice_client: Client, alice_tenant: Tenant) -> None:
@@ -130,8 +106,8 @@ def test_no_published_form_is_a_clear_404(alice_client: Client, alice_tenant: Te
 def test_submission_is_stored_normalised_with_consent_evidence(
     alice_client: Client, kiosk: Kiosk, alice_tenant: Tenant
 ) -> None:
-    payload = body(kiosk, consents={"email": True, "sms": True})
-    response = submit(alice_client, kiosk, payload)
+    payload = submission_body(kiosk, consents={"email": True, "sms": True})
+    response = submission_post(alice_client, kiosk, payload)
     assert response.status_code == 201, response.json()
     assert response.json()["duplicate"] is False
     with tenant_context(alice_tenant):
@@ -154,9 +130,11 @@ def test_submission_is_stored_normalised_with_consent_evidence(
 def test_a_repeat_returns_the_first_result_and_stores_nothing(
     alice_client: Client, kiosk: Kiosk, alice_tenant: Tenant
 ) -> None:
-    payload = body(kiosk)
-    first = submit(alice_client, kiosk, payload)
-    repeat = submit(alice_client, kiosk, {**payload, "answers": {"email": "other@example.com"}})
+    payload = submission_body(kiosk)
+    first = submission_post(alice_client, kiosk, payload)
+    repeat = submission_post(
+        alice_client, kiosk, {**payload, "answers": {"email": "other@example.com"}}
+    )
     assert repeat.status_code == 200
     assert repeat.json()["duplicate"] is True
     assert repeat.json()["received_at"] == first.json()["received_at"]
@@ -176,7 +154,9 @@ def test_an_old_version_still_validates_after_republishing(
         newer = services.form_publish(actor=None, form=kiosk.form)
     assert newer.number == 2
     # Captured offline on version 1, with a phone and SMS consent that version 2 no longer has.
-    response = submit(alice_client, kiosk, body(kiosk, consents={"email": False, "sms": True}))
+    response = submission_post(
+        alice_client, kiosk, submission_body(kiosk, consents={"email": False, "sms": True})
+    )
     assert response.status_code == 201, response.json()
 
 
@@ -193,7 +173,9 @@ def test_every_field_type_is_checked_with_a_stable_code(alice_client: Client, ki
         "first_name": "y" * 101,
         "unknown": 1,
     }
-    response = submit(alice_client, kiosk, body(kiosk, answers=answers, consents={"fax": True}))
+    response = submission_post(
+        alice_client, kiosk, submission_body(kiosk, answers=answers, consents={"fax": True})
+    )
     assert response.status_code == 400
     fields = response.json()["error"]["fields"]
     codes = {key: [e["code"] for e in errors] for key, errors in fields.items()}
@@ -225,8 +207,8 @@ def test_good_answers_of_every_type_are_kept(
         "note": " hello ",
         "last_name": "Lee",
     }
-    payload = body(kiosk, answers=answers)
-    assert submit(alice_client, kiosk, payload).status_code == 201
+    payload = submission_body(kiosk, answers=answers)
+    assert submission_post(alice_client, kiosk, payload).status_code == 201
     with tenant_context(alice_tenant):
         stored = Submission.objects.get(pk=payload["id"])
     assert (stored.birthday_month, stored.birthday_day, stored.postal_code) == (2, 29, "75001")
@@ -256,7 +238,7 @@ def test_good_answers_of_every_type_are_kept(
 def test_submissions_without_a_usable_email_are_refused_field_by_field(
     alice_client: Client, kiosk: Kiosk, changes: dict[str, Any], field: str | None, code: str | None
 ) -> None:
-    response = submit(alice_client, kiosk, body(kiosk, **changes))
+    response = submission_post(alice_client, kiosk, submission_body(kiosk, **changes))
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "validation_failed"
@@ -266,18 +248,18 @@ def test_submissions_without_a_usable_email_are_refused_field_by_field(
 
 
 def test_unknown_form_version_is_refused(alice_client: Client, kiosk: Kiosk) -> None:
-    response = submit(alice_client, kiosk, body(kiosk, form_version=999_999))
+    response = submission_post(alice_client, kiosk, submission_body(kiosk, form_version=999_999))
     assert response.json()["error"]["code"] == "unknown_form_version"
 
 
 def test_the_same_id_from_another_tablet_is_a_conflict(
     alice_client: Client, kiosk: Kiosk, alice_tenant: Tenant
 ) -> None:
-    payload = body(kiosk)
-    submit(alice_client, kiosk, payload)
+    payload = submission_body(kiosk)
+    submission_post(alice_client, kiosk, payload)
     with tenant_context(alice_tenant):
         other = kiosk_create(code="other")
-    response = submit(alice_client, other, payload)
+    response = submission_post(alice_client, other, payload)
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "id_conflict"
 
@@ -299,7 +281,7 @@ def test_a_revoked_tablet_is_locked_out_at_once(
 ) -> None:
     with tenant_context(alice_tenant):
         services.device_revoke(actor=None, device=kiosk.device)
-    response = submit(alice_client, kiosk, body(kiosk))
+    response = submission_post(alice_client, kiosk, submission_body(kiosk))
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "authentication_failed"
 
@@ -388,8 +370,8 @@ def test_charlies_tablet_cannot_submit_to_alices_form_version(
     with tenant_context(charlie_tenant):
         charlies = kiosk_create(code="charlie-store")
     # Alice's version id, sent by charlie's tablet: looked up in charlie's schema only.
-    payload = body(charlies, form_version=kiosk.version.pk + 1000)
-    response = submit(charlie_client, charlies, payload)
+    payload = submission_body(charlies, form_version=kiosk.version.pk + 1000)
+    response = submission_post(charlie_client, charlies, payload)
     assert response.json()["error"]["code"] == "unknown_form_version"
     with tenant_context(alice_tenant):
         assert not Submission.objects.filter(pk=payload["id"]).exists()

@@ -16,8 +16,7 @@ from signup import devices, services, submit_fast
 from signup.authentication import DeviceRateThrottle
 from signup.models import Device, Submission
 from tenants.models import Tenant
-from tests.signup.factories import Kiosk, kiosk_create
-from tests.signup.test_apis import body, submit
+from tests.signup.factories import Kiosk, kiosk_create, submission_body, submission_post
 
 pytestmark = pytest.mark.django_db
 
@@ -35,12 +34,12 @@ def test_the_process_remembers_its_tablets(
     alice_client: Client, kiosk: Kiosk, alice_tenant: Tenant
 ) -> None:
     with CaptureQueriesContext(connection) as first:
-        assert submit(alice_client, kiosk, body(kiosk)).status_code == 201
+        assert submission_post(alice_client, kiosk, submission_body(kiosk)).status_code == 201
     assert len(device_reads(first)) == 1
     # The next ones are served from memory, and stored all the same.
-    payload = body(kiosk)
+    payload = submission_body(kiosk)
     with CaptureQueriesContext(connection) as second:
-        response = submit(alice_client, kiosk, payload)
+        response = submission_post(alice_client, kiosk, payload)
     assert response.status_code == 201
     assert device_reads(second) == []
     assert len(second.captured_queries) == 1, "one statement per sign-up"
@@ -55,14 +54,14 @@ def test_the_process_remembers_its_tablets(
 def test_revoking_locks_out_a_tablet_the_process_remembers(
     alice_client: Client, kiosk: Kiosk, alice_tenant: Tenant
 ) -> None:
-    assert submit(alice_client, kiosk, body(kiosk)).status_code == 201
+    assert submission_post(alice_client, kiosk, submission_body(kiosk)).status_code == 201
     with tenant_context(alice_tenant):
         remembered = devices.device_known(token_hash=kiosk.device.token_hash)
         assert remembered is not None
         # Revoked behind this process's back (another process, the portal): it is not told.
         Device.objects.filter(pk=kiosk.device.pk).update(revoked_at=timezone.now())
-    payload = body(kiosk)
-    response = submit(alice_client, kiosk, payload)
+    payload = submission_body(kiosk)
+    response = submission_post(alice_client, kiosk, payload)
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "authentication_failed"
     assert response["WWW-Authenticate"] == "Device"
@@ -94,7 +93,7 @@ def test_a_revoked_tablet_stores_nothing_even_from_a_request_already_past_authen
 def test_a_store_moving_country_is_read_again(
     alice_client: Client, kiosk: Kiosk, alice_tenant: Tenant
 ) -> None:
-    assert submit(alice_client, kiosk, body(kiosk)).status_code == 201
+    assert submission_post(alice_client, kiosk, submission_body(kiosk)).status_code == 201
     with tenant_context(alice_tenant):
         services.location_update(
             actor=None,
@@ -107,8 +106,8 @@ def test_a_store_moving_country_is_read_again(
         assert devices.device_known(token_hash=kiosk.device.token_hash) is not None, (
             "still remembered with the old country"
         )
-    payload = body(kiosk, answers={"email": "a@example.com", "phone": "(201) 555-0123"})
-    assert submit(alice_client, kiosk, payload).status_code == 201
+    payload = submission_body(kiosk, answers={"email": "a@example.com", "phone": "(201) 555-0123"})
+    assert submission_post(alice_client, kiosk, payload).status_code == 201
     with tenant_context(alice_tenant):
         assert Submission.objects.get(pk=payload["id"]).phone == "+12015550123"
         known = devices.device_known(token_hash=kiosk.device.token_hash)
@@ -121,9 +120,9 @@ def test_a_remembered_tablet_gets_the_same_field_errors(
 ) -> None:
     """Invalid answers from a tablet the process remembers: the store is read again (it may
     have moved country), found unchanged, and the answers refused as they were."""
-    assert submit(alice_client, kiosk, body(kiosk)).status_code == 201
-    payload = body(kiosk, answers={"email": "not-an-email"})
-    response = submit(alice_client, kiosk, payload)
+    assert submission_post(alice_client, kiosk, submission_body(kiosk)).status_code == 201
+    payload = submission_body(kiosk, answers={"email": "not-an-email"})
+    response = submission_post(alice_client, kiosk, payload)
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "validation_failed"
@@ -168,7 +167,7 @@ def test_the_rate_limit_holds_on_the_fast_path_and_is_shared(
     rates = {"device": "3/min", "pairing": "10/min"}
     with patch.object(DeviceRateThrottle, "THROTTLE_RATES", rates):
         form = alice_client.get("/api/kiosk/form", headers=kiosk.headers)
-        statuses = [submit(alice_client, kiosk, body(kiosk)) for _ in range(3)]
+        statuses = [submission_post(alice_client, kiosk, submission_body(kiosk)) for _ in range(3)]
     assert form.status_code == 200
     assert [r.status_code for r in statuses] == [201, 201, 429]
     assert statuses[-1].json()["error"]["code"] == "rate_limited"
@@ -178,9 +177,9 @@ def test_the_rate_limit_holds_on_the_fast_path_and_is_shared(
 def test_alices_token_is_refused_on_charlies_host_even_once_remembered(
     alice_client: Client, charlie_client: Client, kiosk: Kiosk, charlie_tenant: Tenant
 ) -> None:
-    assert submit(alice_client, kiosk, body(kiosk)).status_code == 201
-    payload = body(kiosk)
-    response = submit(charlie_client, kiosk, payload)
+    assert submission_post(alice_client, kiosk, submission_body(kiosk)).status_code == 201
+    payload = submission_body(kiosk)
+    response = submission_post(charlie_client, kiosk, payload)
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "authentication_failed"
     with tenant_context(charlie_tenant):
@@ -203,8 +202,8 @@ def test_prepared_inserts_follow_the_tenant(
             ("alice", alice_client, kiosk),
             ("charlie", charlie_client, charlies),
         ]:
-            payload = body(tablet)
-            assert submit(client, tablet, payload).status_code == 201
+            payload = submission_body(tablet)
+            assert submission_post(client, tablet, payload).status_code == 201
             sent[name].append(payload["id"])
     for name, tenant in [("alice", alice_tenant), ("charlie", charlie_tenant)]:
         with tenant_context(tenant):
@@ -245,7 +244,7 @@ def test_what_the_fast_path_hands_over_gets_drfs_answer(
     status: int,
     code: str,
 ) -> None:
-    payload = data if data is not None else body(kiosk)
+    payload = data if data is not None else submission_body(kiosk)
     response = alice_client.post(
         "/api/kiosk/submissions",
         payload,
@@ -269,12 +268,12 @@ def test_bodies_of_the_wrong_json_types_are_refused_by_drf(
     alice_client: Client, kiosk: Kiosk, changes: dict[str, Any], field: str, code: str
 ) -> None:
     """Not the fast path's shape, so DRF answers, and refuses what the schema does not allow."""
-    payload = body(kiosk)
+    payload = submission_body(kiosk)
     replacements = {"FORM": str(kiosk.version.pk), "ID": uuid.UUID(payload["id"]).int}
     for key, value in changes.items():
         payload[key] = replacements.get(value, value) if isinstance(value, str) else value
     with patch.object(submit_fast, "kiosk_caller", side_effect=AssertionError("fast path")):
-        response = submit(alice_client, kiosk, payload)
+        response = submission_post(alice_client, kiosk, payload)
     assert response.status_code == 400
     assert response.json()["error"]["fields"][field][0]["code"] == code
 
@@ -304,7 +303,7 @@ def test_the_schema_still_documents_the_submission(alice_client: Client) -> None
 def test_browser_middlewares_stand_aside_for_the_kiosk_api(
     alice_client: Client, kiosk: Kiosk
 ) -> None:
-    response = submit(alice_client, kiosk, body(kiosk))
+    response = submission_post(alice_client, kiosk, submission_body(kiosk))
     assert response.status_code == 201
     request = response.wsgi_request
     assert not hasattr(request, "session")
@@ -327,4 +326,4 @@ def test_browser_pages_keep_their_middlewares(alice_client: Client) -> None:
 def test_a_tablet_needs_no_csrf_token(alice_tenant: Tenant, kiosk: Kiosk) -> None:
     # The test client skips CSRF checks unless told; a tablet has no cookie to ride on anyway.
     tablet = Client(enforce_csrf_checks=True, HTTP_HOST=str(alice_tenant.get_primary_domain()))
-    assert submit(tablet, kiosk, body(kiosk)).status_code == 201
+    assert submission_post(tablet, kiosk, submission_body(kiosk)).status_code == 201

@@ -11,14 +11,14 @@ from customerinfo.core.accounts.models import User
 from signup.models import Device, Form, Location, RejectedSubmission, Submission
 from tenants.models import Tenant
 from tests.conftest import login
-from tests.signup.test_portal_helpers import (
-    make_device,
-    make_form,
-    make_location,
-    make_rejection,
-    make_set_aside,
-    make_submission,
-    staff_user,
+from tests.signup.factories import (
+    device_create,
+    form_create,
+    location_create,
+    rejection_create,
+    set_aside_create,
+    staff_create,
+    submission_create,
 )
 
 pytestmark = pytest.mark.django_db
@@ -41,18 +41,21 @@ class Objects:
 
 @pytest.fixture
 def objects(alice_tenant: Tenant, bob: User) -> Objects:
-    form = make_form(alice_tenant, name="Alice secret form")
-    location = make_location(alice_tenant, code="alice-store", name="Alice secret store")
-    device, _ = make_device(alice_tenant, location, name="Alice secret tablet")
-    make_submission(alice_tenant, device, "shopper-of-alice@example.com")
+    with tenant_context(alice_tenant):
+        form = form_create(name="Alice secret form")
+        location = location_create(code="alice-store", name="Alice secret store")
+        device, _ = device_create(location, name="Alice secret tablet")
+        submission_create(device, "shopper-of-alice@example.com")
+        set_aside = set_aside_create(device, "set-aside-of-alice@example.com")
+        rejection = rejection_create(device, "rejected-of-alice@example")
     return Objects(
         tenant=alice_tenant,
         form=form,
         location=location,
         device=device,
         member=bob,
-        set_aside=make_set_aside(alice_tenant, device, "set-aside-of-alice@example.com"),
-        rejection=make_rejection(alice_tenant, device, "rejected-of-alice@example"),
+        set_aside=set_aside,
+        rejection=rejection,
     )
 
 
@@ -126,7 +129,9 @@ def test_each_role_gets_in_or_a_readable_403(
 ) -> None:
     method, template, allowed = page
     path = _path(template, objects)
-    people = {OWNER: alice, MANAGER: objects.member, STAFF: staff_user(alice_tenant)}
+    with tenant_context(alice_tenant):
+        sam = staff_create()
+    people = {OWNER: alice, MANAGER: objects.member, STAFF: sam}
     for role, person in people.items():
         client = Client(HTTP_HOST=alice_client.defaults["HTTP_HOST"])
         login(client, alice_tenant, person)
@@ -142,7 +147,9 @@ def test_each_role_gets_in_or_a_readable_403(
 
 
 def test_staff_sees_only_their_links(alice_client: Client, alice_tenant: Tenant) -> None:
-    login(alice_client, alice_tenant, staff_user(alice_tenant))
+    with tenant_context(alice_tenant):
+        sam = staff_create()
+    login(alice_client, alice_tenant, sam)
     page = alice_client.get("/").content.decode()
     assert 'href="/tablets/"' in page
     assert 'href="/signups/"' in page

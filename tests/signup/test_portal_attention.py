@@ -29,14 +29,15 @@ from signup.models import (
 from signup.views.attention import CSV_HEADER
 from tenants.models import Tenant
 from tests.conftest import login
-from tests.signup.factories import Kiosk, kiosk_create
-from tests.signup.test_portal_helpers import (
-    make_device,
-    make_form,
-    make_location,
-    make_rejection,
-    make_set_aside,
-    staff_user,
+from tests.signup.factories import (
+    Kiosk,
+    device_create,
+    form_create,
+    kiosk_create,
+    location_create,
+    rejection_create,
+    set_aside_create,
+    staff_create,
 )
 
 pytestmark = pytest.mark.django_db
@@ -44,9 +45,10 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def till(alice_tenant: Tenant) -> Device:
-    make_form(alice_tenant)
-    location = make_location(alice_tenant, code="rivoli", name="Rivoli store")
-    device, _ = make_device(alice_tenant, location, name="Till by the door")
+    with tenant_context(alice_tenant):
+        form_create()
+        location = location_create(code="rivoli", name="Rivoli store")
+        device, _ = device_create(location, name="Till by the door")
     return device
 
 
@@ -65,9 +67,11 @@ def _csv(response: Any) -> list[dict[str, str]]:
 def test_the_list_shows_both_kinds_to_everyone_on_the_team(
     alice_client: Client, alice_tenant: Tenant, alice: User, bob: User, till: Device
 ) -> None:
-    make_set_aside(alice_tenant, till, "ann@example.com")
-    make_rejection(alice_tenant, till, "bea@example")
-    for person in (alice, bob, staff_user(alice_tenant)):
+    with tenant_context(alice_tenant):
+        set_aside_create(till, "ann@example.com")
+        rejection_create(till, "bea@example")
+        sam = staff_create()
+    for person in (alice, bob, sam):
         login(alice_client, alice_tenant, person)
         page = alice_client.get("/signups/attention/").content.decode()
         assert "2 items need attention." in page
@@ -90,9 +94,8 @@ def test_values_are_shown_as_typed_and_escaped(
     manager_client: Client, alice_tenant: Tenant, till: Device
 ) -> None:
     typed = "<b>Ann</b>\u202e\x00"  # markup, a right-to-left override and a NUL
-    submission = make_set_aside(
-        alice_tenant, till, "ann@example.com", answers={"first_name": typed}
-    )
+    with tenant_context(alice_tenant):
+        submission = set_aside_create(till, "ann@example.com", answers={"first_name": typed})
     stored = submission.set_aside["first_name"]
     assert stored["code"] == "invalid_characters"
     for path in ("/signups/attention/", f"/signups/attention/signups/{submission.pk}/"):
@@ -106,7 +109,8 @@ def test_values_are_shown_as_typed_and_escaped(
 def test_releasing_a_phone_number_stores_it_and_audits(
     manager_client: Client, alice_tenant: Tenant, bob: User, till: Device
 ) -> None:
-    submission = make_set_aside(alice_tenant, till, "ann@example.com")
+    with tenant_context(alice_tenant):
+        submission = set_aside_create(till, "ann@example.com")
     page = manager_client.get(f"/signups/attention/signups/{submission.pk}/").content.decode()
     assert 'type="tel"' in page
     assert 'value="12345"' in page  # prefilled with what the shopper typed
@@ -138,7 +142,8 @@ def _prefix(key: str) -> str:
 def test_a_release_still_invalid_shows_the_field_error(
     manager_client: Client, alice_tenant: Tenant, till: Device
 ) -> None:
-    submission = make_set_aside(alice_tenant, till, "ann@example.com")
+    with tenant_context(alice_tenant):
+        submission = set_aside_create(till, "ann@example.com")
     name = "answer-" + _prefix("phone") + "-value"
     response = manager_client.post(
         f"/signups/attention/signups/{submission.pk}/release/", {"key": "phone", name: "123"}
@@ -246,7 +251,8 @@ def test_the_sms_tick_is_released_after_the_phone(
 def test_releasing_a_rejected_sign_up_stores_it(
     manager_client: Client, alice_tenant: Tenant, bob: User, till: Device
 ) -> None:
-    rejection = make_rejection(alice_tenant, till, "ann@example")
+    with tenant_context(alice_tenant):
+        rejection = rejection_create(till, "ann@example")
     url = f"/signups/attention/rejected/{rejection.pk}/"
     page = manager_client.get(url).content.decode()
     assert 'value="ann@example"' in page  # prefilled with what the shopper typed
@@ -274,8 +280,9 @@ def test_releasing_a_rejected_sign_up_stores_it(
 
 
 def test_discarding_asks_first(manager_client: Client, alice_tenant: Tenant, till: Device) -> None:
-    submission = make_set_aside(alice_tenant, till, "ann@example.com")
-    rejection = make_rejection(alice_tenant, till, "bea@example")
+    with tenant_context(alice_tenant):
+        submission = set_aside_create(till, "ann@example.com")
+        rejection = rejection_create(till, "bea@example")
     answer_url = f"/signups/attention/signups/{submission.pk}/discard/"
     confirm = manager_client.get(answer_url, {"key": "phone"}).content.decode()
     assert "Discard the Phone of ann@example.com?" in confirm
@@ -300,8 +307,9 @@ def test_discarding_asks_first(manager_client: Client, alice_tenant: Tenant, til
 def test_csv_export_holds_both_kinds_defused(
     manager_client: Client, alice_tenant: Tenant, till: Device
 ) -> None:
-    make_set_aside(alice_tenant, till, "ann@example.com", answers={"phone": "=1+2"})
-    rejection = make_rejection(alice_tenant, till, "@bea")
+    with tenant_context(alice_tenant):
+        set_aside_create(till, "ann@example.com", answers={"phone": "=1+2"})
+        rejection = rejection_create(till, "@bea")
     response = manager_client.get("/signups/attention/export.csv")
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith('attachment; filename="needs-attention-')
@@ -324,9 +332,11 @@ def test_csv_export_holds_both_kinds_defused(
 def test_staff_may_look_but_not_release(
     alice_client: Client, alice_tenant: Tenant, till: Device
 ) -> None:
-    submission = make_set_aside(alice_tenant, till, "ann@example.com")
-    rejection = make_rejection(alice_tenant, till, "bea@example")
-    login(alice_client, alice_tenant, staff_user(alice_tenant))
+    with tenant_context(alice_tenant):
+        submission = set_aside_create(till, "ann@example.com")
+        rejection = rejection_create(till, "bea@example")
+        sam = staff_create()
+    login(alice_client, alice_tenant, sam)
     page = alice_client.get(f"/signups/attention/signups/{submission.pk}/").content.decode()
     assert "12345" in page
     assert "Release" not in page
@@ -353,9 +363,9 @@ def test_staff_may_look_but_not_release(
 def test_the_count_is_one_query_and_the_sign_ups_list_links_here(
     manager_client: Client, alice_tenant: Tenant, till: Device
 ) -> None:
-    submission = make_set_aside(alice_tenant, till, "ann@example.com")
-    make_rejection(alice_tenant, till, "bea@example")
     with tenant_context(alice_tenant):
+        submission = set_aside_create(till, "ann@example.com")
+        rejection_create(till, "bea@example")
         Submission.objects.exists()  # the schema is set on the connection's first query
         with CaptureQueriesContext(connection) as queries:
             assert selectors.attention_count() == 2
@@ -370,8 +380,9 @@ def test_the_count_is_one_query_and_the_sign_ups_list_links_here(
 
 @pytest.fixture
 def alices_items(alice_tenant: Tenant, till: Device) -> tuple[Submission, RejectedSubmission]:
-    submission = make_set_aside(alice_tenant, till, "secret-of-alice@example.com")
-    rejection = make_rejection(alice_tenant, till, "rejected-of-alice@example")
+    with tenant_context(alice_tenant):
+        submission = set_aside_create(till, "secret-of-alice@example.com")
+        rejection = rejection_create(till, "rejected-of-alice@example")
     return submission, rejection
 
 

@@ -14,7 +14,7 @@ from signup import services
 from signup.models import Device, PairingCode
 from tenants.models import Tenant
 from tests.conftest import login
-from tests.signup.test_portal_helpers import make_device, make_form, make_location, staff_user
+from tests.signup.factories import device_create, form_create, location_create, staff_create
 
 pytestmark = pytest.mark.django_db
 
@@ -29,12 +29,13 @@ def test_ages_read_naturally() -> None:
 def test_tablets_show_status_queue_and_revocation(
     alice_client: Client, alice_tenant: Tenant
 ) -> None:
-    location = make_location(alice_tenant)
-    make_location(alice_tenant, code="empty", name="Empty store")
-    online, _ = make_device(alice_tenant, location, name="Till online")
-    offline, _ = make_device(alice_tenant, location, name="Till offline")
-    queued, _ = make_device(alice_tenant, location, name="Till queued")
-    revoked, _ = make_device(alice_tenant, location, name="Till revoked")
+    with tenant_context(alice_tenant):
+        location = location_create()
+        location_create(code="empty", name="Empty store")
+        online, _ = device_create(location, name="Till online")
+        offline, _ = device_create(location, name="Till offline")
+        queued, _ = device_create(location, name="Till queued")
+        revoked, _ = device_create(location, name="Till revoked")
     now = timezone.now()
     with tenant_context(alice_tenant):
         services.device_heartbeat(
@@ -48,7 +49,8 @@ def test_tablets_show_status_queue_and_revocation(
         )
         Device.objects.filter(pk=offline.pk).update(last_seen_at=now - timedelta(minutes=4))
         services.device_revoke(actor=None, device=revoked)
-    login(alice_client, alice_tenant, staff_user(alice_tenant))
+        sam = staff_create()
+    login(alice_client, alice_tenant, sam)
     page = alice_client.get("/tablets/").content.decode()
     assert "3 unsent, oldest 2 h" in page
     assert "Online" in page
@@ -61,7 +63,8 @@ def test_tablets_show_status_queue_and_revocation(
 
 
 def test_pairing_code_is_shown_once(manager_client: Client, alice_tenant: Tenant) -> None:
-    location = make_location(alice_tenant)
+    with tenant_context(alice_tenant):
+        location = location_create()
     page = manager_client.get(f"/tablets/pair/?location={location.pk}").content.decode()
     assert f'<option value="{location.pk}" selected>' in page
     response = manager_client.post(
@@ -85,7 +88,8 @@ def test_pairing_code_is_shown_once(manager_client: Client, alice_tenant: Tenant
 
 
 def test_pairing_needs_a_store_and_a_name(manager_client: Client, alice_tenant: Tenant) -> None:
-    location = make_location(alice_tenant)
+    with tenant_context(alice_tenant):
+        location = location_create()
     response = manager_client.post("/tablets/pair/", {"location": location.pk, "device_name": ""})
     assert b"This field is required." in response.content
     response = manager_client.post(
@@ -99,9 +103,10 @@ def test_pairing_needs_a_store_and_a_name(manager_client: Client, alice_tenant: 
 def test_revoke_asks_first_then_locks_the_tablet_out(
     manager_client: Client, alice_client: Client, alice_tenant: Tenant
 ) -> None:
-    make_form(alice_tenant)
-    location = make_location(alice_tenant)
-    device, token = make_device(alice_tenant, location)
+    with tenant_context(alice_tenant):
+        form_create()
+        location = location_create()
+        device, token = device_create(location)
     # The tablet: every request carries its device token.
     kiosk = Client(
         HTTP_HOST=alice_client.defaults["HTTP_HOST"], HTTP_AUTHORIZATION=f"Device {token}"
@@ -125,9 +130,9 @@ def test_a_queue_without_its_age_and_a_refused_code(
 ) -> None:
     from customerinfo.core.errors import ServiceError
 
-    location = make_location(alice_tenant)
-    device, _ = make_device(alice_tenant, location)
     with tenant_context(alice_tenant):
+        location = location_create()
+        device, _ = device_create(location)
         Device.objects.filter(pk=device.pk).update(queue_depth=2)
     assert "2 unsent<" in manager_client.get("/tablets/").content.decode()
 
@@ -144,9 +149,10 @@ def test_a_queue_without_its_age_and_a_refused_code(
 def test_held_sign_ups_show_their_reasons_and_when_reported(
     alice_client: Client, alice_tenant: Tenant
 ) -> None:
-    location = make_location(alice_tenant)
-    device, _ = make_device(alice_tenant, location, name="Till held")
-    mixed, _ = make_device(alice_tenant, location, name="Till mixed")
+    with tenant_context(alice_tenant):
+        location = location_create()
+        device, _ = device_create(location, name="Till held")
+        mixed, _ = device_create(location, name="Till mixed")
     now = timezone.now()
     with tenant_context(alice_tenant):
         services.device_heartbeat(
@@ -166,7 +172,8 @@ def test_held_sign_ups_show_their_reasons_and_when_reported(
             held_reasons={"location_closed": 1, "http_418": 3},
         )
         Device.objects.filter(pk=device.pk).update(queue_reported_at=now - timedelta(minutes=2))
-    login(alice_client, alice_tenant, staff_user(alice_tenant))
+        sam = staff_create()
+    login(alice_client, alice_tenant, sam)
     page = alice_client.get("/tablets/").content.decode()
     assert "3 unsent, oldest 2 h · 1 held: invalid email" in page
     assert "reported 2 min ago" in page
@@ -179,10 +186,10 @@ def test_held_sign_ups_show_their_reasons_and_when_reported(
 def test_a_revoked_tablet_that_still_holds_sign_ups_says_so(
     manager_client: Client, alice_tenant: Tenant
 ) -> None:
-    location = make_location(alice_tenant)
-    device, _ = make_device(alice_tenant, location, name="Till gone")
-    quiet, _ = make_device(alice_tenant, location, name="Till empty")
     with tenant_context(alice_tenant):
+        location = location_create()
+        device, _ = device_create(location, name="Till gone")
+        quiet, _ = device_create(location, name="Till empty")
         services.device_revoke(actor=None, device=device)
         services.device_revoke(actor=None, device=quiet)
         # A revoked tablet's beat is still recorded: that is how the portal knows.
@@ -205,10 +212,12 @@ def test_a_revoked_tablet_that_still_holds_sign_ups_says_so(
 
 
 def test_pairing_chooses_the_only_store(manager_client: Client, alice_tenant: Tenant) -> None:
-    location = make_location(alice_tenant)
+    with tenant_context(alice_tenant):
+        location = location_create()
     page = manager_client.get("/tablets/pair/").content.decode()
     assert f'<option value="{location.pk}" selected>' in page
-    other = make_location(alice_tenant, code="lyon", name="Lyon")
+    with tenant_context(alice_tenant):
+        other = location_create(code="lyon", name="Lyon")
     page = manager_client.get("/tablets/pair/").content.decode()
     assert "selected>" not in page.split('name="location"')[1].split("</select>")[0].replace(
         '<option value="" selected>', ""
@@ -219,9 +228,9 @@ def test_pairing_chooses_the_only_store(manager_client: Client, alice_tenant: Te
 def test_revoking_a_tablet_with_waiting_sign_ups_warns_they_stay_on_it(
     manager_client: Client, alice_tenant: Tenant
 ) -> None:
-    location = make_location(alice_tenant)
-    device, _ = make_device(alice_tenant, location)
     with tenant_context(alice_tenant):
+        location = location_create()
+        device, _ = device_create(location)
         Device.objects.filter(pk=device.pk).update(queue_depth=2, held_count=1)
     page = manager_client.get(f"/tablets/{device.pk}/revoke/").content.decode()
     assert "3 sign-ups waiting to be sent" in page

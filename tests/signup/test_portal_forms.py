@@ -17,7 +17,7 @@ from signup.definitions import default_definition
 from signup.forms import builder_apply, builder_present
 from signup.models import Form
 from tenants.models import Tenant
-from tests.signup.test_portal_helpers import builder_data, definition_with_phone, make_form
+from tests.signup.factories import builder_data, form_create, phone_definition
 
 pytestmark = pytest.mark.django_db
 
@@ -38,8 +38,8 @@ def test_forms_list_shows_versions_and_unpublished_changes(
     manager_client: Client, alice_tenant: Tenant
 ) -> None:
     assert b"No form yet" in manager_client.get("/forms/").content
-    published = make_form(alice_tenant, name="Published form")
     with tenant_context(alice_tenant):
+        published = form_create(name="Published form")
         from signup import services
 
         draft_only = services.form_create(actor=None, name="Draft form")
@@ -74,7 +74,8 @@ def test_create_form_needs_a_name(manager_client: Client, alice_tenant: Tenant) 
 def test_builder_shows_every_part_of_the_draft(
     manager_client: Client, alice_tenant: Tenant
 ) -> None:
-    form = make_form(alice_tenant, publish=False)
+    with tenant_context(alice_tenant):
+        form = form_create(publish=False)
     page = manager_client.get(f"/forms/{form.pk}/").content.decode()
     for name in (
         'name="fields.0.label.fr"',
@@ -96,8 +97,9 @@ def test_builder_shows_every_part_of_the_draft(
 
 
 def test_save_draft_saves_and_audits(manager_client: Client, alice_tenant: Tenant) -> None:
-    form = make_form(alice_tenant, publish=False)
-    definition = definition_with_phone()
+    with tenant_context(alice_tenant):
+        form = form_create(publish=False)
+    definition = phone_definition()
     definition["fields"][0]["label"]["fr"] = "Votre e-mail"
     definition["idle_timeout_seconds"] = 60
     response = manager_client.post(
@@ -116,8 +118,9 @@ def test_save_draft_saves_and_audits(manager_client: Client, alice_tenant: Tenan
 def test_bad_input_shows_errors_next_to_inputs_and_saves_nothing(
     manager_client: Client, alice_tenant: Tenant
 ) -> None:
-    form = make_form(alice_tenant, publish=False)
-    definition = definition_with_phone()
+    with tenant_context(alice_tenant):
+        form = form_create(publish=False)
+    definition = phone_definition()
     definition["fields"][2]["label"]["fr"] = ""
     definition["branding"]["logo_url"] = "http://insecure.example/logo.png"
     data = builder_data(definition, action="save", idle_timeout_seconds="soon")
@@ -134,13 +137,14 @@ def test_bad_input_shows_errors_next_to_inputs_and_saves_nothing(
     assert 'id="branding.logo_url-error"' in page
     assert 'id="idle_timeout_seconds-error"' in page
     assert 'value="soon"' in page  # what was typed stays in the box
-    assert _form(alice_tenant, form.pk).draft == definition_with_phone()
+    assert _form(alice_tenant, form.pk).draft == phone_definition()
     with tenant_context(alice_tenant):
         assert AuditEntry.objects.count() == audits
 
 
 def test_group_errors_land_on_their_fieldset(manager_client: Client, alice_tenant: Tenant) -> None:
-    form = make_form(alice_tenant, publish=False)
+    with tenant_context(alice_tenant):
+        form = form_create(publish=False)
     definition = default_definition()
     definition["consents"]["sms"]["enabled"] = True  # but there is no phone field
     data = builder_data(definition, action="save")
@@ -158,11 +162,14 @@ def test_group_errors_land_on_their_fieldset(manager_client: Client, alice_tenan
 def test_publish_saves_then_increments_the_version(
     manager_client: Client, alice_tenant: Tenant
 ) -> None:
-    form = make_form(alice_tenant, publish=False)
-    data = builder_data(definition_with_phone(), action="publish")
+    with tenant_context(alice_tenant):
+        form = form_create(publish=False)
+    data = builder_data(phone_definition(), action="publish")
     response = manager_client.post(f"/forms/{form.pk}/", data, follow=True)
     assert b"Published version 1" in response.content
-    assert _form(alice_tenant, form.pk).current_version.number == 1  # type: ignore[union-attr]
+    published = _form(alice_tenant, form.pk)
+    assert published.current_version is not None
+    assert published.current_version.number == 1
     data["texts.welcome.en"] = "Join the club"
     response = manager_client.post(f"/forms/{form.pk}/", data, follow=True)
     assert b"Published version 2" in response.content
@@ -179,15 +186,16 @@ def test_publish_saves_then_increments_the_version(
 def test_publish_with_mistakes_publishes_nothing(
     manager_client: Client, alice_tenant: Tenant
 ) -> None:
-    form = make_form(alice_tenant, publish=True)
-    data = builder_data(definition_with_phone(), action="publish")
+    with tenant_context(alice_tenant):
+        form = form_create(publish=True)
+    data = builder_data(phone_definition(), action="publish")
     data["fields.0.label.en"] = ""
     response = manager_client.post(f"/forms/{form.pk}/", data)
     assert response.status_code == 400
     saved = _form(alice_tenant, form.pk)
     assert saved.current_version is not None
     assert saved.current_version.number == 1
-    assert saved.draft == definition_with_phone()
+    assert saved.draft == phone_definition()
 
 
 def _post_action(client: Client, form: Form, action: str, **extra: str) -> str:
@@ -200,7 +208,8 @@ def _post_action(client: Client, form: Form, action: str, **extra: str) -> str:
 def test_structure_edits_re_render_without_saving(
     manager_client: Client, alice_tenant: Tenant
 ) -> None:
-    form = make_form(alice_tenant, publish=False)
+    with tenant_context(alice_tenant):
+        form = form_create(publish=False)
     page = _post_action(manager_client, form, "add_field", new_field_type="single_choice")
     assert 'name="fields.3.type" value="single_choice"' in page
     assert 'name="fields.3.key" id="fields.3.key" value="question_1"' in page
@@ -219,7 +228,7 @@ def test_structure_edits_re_render_without_saving(
     assert 'name="fields.0.type" value="first_name"' not in page
     page = _post_action(manager_client, form, "remove_field:0")  # the email field stays
     assert 'name="fields.0.type" value="email"' in page
-    assert _form(alice_tenant, form.pk).draft == definition_with_phone()
+    assert _form(alice_tenant, form.pk).draft == phone_definition()
 
 
 def test_choice_options_are_added_and_removed() -> None:
@@ -245,8 +254,9 @@ def test_choice_options_are_added_and_removed() -> None:
 def test_option_labels_round_trip_through_the_builder(
     manager_client: Client, alice_tenant: Tenant
 ) -> None:
-    form = make_form(alice_tenant, publish=False)
-    definition = definition_with_phone()
+    with tenant_context(alice_tenant):
+        form = form_create(publish=False)
+    definition = phone_definition()
     definition["fields"].append(
         {
             "key": "favourite",
@@ -276,8 +286,9 @@ def test_option_labels_round_trip_through_the_builder(
 def test_two_options_with_one_value_are_reported(
     manager_client: Client, alice_tenant: Tenant
 ) -> None:
-    form = make_form(alice_tenant, publish=False)
-    definition = definition_with_phone()
+    with tenant_context(alice_tenant):
+        form = form_create(publish=False)
+    definition = phone_definition()
     definition["fields"].append(
         {
             "key": "size",
@@ -301,8 +312,9 @@ def test_two_options_with_one_value_are_reported(
 def test_live_preview_answers_the_unsaved_definition(
     manager_client: Client, alice_tenant: Tenant
 ) -> None:
-    form = make_form(alice_tenant, publish=False)
-    data = builder_data(definition_with_phone(), idle_timeout_seconds="soon")
+    with tenant_context(alice_tenant):
+        form = form_create(publish=False)
+    data = builder_data(phone_definition(), idle_timeout_seconds="soon")
     data["texts.welcome.es"] = "¡Bienvenidos a la tienda!"
     data["branding.primary_color"] = "#123456"
     data["fields.1.label.fr"] = ""
@@ -311,13 +323,13 @@ def test_live_preview_answers_the_unsaved_definition(
     assert response["Content-Type"] == "application/json"
     definition = response.json()["definition"]
     # Exactly what "Save draft" would validate: the same parser, mistakes and all.
-    expected = definition_with_phone()
+    expected = phone_definition()
     expected["texts"]["welcome"]["es"] = "¡Bienvenidos a la tienda!"
     expected["branding"]["primary_color"] = "#123456"
     del expected["fields"][1]["label"]["fr"]
     expected["idle_timeout_seconds"] = "soon"
     assert definition == expected
-    assert _form(alice_tenant, form.pk).draft == definition_with_phone()
+    assert _form(alice_tenant, form.pk).draft == phone_definition()
 
 
 def test_builder_copes_with_any_draft() -> None:
@@ -343,8 +355,8 @@ def test_unclaimed_errors_reach_the_summary() -> None:
 def test_form_settings_rename_and_make_brand_form(
     manager_client: Client, alice_tenant: Tenant
 ) -> None:
-    first = make_form(alice_tenant, name="First")
     with tenant_context(alice_tenant):
+        first = form_create(name="First")
         from signup import services
 
         second = services.form_create(actor=None, name="Second")
@@ -379,6 +391,7 @@ def test_a_service_refusal_is_shown_on_the_form(
 def test_saving_settings_of_the_brand_form_keeps_it(
     manager_client: Client, alice_tenant: Tenant
 ) -> None:
-    form = make_form(alice_tenant)
+    with tenant_context(alice_tenant):
+        form = form_create()
     manager_client.post(f"/forms/{form.pk}/settings/", {"name": "Main", "is_default": "on"})
     assert _form(alice_tenant, form.pk).is_default

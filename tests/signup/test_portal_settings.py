@@ -13,17 +13,23 @@ from customerinfo.core.models import AuditEntry
 from signup import services, tasks
 from signup.models import RetailerSettings, Submission
 from tenants.models import Tenant
-from tests.signup.test_portal_helpers import make_device, make_form, make_location, make_submission
+from tests.signup.factories import (
+    device_create,
+    form_create,
+    location_create,
+    submission_create,
+)
 
 pytestmark = pytest.mark.django_db
 
 
 def _shoppers(tenant: Tenant) -> None:
-    make_form(tenant)
-    device, _ = make_device(tenant, make_location(tenant))
-    make_submission(tenant, device, "ann@example.com", sms=True)
-    make_submission(tenant, device, "ann@example.com")
-    make_submission(tenant, device, "bea@example.com")
+    with tenant_context(tenant):
+        form_create()
+        device, _ = device_create(location_create())
+        submission_create(device, "ann@example.com", sms=True)
+        submission_create(device, "ann@example.com")
+        submission_create(device, "bea@example.com")
 
 
 def test_owner_changes_retention(owner_client: Client, alice_tenant: Tenant) -> None:

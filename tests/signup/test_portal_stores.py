@@ -8,15 +8,16 @@ from customerinfo.core.models import AuditEntry
 from signup.models import Location
 from signup.selectors import kiosk_form
 from tenants.models import Tenant
-from tests.signup.test_portal_helpers import make_device, make_form, make_location
+from tests.signup.factories import device_create, form_create, location_create
 
 pytestmark = pytest.mark.django_db
 
 
 def test_list_shows_stores_with_their_tablets(manager_client: Client, alice_tenant: Tenant) -> None:
     assert b"No store yet" in manager_client.get("/stores/").content
-    location = make_location(alice_tenant)
-    make_device(alice_tenant, location)
+    with tenant_context(alice_tenant):
+        location = location_create()
+        device_create(location)
     page = manager_client.get("/stores/").content.decode()
     assert "Paris Rivoli" in page
     assert "Europe/Paris" in page
@@ -25,7 +26,8 @@ def test_list_shows_stores_with_their_tablets(manager_client: Client, alice_tena
 
 
 def test_create_a_store(manager_client: Client, alice_tenant: Tenant) -> None:
-    form = make_form(alice_tenant)
+    with tenant_context(alice_tenant):
+        form = form_create()
     response = manager_client.post(
         "/stores/new/",
         {
@@ -44,7 +46,8 @@ def test_create_a_store(manager_client: Client, alice_tenant: Tenant) -> None:
 
 
 def test_create_shows_service_and_form_errors(manager_client: Client, alice_tenant: Tenant) -> None:
-    make_location(alice_tenant, code="paris")
+    with tenant_context(alice_tenant):
+        location_create(code="paris")
     response = manager_client.post(
         "/stores/new/",
         {"name": "Paris 2", "code": "paris", "country": "FR", "time_zone": "UTC"},
@@ -60,8 +63,9 @@ def test_create_shows_service_and_form_errors(manager_client: Client, alice_tena
 
 
 def test_edit_a_store_and_its_texts(manager_client: Client, alice_tenant: Tenant) -> None:
-    make_form(alice_tenant)
-    location = make_location(alice_tenant)
+    with tenant_context(alice_tenant):
+        form_create()
+        location = location_create()
     page = manager_client.get(f"/stores/{location.pk}/").content.decode()
     assert 'name="welcome_fr"' in page
     assert 'name="code"' not in page  # a store's code never changes
@@ -97,7 +101,8 @@ def test_edit_a_store_and_its_texts(manager_client: Client, alice_tenant: Tenant
 def test_edit_clears_overrides_and_reports_mistakes(
     manager_client: Client, alice_tenant: Tenant
 ) -> None:
-    location = make_location(alice_tenant)
+    with tenant_context(alice_tenant):
+        location = location_create()
     data = {"name": "Paris", "country": "FR", "time_zone": "Europe/Paris", "form": ""}
     assert manager_client.post(f"/stores/{location.pk}/", data).status_code == 302
     with tenant_context(alice_tenant):
@@ -109,7 +114,8 @@ def test_edit_clears_overrides_and_reports_mistakes(
 
 
 def test_a_store_chooses_its_tablet_language(manager_client: Client, alice_tenant: Tenant) -> None:
-    make_form(alice_tenant)
+    with tenant_context(alice_tenant):
+        form_create()
     page = manager_client.get("/stores/new/").content.decode()
     assert "Tablet language" in page
     assert "The form&#x27;s first language" in page
@@ -142,7 +148,8 @@ def test_a_store_chooses_its_tablet_language(manager_client: Client, alice_tenan
 def test_closing_a_store_says_what_happens_and_since_when(
     manager_client: Client, alice_tenant: Tenant
 ) -> None:
-    location = make_location(alice_tenant)
+    with tenant_context(alice_tenant):
+        location = location_create()
     page = manager_client.get(f"/stores/{location.pk}/").content.decode()
     assert "Closing a store stops its tablets taking new sign-ups; sign-ups captured" in page
     data = {"name": "Paris Rivoli", "country": "FR", "time_zone": "Europe/Paris", "form": ""}

@@ -17,12 +17,12 @@ from signup.models import Consent, Device, Location
 from signup.views.signups import CSV_HEADER, csv_cell
 from tenants.models import Tenant
 from tests.conftest import login
-from tests.signup.test_portal_helpers import (
-    make_device,
-    make_form,
-    make_location,
-    make_submission,
-    staff_user,
+from tests.signup.factories import (
+    device_create,
+    form_create,
+    location_create,
+    staff_create,
+    submission_create,
 )
 
 pytestmark = pytest.mark.django_db
@@ -30,11 +30,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def stores(alice_tenant: Tenant) -> tuple[tuple[Location, Device], tuple[Location, Device]]:
-    make_form(alice_tenant)
-    paris = make_location(alice_tenant, code="paris", name="Paris")
-    lyon = make_location(alice_tenant, code="lyon", name="Lyon")
-    paris_till, _ = make_device(alice_tenant, paris)
-    lyon_till, _ = make_device(alice_tenant, lyon)
+    with tenant_context(alice_tenant):
+        form_create()
+        paris = location_create(code="paris", name="Paris")
+        lyon = location_create(code="lyon", name="Lyon")
+        paris_till, _ = device_create(paris)
+        lyon_till, _ = device_create(lyon)
     return (paris, paris_till), (lyon, lyon_till)
 
 
@@ -51,15 +52,14 @@ def test_staff_search_and_filter(
     stores: tuple[tuple[Location, Device], tuple[Location, Device]],
 ) -> None:
     (paris, paris_till), (_, lyon_till) = stores
-    make_submission(alice_tenant, paris_till, "ann@example.com", first_name="Ann", sms=True)
-    make_submission(alice_tenant, lyon_till, "bea@example.com")
-    make_submission(
-        alice_tenant,
-        paris_till,
-        "old@example.com",
-        received_at=datetime(2025, 1, 10, 12, tzinfo=UTC),
-    )
-    login(alice_client, alice_tenant, staff_user(alice_tenant))
+    with tenant_context(alice_tenant):
+        submission_create(paris_till, "ann@example.com", first_name="Ann", sms=True)
+        submission_create(lyon_till, "bea@example.com")
+        submission_create(
+            paris_till, "old@example.com", received_at=datetime(2025, 1, 10, 12, tzinfo=UTC)
+        )
+        sam = staff_create()
+    login(alice_client, alice_tenant, sam)
     page = alice_client.get("/signups/").content.decode()
     assert "3 sign-ups" in page
     assert "Ann" in page
@@ -90,8 +90,9 @@ def test_pages_of_fifty(
     stores: tuple[tuple[Location, Device], tuple[Location, Device]],
 ) -> None:
     (_, paris_till), _ = stores
-    for number in range(51):
-        make_submission(alice_tenant, paris_till, f"shopper{number}@example.com")
+    with tenant_context(alice_tenant):
+        for number in range(51):
+            submission_create(paris_till, f"shopper{number}@example.com")
     login(alice_client, alice_tenant, alice)
     first = alice_client.get("/signups/", {"email": "shopper"}).content.decode()
     assert "51 sign-ups" in first
@@ -109,9 +110,10 @@ def test_csv_export_streams_the_filtered_rows_with_consents(
     stores: tuple[tuple[Location, Device], tuple[Location, Device]],
 ) -> None:
     (paris, paris_till), (_, lyon_till) = stores
-    make_submission(alice_tenant, paris_till, "ann@example.com", first_name="=cmd()", sms=False)
-    make_submission(alice_tenant, paris_till, "amy@example.com", sms=True)
-    make_submission(alice_tenant, lyon_till, "bea@example.com")
+    with tenant_context(alice_tenant):
+        submission_create(paris_till, "ann@example.com", first_name="=cmd()", sms=False)
+        submission_create(paris_till, "amy@example.com", sms=True)
+        submission_create(lyon_till, "bea@example.com")
     login(alice_client, alice_tenant, bob)
     response = alice_client.get("/signups/export.csv", {"location": paris.pk})
     assert isinstance(cast(Any, response), StreamingHttpResponse)
@@ -141,8 +143,9 @@ def test_csv_export_reads_in_chunks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     (_, paris_till), _ = stores
-    for number in range(5):
-        make_submission(alice_tenant, paris_till, f"s{number}@example.com", sms=True)
+    with tenant_context(alice_tenant):
+        for number in range(5):
+            submission_create(paris_till, f"s{number}@example.com", sms=True)
     monkeypatch.setattr("signup.views.signups.CSV_CHUNK_SIZE", 2)
     login(alice_client, alice_tenant, alice)
     response = alice_client.get("/signups/export.csv")
@@ -159,8 +162,8 @@ def test_birthday_and_answers_columns(
     stores: tuple[tuple[Location, Device], tuple[Location, Device]],
 ) -> None:
     (_, paris_till), _ = stores
-    submission = make_submission(alice_tenant, paris_till, "bday@example.com")
     with tenant_context(alice_tenant):
+        submission = submission_create(paris_till, "bday@example.com")
         from signup.models import Submission
 
         Submission.objects.filter(pk=submission.pk).update(
@@ -190,7 +193,8 @@ def test_recent_received_dates_filter(
     stores: tuple[tuple[Location, Device], tuple[Location, Device]],
 ) -> None:
     (_, paris_till), _ = stores
-    make_submission(alice_tenant, paris_till, "today@example.com")
+    with tenant_context(alice_tenant):
+        submission_create(paris_till, "today@example.com")
     today = timezone.now().date()
     login(alice_client, alice_tenant, alice)
     rows = _csv(alice_client.get("/signups/export.csv", {"date_from": str(today)}))
