@@ -8,7 +8,14 @@ from django.db import connection
 
 from signup.models import Device, Submission
 
-from .models import BillingAccount, CatalogPrice, InvoiceRecord, PeriodClose, SubscriptionStatus
+from .models import (
+    BillingAccount,
+    CatalogPrice,
+    InvoiceRecord,
+    PeriodClose,
+    SubscriptionStatus,
+    UsageReport,
+)
 
 #: Schemas per counting statement: one statement of UNION ALLs instead of a query (and a
 #: search_path switch) per retailer; a thousand shops cost two round trips, not a thousand.
@@ -62,6 +69,26 @@ def tablets_by_schema(*, schemas: Sequence[str]) -> dict[str, int]:
             cursor.execute(sql, list(batch))
             counts.update(dict(cursor.fetchall()))
     return counts
+
+
+def ledger_totals(*, close_ids: Sequence[int]) -> dict[int, int]:
+    """Sign-ups our ledger holds for each close's period, by close id: the hours that end in
+    the period (``services.usage.period_hours``: from the hour in which it starts, up to the
+    hour in which it ends). One statement for a whole month-end, not one per retailer."""
+    closes = connection.ops.quote_name(PeriodClose._meta.db_table)
+    usage = connection.ops.quote_name(UsageReport._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT close.id, coalesce(sum(usage.signups), 0) FROM {closes} AS close "  # noqa: S608
+            f"LEFT JOIN {usage} AS usage ON usage.account_id = close.account_id "
+            "AND usage.hour >= date_trunc('hour', close.period_start AT TIME ZONE 'UTC') "
+            "AT TIME ZONE 'UTC' "
+            "AND usage.hour < date_trunc('hour', close.period_end AT TIME ZONE 'UTC') "
+            "AT TIME ZONE 'UTC' "
+            "WHERE close.id = ANY(%s) GROUP BY close.id",
+            [list(close_ids)],
+        )
+        return {close_id: int(total) for close_id, total in cursor.fetchall()}
 
 
 def billed_accounts() -> list[BillingAccount]:

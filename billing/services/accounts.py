@@ -86,14 +86,15 @@ def _apply(row: BillingAccount, subscription: Subscription) -> None:
     row.seats_billed = quantity
     row.current_period_start = period_start
     row.current_period_end = period_end
-    if (
-        previous_start
-        and previous_end
-        and period_start
-        and period_start > previous_start
-        and subscription.status != "trialing"
-    ):
-        # The period rolled over: the one that ended gets its month-end close.
+    if not (previous_start and previous_end and period_start):
+        return
+    # The period rolled over, or the subscription ended with it (cancelled at period end: Stripe
+    # invoices the usage of that last period, and the period does not move): the period that
+    # ended gets its month-end close.
+    rolled = period_start > previous_start and subscription.status != "trialing"
+    ended = _when(subscription.ended_at)
+    finished = subscription.status == "canceled" and ended is not None and ended >= previous_end
+    if rolled or finished:
         PeriodClose.objects.get_or_create(
             account=row, period_start=previous_start, defaults={"period_end": previous_end}
         )

@@ -4,13 +4,22 @@ Two steps, each safe to run again:
 
 1. ``usage_count`` counts, for every billed retailer, the hours that ended (with a few minutes'
    margin, so a sign-up being written at the turn of the hour is in) since the last count, and
-   records one ``UsageReport`` per hour that had sign-ups, moving the account's watermark in the
-   same transaction. Counting is by the time a sign-up was *received*: a tablet that comes back
-   online after a week reports its sign-ups into the period open when they arrive, which is the
-   one period still open for usage (closed periods are invoiced and final).
+   records one ``UsageReport`` per hour that had sign-ups, moving the accounts' watermarks in the
+   same transaction (one transaction per few hundred retailers). Counting is by the time a
+   sign-up was *received*: a tablet that comes back online after a week reports its sign-ups
+   into the period open when they arrive, which is the one period still open for usage (closed
+   periods are invoiced and final).
 2. ``usage_send`` sends every recorded hour not yet sent, as one meter event whose identifier
    and idempotency key name the retailer and the hour. Stripe remembers identifiers for about a
    day only; our ledger remembers for ever, so a re-run or a retried job never bills twice.
+
+An hour is reported as of its last second (10:59:59 for the hour from 10:00), so it counts in
+the billing period in which it *ends*: a period that ends at 10:37 has its hours up to the one
+from 09:00 (``period_hours``), and the hour from 10:00 goes to the next period. So every hour of
+a period can be counted by the period's end or five minutes past the top of its hour, whichever
+is later (``COUNT_MARGIN``), well inside the hour Stripe waits before finalising the invoice;
+and a meter summary with minute-aligned bounds counts exactly the hours ``period_hours`` names,
+whatever the second the period ends at.
 """
 
 import logging
@@ -21,7 +30,7 @@ from django.utils import timezone
 from stripe import InvalidRequestError, StripeError
 
 from ..models import BillingAccount, CatalogPrice, UsageReport
-from ..selectors import billed_accounts, signups_by_hour
+from ..selectors import SCHEMAS_PER_QUERY, billed_accounts, signups_by_hour
 from .catalog import SIGNUPS
 from .client import Pace, stripe_client
 
@@ -32,6 +41,7 @@ logger = logging.getLogger(__name__)
 COUNT_MARGIN = timedelta(minutes=5)
 #: Stripe accepts meter events up to 35 days old; we keep a day's margin.
 OLDEST_TIMESTAMP = timedelta(days=34)
+LAST_SECOND = timedelta(hours=1) - timedelta(seconds=1)
 
 
 def hour_floor(moment: datetime) -> datetime:
@@ -42,10 +52,28 @@ def identifier_for(account: BillingAccount, hour: datetime) -> str:
     return f"signups-{account.tenant_id}-{hour:%Y%m%d%H}"
 
 
+def counted_until(now: datetime) -> datetime:
+    """Every hour before this can be counted at ``now`` (it ended, with the margin)."""
+    return hour_floor(now - COUNT_MARGIN)
+
+
+def period_hours(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """[first, last) hours that count in the billing period [start, end): those ending in it."""
+    return hour_floor(start), hour_floor(end)
+
+
+def meter_moment(hour: datetime, now: datetime) -> datetime:
+    """The timestamp an hour is reported at: its last second, so that it counts in the period
+    in which it ends. An hour older than Stripe's window (the job was down for over a month) is
+    reported at the last second of the oldest hour Stripe accepts, into the period open then."""
+    oldest = hour_floor(now - OLDEST_TIMESTAMP)
+    return max(hour, oldest) + LAST_SECOND
+
+
 def usage_count(*, now: datetime | None = None) -> int:
     """Counts every finished hour of every billed retailer; returns how many hours had sign-ups."""
     now = now or timezone.now()
-    end = hour_floor(now - COUNT_MARGIN)
+    end = counted_until(now)
     accounts = [account for account in billed_accounts() if _start(account) < end]
     if not accounts:
         return 0
@@ -54,28 +82,27 @@ def usage_count(*, now: datetime | None = None) -> int:
         schemas=[account.tenant.schema_name for account in accounts], start=start, end=end
     )
     recorded = 0
-    for account in accounts:
-        since = _start(account)
-        hours = {
-            hour: count
-            for hour, count in counts.get(account.tenant.schema_name, {}).items()
-            if hour >= since
-        }
-        with transaction.atomic():
-            UsageReport.objects.bulk_create(
-                [
-                    UsageReport(
-                        account=account,
-                        hour=hour,
-                        signups=count,
-                        identifier=identifier_for(account, hour),
-                    )
-                    for hour, count in sorted(hours.items())
-                ],
-                ignore_conflicts=True,
+    # The rows and the watermarks of a batch of accounts commit together: one transaction per
+    # batch, not one per retailer.
+    for offset in range(0, len(accounts), SCHEMAS_PER_QUERY):
+        batch = accounts[offset : offset + SCHEMAS_PER_QUERY]
+        rows = [
+            UsageReport(
+                account=account,
+                hour=hour,
+                signups=count,
+                identifier=identifier_for(account, hour),
             )
-            BillingAccount.objects.filter(pk=account.pk).update(usage_counted_until=end)
-        recorded += len(hours)
+            for account in batch
+            for hour, count in sorted(counts.get(account.tenant.schema_name, {}).items())
+            if hour >= _start(account)
+        ]
+        with transaction.atomic():
+            UsageReport.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+            BillingAccount.objects.filter(pk__in=[account.pk for account in batch]).update(
+                usage_counted_until=end
+            )
+        recorded += len(rows)
     return recorded
 
 
@@ -112,9 +139,7 @@ def usage_send(*, now: datetime | None = None, limit: int = 50_000) -> int:
 
 
 def _send(row: UsageReport, *, event_name: str, now: datetime) -> None:
-    # Within Stripe's window; an hour older than that (the job was down for over a month) is
-    # reported as of the oldest moment Stripe accepts, into the period open then.
-    moment = max(row.hour, now - OLDEST_TIMESTAMP)
+    moment = meter_moment(row.hour, now)
     try:
         stripe_client().v1.billing.meter_events.create(
             params={

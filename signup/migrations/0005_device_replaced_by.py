@@ -5,15 +5,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('signup', '0004_audit_entry_to_core'),
+        ("signup", "0004_audit_entry_to_core"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='device',
-            name='replaced_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='signup.device'),
+            model_name="device",
+            name="replaced_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="signup.device",
+            ),
         ),
     ]
