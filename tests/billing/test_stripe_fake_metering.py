@@ -130,8 +130,9 @@ def test_a_count_meter_counts_events_and_a_mapped_payload_key_is_required(
         stripe_client.v1.billing.meter_events.create(
             params={"event_name": "logins", "payload": {"account": customer}, "identifier": f"l{n}"}
         )
-    start = now - now % 60
-    assert _summary(stripe_client, meter.id, customer, start, start + 120) == 3.0
+    # Minute-aligned, and early enough for the seats' events ten seconds back.
+    start = (now - 10) - (now - 10) % 60
+    assert _summary(stripe_client, meter.id, customer, start, start + 180) == 3.0
 
     seats = stripe_client.v1.billing.meters.create(
         params={
@@ -148,8 +149,8 @@ def test_a_count_meter_counts_events_and_a_mapped_payload_key_is_required(
                 "timestamp": now - 10 + n,
             }
         )
-    assert _summary(stripe_client, seats.id, customer, start, start + 120) == 5.0
-    assert _summary(stripe_client, seats.id, "cus_nobody", start, start + 120) == 0.0
+    assert _summary(stripe_client, seats.id, customer, start, start + 180) == 5.0
+    assert _summary(stripe_client, seats.id, "cus_nobody", start, start + 180) == 0.0
     with pytest.raises(stripe.InvalidRequestError, match="customer key `account`"):
         stripe_client.v1.billing.meter_events.create(
             params={"event_name": "logins", "payload": {"stripe_customer_id": customer}}
