@@ -25,7 +25,7 @@ from django.core.mail import send_mail
 from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
-from stripe import StripeError
+from stripe import RateLimitError, StripeError
 
 from ..models import CatalogPrice, CloseState, PeriodClose, UsageReport
 from ..selectors import ledger_totals
@@ -76,6 +76,11 @@ def periods_close(*, now: datetime | None = None) -> dict[str, int]:
         pace.wait()
         try:
             state = _close(close, price=price, now=now, ours=ours.get(close.pk, 0))
+        except RateLimitError:
+            # Stripe asks us to slow down: the closes not done yet wait for the next run, five
+            # minutes on, still well inside the hour before invoices are finalised.
+            logger.warning("stripe rate limit: the remaining closes wait for the next run")
+            break
         except StripeError as error:
             state = close.state = CloseState.FAILED
             close.error = str(error)[:2000]

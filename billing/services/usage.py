@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
-from stripe import InvalidRequestError, StripeError
+from stripe import InvalidRequestError, RateLimitError, StripeError
 
 from ..models import BillingAccount, CatalogPrice, UsageReport
 from ..selectors import SCHEMAS_PER_QUERY, billed_accounts, signups_by_hour
@@ -129,6 +129,11 @@ def usage_send(*, now: datetime | None = None, limit: int = 50_000) -> int:
         pace.wait()
         try:
             _send(row, event_name=price.meter_event_name, now=now)
+        except RateLimitError:
+            # Stripe asks us to slow down: what is left is sent by the next run, under the same
+            # identifiers, rather than hammering on.
+            logger.warning("stripe rate limit: the remaining usage waits for the next run")
+            break
         except StripeError:
             # Left unsent: the next run sends it, under the same identifier.
             logger.exception("meter event not sent", extra={"identifier": row.identifier})

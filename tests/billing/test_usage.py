@@ -155,3 +155,18 @@ def test_stripe_short_gets_one_correction_and_over_alerts_the_operator(
     assert extra.state == CloseState.MISMATCH
     assert len(mail.outbox) == 1
     assert "alice" in mail.outbox[0].body
+
+
+def test_a_rate_limit_stops_the_run_and_the_next_run_sends_the_rest(
+    billing: Billing, kiosk: Kiosk, alice_tenant: Tenant
+) -> None:
+    now = timezone.now().replace(minute=20, second=0, microsecond=0)
+    _account(billing, alice_tenant, since=(now - timedelta(hours=4)).replace(minute=0))
+    for hours in (3, 2, 1):
+        _received(kiosk, alice_tenant, now - timedelta(hours=hours), 1)
+    assert services.usage_count(now=now) == 3
+    billing.fake.force_429(1)  # Stripe: slow down
+    before = len(billing.fake.requests)
+    assert services.usage_send(now=now) == 0
+    assert len(billing.fake.requests) == before + 1  # it stopped, and did not hammer on
+    assert services.usage_send(now=now) == 3
