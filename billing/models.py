@@ -241,6 +241,11 @@ class InvoiceRecord(models.Model):
         return f"{self.number or self.stripe_invoice_id} ({self.status})"
 
 
+#: The lookup keys of the catalog's two prices (``billing.services.catalog`` makes them).
+TABLETS = "customerinfo_tablet_monthly"
+SIGNUPS = "customerinfo_signups_monthly"
+
+
 class CatalogPrice(models.Model):
     """A price of the catalog as ``billing_sync_catalog`` made or found it in Stripe.
 

@@ -9,6 +9,8 @@ from django.db import connection
 from signup.models import Device, Submission
 
 from .models import (
+    SIGNUPS,
+    TABLETS,
     BillingAccount,
     CatalogPrice,
     InvoiceRecord,
@@ -132,7 +134,7 @@ def billing_summary(*, account: BillingAccount, now: datetime) -> dict[str, obje
         if start
         else 0
     )
-    price = CatalogPrice.objects.filter(lookup_key="customerinfo_signups_monthly").first()
+    price = CatalogPrice.objects.filter(lookup_key=SIGNUPS).first()
     included = price.tiers[0]["up_to"] if price and price.tiers else None
     return {
         "signups_this_period": signups,
@@ -146,8 +148,6 @@ def mrr_cents() -> int:
     """Monthly recurring revenue from tablets, in cents: seats of paying (or overdue) accounts
     times the tablet price. Usage above the allowance varies month to month and is left out."""
     from django.db.models import Sum
-
-    from .services.catalog import TABLETS
 
     price = CatalogPrice.objects.filter(lookup_key=TABLETS).first()
     if price is None or price.unit_amount is None:

@@ -5,8 +5,9 @@
 the meter), ``close`` (month end), ``invoices``, ``webhooks``, ``suspension``.
 """
 
+from ..models import SIGNUPS, TABLETS
 from .accounts import access_apply, account_for_customer, account_sync
-from .catalog import SIGNUPS, TABLETS, catalog_sync
+from .catalog import catalog_sync
 from .client import stripe_client, stripe_client_reset
 from .close import period_close, periods_close
 from .invoices import invoice_sync

@@ -7,7 +7,7 @@ any events then ends in the state Stripe has.
 """
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -16,17 +16,12 @@ from stripe import Subscription
 from tenants.models import Tenant, TenantAccess
 
 from ..models import ACCESS_BY_STATUS, BillingAccount, PeriodClose, SubscriptionStatus
-from .catalog import TABLETS
-from .client import stripe_client
+from .client import stripe_client, stripe_time
 
 logger = logging.getLogger(__name__)
 
 #: Statuses a subscription can be found in when looking for the customer's current one.
 _LIVE = {"trialing", "active", "past_due", "unpaid", "paused", "incomplete"}
-
-
-def _when(epoch: int | None) -> datetime | None:
-    return datetime.fromtimestamp(epoch, tz=UTC) if epoch else None
 
 
 def _subscription_fetch(account: BillingAccount) -> Subscription | None:
@@ -41,18 +36,16 @@ def _subscription_fetch(account: BillingAccount) -> Subscription | None:
 
 
 def _seats_item(subscription: Subscription) -> tuple[str, int, datetime | None, datetime | None]:
-    """(item id, quantity, period start, period end) of the per-tablet item."""
+    """(item id, quantity, period start, period end) of the per-tablet item: the licensed one
+    (the sign-ups' item is metered)."""
     for item in subscription["items"].data:
-        if (
-            item.price.lookup_key == TABLETS
-            or item.price.recurring is None
-            or (item.price.recurring.usage_type == "licensed")
-        ):
+        recurring = item.price.recurring
+        if recurring is None or recurring.usage_type != "metered":
             return (
                 item.id,
                 item.quantity or 0,
-                _when(item.current_period_start),
-                _when(item.current_period_end),
+                stripe_time(item.current_period_start),
+                stripe_time(item.current_period_end),
             )
     return "", 0, None, None
 
@@ -80,7 +73,7 @@ def _apply(row: BillingAccount, subscription: Subscription) -> None:
     previous_start, previous_end = row.current_period_start, row.current_period_end
     row.stripe_subscription_id = subscription.id
     row.status = subscription.status
-    row.trial_end = _when(subscription.trial_end)
+    row.trial_end = stripe_time(subscription.trial_end)
     row.cancel_at_period_end = subscription.cancel_at_period_end
     row.seats_item_id = item_id
     row.seats_billed = quantity
@@ -92,7 +85,7 @@ def _apply(row: BillingAccount, subscription: Subscription) -> None:
     # invoices the usage of that last period, and the period does not move): the period that
     # ended gets its month-end close.
     rolled = period_start > previous_start and subscription.status != "trialing"
-    ended = _when(subscription.ended_at)
+    ended = stripe_time(subscription.ended_at)
     finished = subscription.status == "canceled" and ended is not None and ended >= previous_end
     if rolled or finished:
         PeriodClose.objects.get_or_create(

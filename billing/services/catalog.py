@@ -14,11 +14,9 @@ from django.conf import settings
 from stripe import Price
 from stripe.params import PriceCreateParams, PriceCreateParamsTier
 
-from ..models import CatalogPrice
+from ..models import SIGNUPS, TABLETS, CatalogPrice
 from .client import stripe_client
 
-TABLETS = "customerinfo_tablet_monthly"
-SIGNUPS = "customerinfo_signups_monthly"
 METER_EVENT = "customerinfo_signups"
 #: Marks our products in Stripe, so that the sync finds them again.
 CATALOG_KEY = "customerinfo_catalog"

@@ -2,6 +2,7 @@
 
 import threading
 import time
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from django.conf import settings
@@ -26,6 +27,11 @@ def stripe_client() -> StripeClient:
 def stripe_client_reset() -> None:
     """Forgets the client, so the next one reads the settings again (tests, ``make run``)."""
     stripe_client.cache_clear()
+
+
+def stripe_time(epoch: int | None) -> datetime | None:
+    """A Stripe timestamp (seconds since the epoch, or null) as an aware datetime."""
+    return datetime.fromtimestamp(epoch, tz=UTC) if epoch else None
 
 
 class Pace:

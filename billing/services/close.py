@@ -27,9 +27,8 @@ from django.db.models import Sum
 from django.utils import timezone
 from stripe import RateLimitError, StripeError
 
-from ..models import CatalogPrice, CloseState, PeriodClose, UsageReport
+from ..models import SIGNUPS, CatalogPrice, CloseState, PeriodClose, UsageReport
 from ..selectors import ledger_totals
-from .catalog import SIGNUPS
 from .client import Pace, stripe_client
 from .usage import counted_until, period_hours, usage_count, usage_send
 

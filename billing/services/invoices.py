@@ -1,15 +1,9 @@
 """Invoices as Stripe has them now, kept for the billing page and the operator."""
 
-from datetime import UTC, datetime
-
 from django.utils import timezone
 
 from ..models import BillingAccount, InvoiceRecord
-from .client import stripe_client
-
-
-def _when(epoch: int | None) -> datetime | None:
-    return datetime.fromtimestamp(epoch, tz=UTC) if epoch else None
+from .client import stripe_client, stripe_time
 
 
 def invoice_sync(*, invoice_id: str) -> InvoiceRecord | None:
@@ -35,10 +29,10 @@ def invoice_sync(*, invoice_id: str) -> InvoiceRecord | None:
         "amount_due": invoice.amount_due,
         "amount_paid": invoice.amount_paid,
         "hosted_invoice_url": invoice.hosted_invoice_url or "",
-        "period_start": _when(invoice.period_start),
-        "period_end": _when(invoice.period_end),
+        "period_start": stripe_time(invoice.period_start),
+        "period_end": stripe_time(invoice.period_end),
         "attempt_count": invoice.attempt_count,
-        "created": _when(invoice.created) or started,
+        "created": stripe_time(invoice.created) or started,
         "synced_at": started,
     }
     record, _ = InvoiceRecord.objects.update_or_create(

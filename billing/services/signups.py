@@ -27,9 +27,8 @@ from tenants.errors import TenantError
 from tenants.models import Tenant
 from tenants.services import slug_check, tenant_create
 
-from ..models import BillingAccount, CatalogPrice, TrialSignup, TrialSignupState
+from ..models import SIGNUPS, TABLETS, BillingAccount, CatalogPrice, TrialSignup, TrialSignupState
 from .accounts import account_sync
-from .catalog import SIGNUPS, TABLETS
 from .client import stripe_client
 from .seats import seats_sync
 

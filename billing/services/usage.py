@@ -29,9 +29,8 @@ from django.db import transaction
 from django.utils import timezone
 from stripe import InvalidRequestError, RateLimitError, StripeError
 
-from ..models import BillingAccount, CatalogPrice, UsageReport
+from ..models import SIGNUPS, BillingAccount, CatalogPrice, UsageReport
 from ..selectors import SCHEMAS_PER_QUERY, billed_accounts, signups_by_hour
-from .catalog import SIGNUPS
 from .client import Pace, stripe_client
 
 logger = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from customerinfo.core.errors import ServiceError
 
 from .. import selectors, services
 from ..forms import ShopFinderForm, TrialSignupForm
-from ..services.catalog import SIGNUPS, TABLETS
+from ..models import SIGNUPS, TABLETS
 
 logger = logging.getLogger(__name__)
 

@@ -10,6 +10,7 @@ from pytest_django import Settings
 
 from billing import services
 from billing.models import (
+    SIGNUPS,
     BillingAccount,
     CatalogPrice,
     CloseState,
@@ -17,7 +18,6 @@ from billing.models import (
     SubscriptionStatus,
     UsageReport,
 )
-from billing.services.catalog import SIGNUPS
 from signup.models import Submission
 from tenants.models import Tenant
 from tests.billing.conftest import Billing
