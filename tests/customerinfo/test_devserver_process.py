@@ -2,7 +2,9 @@
 
 import json
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,8 +17,6 @@ from pathlib import Path
 import psycopg
 import pytest
 from django.conf import settings
-
-from customerinfo.embedded import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,6 +43,26 @@ def scratch_database_url() -> Iterator[str]:
         yield f"postgres://{admin['user']}@{host}{port}/{name}"
     with psycopg.connect(**admin) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def quiet_port(avoid: int = 0) -> int:
+    """A free port below Linux's ephemeral range (32768 up).
+
+    The launcher binds its ports tens of seconds after they are chosen; a port from the
+    ephemeral range could meanwhile be handed to anything in this run that binds port 0 (another
+    worker's fake Stripe or live server), which would then answer the launcher's requests.
+    """
+    for _ in range(200):
+        port = random.randint(20_000, 32_000)
+        if port == avoid:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def _get(url: str, host: str) -> tuple[int, str]:
@@ -116,14 +136,15 @@ def _get_with(url: str, host: str, token: str) -> str:
 def test_launcher_serves_the_demo_shop_and_stops_on_ctrl_c(
     scratch_database_url: str, tmp_path: Path
 ) -> None:
-    port = free_port()
+    port = quiet_port()
+    stripe_port = quiet_port(avoid=port)
     environment = {
         **os.environ,
         "DATABASE_URL": scratch_database_url,
         "CUSTOMERINFO_DATA_DIR": str(tmp_path),
         "CUSTOMERINFO_ENV": "development",
         "PORT": str(port),
-        "STRIPE_FAKE_PORT": str(free_port()),
+        "STRIPE_FAKE_PORT": str(stripe_port),
         # A Redis database of its own: this launcher's worker must not see other tests' tasks.
         "REDIS_URL": settings.REDIS_URL.rsplit("/", 1)[0] + "/14",
     }
