@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 import sys
@@ -11,7 +12,15 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from tests.deploy.support import CHART_DIR, GITLAB_CI, REPO_ROOT, require_application_file
+from tests.deploy.support import (
+    CHART_DIR,
+    GITLAB_CI,
+    REPO_ROOT,
+    require_application_file,
+    venv_executable,
+)
+
+TEST_IMAGE_DOCKERFILE = REPO_ROOT / ".gitlab" / "test-image.Dockerfile"
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +82,20 @@ def test_auto_deploy_waits_longer_than_helms_default(pipeline: dict[str, Any]) -
     assert hours * 3600 + minutes * 60 + seconds > 5 * 60
 
 
+def test_default_branch_reaches_production_only_through_staging(pipeline: dict[str, Any]) -> None:
+    """Auto DevOps deploys to staging, then offers `production_manual` instead of deploying."""
+    variables = pipeline["variables"]
+    assert variables["STAGING_ENABLED"] == "true"
+    # Set, these would replace the manual promotion with canary or timed rollouts.
+    for name in ("INCREMENTAL_ROLLOUT_MODE", "INCREMENTAL_ROLLOUT_ENABLED", "CANARY_ENABLED"):
+        assert name not in variables
+    # Review apps are second releases; without a database of their own they stay off.
+    assert variables["REVIEW_DISABLED"] == "true"
+
+
 def test_test_job_runs_make_test_against_postgres_and_redis(test_job: dict[str, Any]) -> None:
-    assert test_job["image"].startswith("python:3.11")
+    assert test_job["image"] == "$TEST_IMAGE"
+    assert test_job["needs"] == ["test-image"]
     assert test_job["script"] == ["make test"]
     aliases = {service["alias"]: service["name"].split(":")[0] for service in test_job["services"]}
     assert aliases == {"postgres": "postgres", "redis": "redis"}
@@ -104,3 +125,44 @@ def test_makefile_has_the_test_target() -> None:
     makefile = require_application_file("Makefile")
     assert makefile.is_file(), "the pipeline runs `make test`"
     assert re.search(r"^test:", makefile.read_text(), flags=re.MULTILINE)
+
+
+def test_test_image_tag_follows_its_dockerfile(pipeline: dict[str, Any]) -> None:
+    """An edit to the test image's Dockerfile must come with a new tag, or the pipeline would
+    keep running the old image that the registry already holds."""
+    digest = hashlib.sha256(TEST_IMAGE_DOCKERFILE.read_bytes()).hexdigest()[:12]
+    assert pipeline["variables"]["TEST_IMAGE"] == f"$CI_REGISTRY_IMAGE/test:{digest}"
+
+
+def test_test_image_is_built_only_when_missing(pipeline: dict[str, Any]) -> None:
+    job = pipeline["test-image"]
+    assert job["stage"] == "build"
+    script = "\n".join(job["script"])
+    # The existence check comes first and the build and push only run in its else branch.
+    check = script.index('docker manifest inspect "$TEST_IMAGE"')
+    build = script.index("docker build --file .gitlab/test-image.Dockerfile")
+    assert check < script.index("else") < build < script.index('docker push "$TEST_IMAGE"')
+    assert "--password-stdin" in script
+
+
+def test_test_image_holds_what_make_test_would_install() -> None:
+    """`make browser` installs chromium and nodejs with apt when missing: the image has them."""
+    text = TEST_IMAGE_DOCKERFILE.read_text()
+    installed = re.search(r"apt-get install[^\n]*\n\s*([^\n]+)", text)
+    assert installed is not None
+    packages = set(installed.group(1).replace("\\", "").split())
+    makefile = require_application_file("Makefile").read_text()
+    wanted = set(re.findall(r'missing="\$\$missing (\w+)"', makefile))
+    assert wanted == {"chromium", "nodejs"}
+    assert wanted <= packages
+    assert re.search(r"^FROM python:3\.11-bookworm", text, flags=re.MULTILINE)
+
+
+def test_test_image_dockerfile_is_hadolint_clean() -> None:
+    result = subprocess.run(  # noqa: S603 - fixed argv, no shell
+        [str(venv_executable("hadolint")), "--no-color", str(TEST_IMAGE_DOCKERFILE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
