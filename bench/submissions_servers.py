@@ -14,9 +14,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+
+from bench.submissions_cpu import CpuSampler
 
 WORKERS = 4
 THREADS, CONNECTIONS = 2, 16
@@ -116,6 +119,9 @@ class Load:
     requests_per_second: float
     p99_ms: float
     output: str
+    requests: int = 0
+    #: CPU time of the server's processes and database backends per request (submissions_cpu).
+    cpu_ms_per_request: float = float("nan")
 
 
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -151,10 +157,10 @@ def wrk_run(
     non2xx = re.search(r"^\s*Non-2xx or 3xx responses:\s+(\d+)", output, re.MULTILINE)
     if total and non2xx and int(non2xx.group(1)) > MAX_BAD_SHARE * int(total.group(1)):
         raise BenchError(f"{name}: too many non-2xx answers:\n{output}")
-    return load
+    return Load(load.requests_per_second, load.p99_ms, output, int(total.group(1)) if total else 0)
 
 
-def load_measure(*, name: str, url: str, script: Path, environment: dict[str, str]) -> Load:
+def warm_up(*, name: str, url: str, script: Path, environment: dict[str, str]) -> None:
     print(f"--- {name}: warm-up {WARMUP}", flush=True)
     wrk_run(
         name=name,
@@ -163,18 +169,39 @@ def load_measure(*, name: str, url: str, script: Path, environment: dict[str, st
         duration=WARMUP,
         environment={**environment, "BENCH_SALT": secrets.token_hex(4)},
     )
+
+
+def load_measure(
+    *,
+    name: str,
+    url: str,
+    script: Path,
+    environment: dict[str, str],
+    processes: Callable[[], dict[str, set[int]]],
+) -> Load:
+    """One measured wrk run, with the CPU the server's ``processes`` spent on it."""
     print(
         f"--- {name}: {THREADS} threads, {CONNECTIONS} connections, {DURATION} "
         f"(load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; "
         "other work on this machine skews the ratio)",
         flush=True,
     )
-    load = wrk_run(
-        name=name,
-        url=url,
-        script=script,
-        duration=DURATION,
-        environment={**environment, "BENCH_SALT": secrets.token_hex(4)},
-    )
+    sampler = CpuSampler(processes)
+    sampler.start()
+    try:
+        load = wrk_run(
+            name=name,
+            url=url,
+            script=script,
+            duration=DURATION,
+            environment={**environment, "BENCH_SALT": secrets.token_hex(4)},
+        )
+    finally:
+        spent = sampler.stop()
     print(load.output.rstrip(), flush=True)
-    return load
+    count = max(load.requests, 1)
+    per_request = {group: 1000 * seconds / count for group, seconds in spent.items()}
+    cpu_ms = sum(per_request.values()) if load.requests else float("nan")
+    split = ", ".join(f"{group} {ms:.3f}" for group, ms in sorted(per_request.items()))
+    print(f"--- {name}: {cpu_ms:.3f} ms of CPU per request ({split})", flush=True)
+    return Load(load.requests_per_second, load.p99_ms, load.output, load.requests, cpu_ms)
