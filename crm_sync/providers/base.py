@@ -36,6 +36,10 @@ class Result:
     message: str = ""
     #: Seconds the CRM asked us to wait (Retry-After), when it said.
     retry_after: float | None = None
+    #: The CRM refused the whole call for one reason without saying which contact caused it
+    #: (one 400 for a batch): the sender splits the batch to find the contact instead of
+    #: killing every contact in it.
+    whole_batch: bool = False
 
 
 @dataclass(frozen=True)
