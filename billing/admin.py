@@ -81,6 +81,9 @@ class UsageReportAdmin(ReadOnly):
 
 @admin.register(TrialSignup)
 class TrialSignupAdmin(ReadOnly):
-    list_display = ["slug", "shop_name", "owner_email", "state", "created_at"]
+    # ``requested_slug``: the address asked for, when it was taken while the retailer was at
+    # Checkout and the shop got a variant of it.
+    list_display = ["slug", "requested_slug", "shop_name", "owner_email", "state", "created_at"]
     list_filter = ["state"]
+    search_fields = ["slug", "requested_slug", "owner_email"]
     exclude = ["owner_password_hash", "nonce"]

@@ -66,7 +66,14 @@ class BillingAccount(models.Model):
     #: When the copy above was fetched from Stripe (our clock, taken before the request): a fetch
     #: that started earlier than the stored one is older news and is not written.
     synced_at = models.DateTimeField(null=True, blank=True)
+    #: The hosted page of the newest open invoice (the "pay now" link), empty when nothing is
+    #: owed: recomputed from ``InvoiceRecord`` whenever an invoice or the subscription is synced.
     latest_invoice_url = models.URLField(max_length=1000, blank=True)
+    #: The subscription's sign-up price and the sign-ups it includes each period (its first tier,
+    #: when free): a retailer on an older price keeps that price's allowance, whatever the catalog
+    #: sells today. Empty and null until the first sync that saw the price.
+    signups_price_id = models.CharField(max_length=255, blank=True)
+    included_signups = models.PositiveIntegerField(null=True, blank=True)
     #: Every hour before this has been counted into ``UsageReport`` (hours with no sign-up have
     #: no row); the usage job starts from here.
     usage_counted_until = models.DateTimeField(null=True, blank=True)
@@ -100,6 +107,9 @@ class TrialSignup(models.Model):
     slug = models.SlugField(max_length=40)
     owner_email = models.EmailField()
     owner_password_hash = models.CharField(max_length=256)
+    #: The address the retailer asked for, when someone else took it while they were at Checkout
+    #: and the shop was made under ``slug``, a free variant of it (the owner is told).
+    requested_slug = models.SlugField(max_length=40, blank=True)
     stripe_customer_id = models.CharField(max_length=255, blank=True)
     checkout_session_id = models.CharField(max_length=255, blank=True, db_index=True)
     state = models.CharField(
@@ -173,6 +183,15 @@ class UsageReport(models.Model):
         ordering = ["account", "hour"]
         constraints = [
             models.UniqueConstraint(fields=["account", "hour"], name="billing_usage_account_hour")
+        ]
+        indexes = [
+            # The hourly job's query (``usage_send``): unsent rows, oldest hour first. Sent rows
+            # pile up for ever and unsent ones are a handful, so only those are indexed.
+            models.Index(
+                fields=["hour", "id"],
+                condition=models.Q(sent_at__isnull=True),
+                name="billing_usage_unsent_idx",
+            )
         ]
 
     def __str__(self) -> str:

@@ -5,17 +5,18 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import connection
+from django.db.models import QuerySet
 
 from signup.models import Device, Submission
 
 from .models import (
-    SIGNUPS,
     TABLETS,
     BillingAccount,
     CatalogPrice,
     InvoiceRecord,
     PeriodClose,
     SubscriptionStatus,
+    TrialSignup,
     UsageReport,
 )
 
@@ -93,6 +94,17 @@ def ledger_totals(*, close_ids: Sequence[int]) -> dict[int, int]:
         return {close_id: int(total) for close_id, total in cursor.fetchall()}
 
 
+def usage_unsent(*, limit: int) -> QuerySet[UsageReport]:
+    """The hours recorded and not sent to Stripe yet, oldest first: what the hourly job sends.
+    Its filter and order are those of the partial index ``billing_usage_unsent_idx``, so it
+    reads the handful of unsent rows, never the ledger of every hour ever sent."""
+    return (
+        UsageReport.objects.filter(sent_at__isnull=True)
+        .select_related("account")
+        .order_by("hour", "pk")[:limit]
+    )
+
+
 def billed_accounts() -> list[BillingAccount]:
     """Accounts with a subscription, whose tenants' schemas exist."""
     return list(
@@ -119,6 +131,17 @@ def closes_of(*, account: BillingAccount) -> list[PeriodClose]:
     return list(account.closes.order_by("-period_start"))
 
 
+def address_requested(*, tenant_id: int) -> str:
+    """The address a self-serve shop asked for, when it was made under another (taken while its
+    owner was at Checkout); empty otherwise."""
+    requested = (
+        TrialSignup.objects.filter(tenant_id=tenant_id)
+        .values_list("requested_slug", flat=True)
+        .first()
+    )
+    return requested or ""
+
+
 def shop_exists(*, slug: str) -> bool:
     from tenants.models import Tenant
 
@@ -134,8 +157,9 @@ def billing_summary(*, account: BillingAccount, now: datetime) -> dict[str, obje
         if start
         else 0
     )
-    price = CatalogPrice.objects.filter(lookup_key=SIGNUPS).first()
-    included = price.tiers[0]["up_to"] if price and price.tiers else None
+    # The allowance of the price this subscription is on, as Stripe said at the last sync: a
+    # retailer on an older price keeps its own, whatever the catalog sells today.
+    included = account.included_signups
     return {
         "signups_this_period": signups,
         "included_signups": included,

@@ -38,6 +38,12 @@ def usage_hourly() -> dict[str, int]:
 
 
 @shared_task
+def accounts_resync() -> dict[str, int]:
+    """Each hour: accounts not synced for a while (their webhooks may have been missed)."""
+    return services.accounts_resync()
+
+
+@shared_task
 def periods_close() -> dict[str, int]:
     """Every five minutes: month-end closes whose period has ended."""
     return services.periods_close()

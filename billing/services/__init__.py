@@ -1,8 +1,10 @@
 """Writes of billing, one module per sub-domain; callers import from here.
 
-``catalog`` (prices in Stripe), ``signups`` (self-serve sign-up and Checkout), ``accounts``
-(our copy of each subscription, and access), ``seats`` (tablets billed), ``usage`` (sign-ups to
-the meter), ``close`` (month end), ``invoices``, ``webhooks``, ``suspension``.
+``catalog`` (prices in Stripe), ``signups`` (self-serve sign-up and Checkout) and ``addresses``
+(a shop whose address was taken meanwhile), ``accounts`` (our copy of each subscription, and
+access) and ``resync`` (the accounts webhooks missed), ``seats`` (tablets billed), ``usage``
+(sign-ups to the meter), ``close`` (month end), ``invoices`` (and the pay link), ``webhooks``,
+``suspension``.
 """
 
 from ..models import SIGNUPS, TABLETS
@@ -10,8 +12,9 @@ from .accounts import access_apply, account_for_customer, account_sync
 from .catalog import catalog_sync
 from .client import stripe_client, stripe_client_reset
 from .close import period_close, periods_close
-from .invoices import invoice_sync
+from .invoices import invoice_sync, pay_link_refresh
 from .portal import customer_portal_url, invoice_preview, subscription_resume
+from .resync import accounts_resync
 from .seats import seats_sync, seats_sync_all
 from .signups import (
     slug_available,
@@ -31,6 +34,7 @@ __all__ = [
     "access_apply",
     "account_for_customer",
     "account_sync",
+    "accounts_resync",
     "catalog_sync",
     "customer_portal_url",
     "deliveries_release",
@@ -39,6 +43,7 @@ __all__ = [
     "events_process_pending",
     "invoice_preview",
     "invoice_sync",
+    "pay_link_refresh",
     "period_close",
     "periods_close",
     "seats_sync",

@@ -8,15 +8,18 @@ any events then ends in the state Stripe has.
 
 import logging
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from stripe import Subscription
+from stripe import Invoice, Price, StripeObject, Subscription
 
 from tenants.models import Tenant, TenantAccess
 
 from ..models import ACCESS_BY_STATUS, BillingAccount, PeriodClose, SubscriptionStatus
 from .client import stripe_client, stripe_time
+from .invoices import invoice_record, pay_link_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -24,12 +27,26 @@ logger = logging.getLogger(__name__)
 _LIVE = {"trialing", "active", "past_due", "unpaid", "paused", "incomplete"}
 
 
+#: Asked along with the subscription, so one request brings what the account shows: the
+#: latest invoice (the pay link) and the tiers of its prices (the sign-ups included).
+_EXPAND = ["latest_invoice", "items.data.price.tiers"]
+
+
 def _subscription_fetch(account: BillingAccount) -> Subscription | None:
     client = stripe_client()
     if account.stripe_subscription_id:
-        return client.v1.subscriptions.retrieve(account.stripe_subscription_id)
+        return client.v1.subscriptions.retrieve(
+            account.stripe_subscription_id, params={"expand": _EXPAND}
+        )
+    # Stripe expands four levels at most: a list brings its prices' tiers one level too deep,
+    # so ``_allowance`` fetches the price itself this once.
     subscriptions = client.v1.subscriptions.list(
-        params={"customer": account.stripe_customer_id, "status": "all", "limit": 10}
+        params={
+            "customer": account.stripe_customer_id,
+            "status": "all",
+            "limit": 10,
+            "expand": ["data.latest_invoice"],
+        }
     ).data
     live = [subscription for subscription in subscriptions if subscription.status in _LIVE]
     return max(live or subscriptions, key=lambda s: s.created, default=None)
@@ -50,10 +67,51 @@ def _seats_item(subscription: Subscription) -> tuple[str, int, datetime | None, 
     return "", 0, None, None
 
 
+def included_signups(tiers: list[Any] | None) -> int | None:
+    """The sign-ups a graduated price includes: its first tier's ``up_to`` when that tier is
+    free. None for a price with no free first tier (or free without end): nothing to count
+    against."""
+    if not tiers:
+        return None
+    first = tiers[0].to_dict() if isinstance(tiers[0], StripeObject) else dict(tiers[0])
+    free = not _amount(first, "unit_amount") and not _amount(first, "flat_amount")
+    return int(first["up_to"]) if free and first.get("up_to") is not None else None
+
+
+def _amount(tier: dict[str, Any], name: str) -> Decimal:
+    """A tier's amount, exact (``…_decimal``, a string) when Stripe gives it."""
+    exact = tier.get(f"{name}_decimal")
+    value = exact if exact is not None else tier.get(name)
+    return Decimal(str(value)) if value is not None else Decimal(0)
+
+
+def _allowance(subscription: Subscription, known: BillingAccount) -> tuple[str, int | None]:
+    """(sign-up price id, sign-ups it includes) of the subscription's metered item."""
+    for item in subscription["items"].data:
+        price = item.price
+        recurring = price.recurring
+        if recurring is None or recurring.usage_type != "metered":
+            continue
+        if "tiers" in price:
+            return price.id, included_signups(price.tiers)
+        if price.id == known.signups_price_id:
+            return price.id, known.included_signups  # a price never changes its tiers
+        fetched: Price = stripe_client().v1.prices.retrieve(price.id, params={"expand": ["tiers"]})
+        return price.id, included_signups(fetched.tiers)
+    return "", None
+
+
+def _latest_invoice(subscription: Subscription | None) -> Invoice | None:
+    latest = subscription.latest_invoice if subscription is not None else None
+    return latest if isinstance(latest, Invoice) and latest.id else None
+
+
 def account_sync(*, account: BillingAccount) -> BillingAccount:
-    """Fetches the subscription and writes it here, with the access it allows; returns the row."""
+    """Fetches the subscription and writes it here, with the access it allows and its latest
+    invoice (so a missed invoice event cannot leave a stale pay link); returns the row."""
     started = timezone.now()
     subscription = _subscription_fetch(account)
+    allowance = _allowance(subscription, account) if subscription is not None else ("", None)
     with transaction.atomic():
         row = BillingAccount.objects.select_for_update().select_related("tenant").get(pk=account.pk)
         if row.synced_at and row.synced_at >= started:
@@ -63,8 +121,13 @@ def account_sync(*, account: BillingAccount) -> BillingAccount:
             row.status = SubscriptionStatus.NONE
         else:
             _apply(row, subscription)
+            row.signups_price_id, row.included_signups = allowance
         row.save()
         access_apply(tenant=row.tenant, access=ACCESS_BY_STATUS[SubscriptionStatus(row.status)])
+        latest = _latest_invoice(subscription)
+        if latest is not None:
+            invoice_record(account=row, invoice=latest, started=started)
+        pay_link_refresh(account=row)
     return row
 
 

@@ -9,6 +9,10 @@ Each step can be repeated without making a second anything:
 - the shop is made by ``trial_signup_complete``, called both when the retailer comes back from
   Checkout and when Stripe's ``checkout.session.completed`` arrives; the row is locked and a
   completed sign-up returns its tenant, so whichever comes second does nothing.
+
+The address is held against other sign-ups while the retailer is at Checkout, but not against an
+operator's ``tenant_create``; a retailer who paid always gets a shop, under the first free
+variant of the address if it was taken meanwhile, and is told (``addresses``).
 """
 
 import logging
@@ -25,10 +29,11 @@ from django.utils import timezone
 from customerinfo.core.errors import FieldErrors, ServiceError
 from tenants.errors import TenantError
 from tenants.models import Tenant
-from tenants.services import slug_check, tenant_create
+from tenants.services import slug_check
 
 from ..models import SIGNUPS, TABLETS, BillingAccount, CatalogPrice, TrialSignup, TrialSignupState
 from .accounts import account_sync
+from .addresses import address_change_tell, shop_make
 from .client import stripe_client
 from .seats import seats_sync
 
@@ -196,13 +201,7 @@ def trial_signup_complete(*, session_id: str) -> Tenant | None:
             return None
         if signup.tenant_id is not None:
             return signup.tenant
-        tenant = tenant_create(
-            name=signup.shop_name,
-            slug=signup.slug,
-            owner_email=signup.owner_email,
-            owner_password_hash=signup.owner_password_hash,
-            provision_now=True,
-        )
+        tenant = shop_make(signup=signup)
         subscription = session.subscription
         account = BillingAccount.objects.create(
             tenant=tenant,
@@ -215,7 +214,11 @@ def trial_signup_complete(*, session_id: str) -> Tenant | None:
         signup.tenant = tenant
         signup.state = TrialSignupState.PROVISIONED
         signup.owner_password_hash = ""  # the owner's account holds it now
-        signup.save(update_fields=["tenant", "state", "owner_password_hash"])
+        signup.save(
+            update_fields=["tenant", "state", "owner_password_hash", "slug", "requested_slug"]
+        )
+        if signup.requested_slug:
+            transaction.on_commit(lambda: address_change_tell(signup=signup))
     account = account_sync(account=account)
     # Checkout bills one tablet (a licensed line needs a quantity); the new shop has none yet.
     seats_sync(account=account)

@@ -30,7 +30,7 @@ from django.utils import timezone
 from stripe import InvalidRequestError, RateLimitError, StripeError
 
 from ..models import SIGNUPS, BillingAccount, CatalogPrice, UsageReport
-from ..selectors import SCHEMAS_PER_QUERY, billed_accounts, signups_by_hour
+from ..selectors import SCHEMAS_PER_QUERY, billed_accounts, signups_by_hour, usage_unsent
 from .client import Pace, stripe_client
 
 logger = logging.getLogger(__name__)
@@ -119,12 +119,7 @@ def usage_send(*, now: datetime | None = None, limit: int = 50_000) -> int:
         return 0
     pace = Pace(_per_second())
     sent = 0
-    rows = (
-        UsageReport.objects.filter(sent_at__isnull=True)
-        .select_related("account")
-        .order_by("hour", "pk")[:limit]
-    )
-    for row in rows:
+    for row in usage_unsent(limit=limit):
         pace.wait()
         try:
             _send(row, event_name=price.meter_event_name, now=now)

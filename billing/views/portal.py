@@ -4,6 +4,7 @@ import logging
 from decimal import Decimal
 from typing import cast
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -37,6 +38,14 @@ def welcome(request: HttpRequest, token: str) -> HttpResponseBase:
         )
     user = User.objects.get(email=email)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    requested = selectors.address_requested(tenant_id=tenant.pk)
+    if requested:
+        domain = settings.BASE_DOMAIN
+        messages.warning(
+            request,
+            f"The address {requested}.{domain} was taken while you were at Checkout, so your "
+            f"shop is at {tenant.slug}.{domain}. Keep this address; we have emailed it to you.",
+        )
     return redirect("portal-home")
 
 

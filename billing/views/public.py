@@ -148,7 +148,12 @@ def start_done(request: HttpRequest) -> HttpResponseBase:
     try:
         tenant = services.trial_signup_complete(session_id=request.GET.get("session_id", ""))
     except ServiceError as error:
-        return render(request, "billing/start_waiting.html", {"message": error.message}, status=400)
+        return render(
+            request,
+            "billing/start_waiting.html",
+            {"message": error.message},
+            status=error.status_code,
+        )
     except InvalidRequestError:
         tenant = None  # a session id Stripe never made (a mistyped or forged link)
     except StripeError:
@@ -157,6 +162,17 @@ def start_done(request: HttpRequest) -> HttpResponseBase:
             request,
             "billing/start_waiting.html",
             {"message": "We could not reach our payment provider to confirm your Checkout."},
+            status=503,
+        )
+    except Exception:
+        # The retailer has paid: whatever failed while making the shop (provisioning, the
+        # database), the webhook's task makes it again with retries. A reload is the answer
+        # here, never an error page.
+        logger.exception("checkout return: the shop was not made yet")
+        return render(
+            request,
+            "billing/start_waiting.html",
+            {"message": "Your Checkout is complete; your shop is still being set up."},
             status=503,
         )
     if tenant is None:

@@ -35,5 +35,9 @@ BILLING_INCLUDED_SIGNUPS: int = env.int("BILLING_INCLUDED_SIGNUPS", default=1000
 BILLING_SIGNUP_PRICE_CENTS: str = env.str("BILLING_SIGNUP_PRICE_CENTS", default="2")
 BILLING_TRIAL_DAYS: int = env.int("BILLING_TRIAL_DAYS", default=14)
 
+#: An account whose copy of its subscription is older than this is fetched from Stripe again by
+#: the hourly re-sync, in case its webhooks were missed.
+BILLING_RESYNC_AFTER_HOURS: int = env.int("BILLING_RESYNC_AFTER_HOURS", default=24)
+
 #: Who hears about a failed month-end close or a count Stripe disagrees with.
 BILLING_OPERATOR_EMAILS: list[str] = env.list("BILLING_OPERATOR_EMAILS", default=[])

@@ -15,7 +15,6 @@ from billing import services
 from billing.models import BillingAccount, InvoiceRecord
 from billing.services import client as client_module
 from tenants.models import Tenant
-from tenants.selectors import host_cache_clear
 
 # --- reading pages ---------------------------------------------------------------------------
 
@@ -101,9 +100,9 @@ def stripe_unreachable(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def set_access(tenant: Tenant, access: str) -> None:
-    """What billing does when a subscription's status changes (and routing forgets the old)."""
+    """What billing does when a subscription's status changes; routing's memory of the host is
+    left as it is, since access is read afresh by the requests that need it."""
     Tenant.objects.filter(pk=tenant.pk).update(access=access)
-    host_cache_clear()
 
 
 def account_for(
