@@ -12,10 +12,12 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from tests.deploy.conftest import AUTO_DEPLOYS
 from tests.deploy.support import (
     CHART_DIR,
     GITLAB_CI,
     REPO_ROOT,
+    Rendering,
     require_application_file,
     venv_executable,
 )
@@ -166,3 +168,33 @@ def test_test_image_dockerfile_is_hadolint_clean() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("job", "environment"), [("staging", "staging"), ("production_manual", "production")]
+)
+def test_deploy_jobs_serve_tenants_under_the_environments_own_domain(
+    pipeline: dict[str, Any], job: str, environment: str
+) -> None:
+    """The chart takes the base domain from the environment URL's host (service.url)."""
+    assert pipeline[job]["environment"] == {
+        "name": environment,
+        "url": "https://$KUBE_INGRESS_BASE_DOMAIN",
+    }
+
+
+@pytest.mark.parametrize("job", ["staging", "production_manual"])
+def test_a_failed_deploy_prints_the_migration_hooks_log(
+    pipeline: dict[str, Any], job: str, renderings: dict[str, Rendering]
+) -> None:
+    script = "\n".join(pipeline[job]["after_script"])
+    assert '"$CI_JOB_STATUS" = "failed"' in script
+    named = re.search(r'logs "job/\$\{CI_ENVIRONMENT_SLUG\}(-\w+)"', script)
+    assert named is not None, script
+    # Auto Deploy names the stable release after the environment's slug: the Job the script
+    # reads is the chart's migration hook of that release.
+    for scenario in ("production", "staging"):
+        release = AUTO_DEPLOYS[scenario].release
+        assert release == AUTO_DEPLOYS[scenario].environment.slug
+        hook = renderings[scenario].by_component("Job", "migrate")
+        assert hook["metadata"]["name"] == f"{release}{named.group(1)}"
