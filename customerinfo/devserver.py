@@ -160,6 +160,9 @@ def start(command: list[str]) -> "subprocess.Popen[bytes]":
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "customerinfo.settings")
     os.environ.setdefault("LOG_FORMAT", "text")
+    # Mail goes to the local mailbox page: invitation and password links work with no mail
+    # server (customerinfo.core.mailbox). The worker and the web server inherit it.
+    os.environ.setdefault("DEV_MAILBOX", "1")
     stripe_fake = stripe_fake_start()
     if stripe_fake is not None:
         stripe_fake_ready()
@@ -212,6 +215,11 @@ def main() -> int:
         if stripe_fake is not None
         else ""
     )
+    mailbox_line = (
+        f"  Mailbox:           http://{base}:{PORT}/mail/   (invitations, password resets)\n"
+        if settings.DEV_MAILBOX
+        else ""
+    )
     print(
         f"""
 CustomerInfo is running. Stop everything with Ctrl-C.
@@ -221,7 +229,7 @@ CustomerInfo is running. Stop everything with Ctrl-C.
       password       {password}
   Kiosk:             http://{DEMO_SLUG}.{base}:{PORT}/kiosk/   (pair it from Tablets)
   CRM webhook sink:  {sink_url}   (sign-ups arrive here)
-  Public site:       http://{base}:{PORT}/   (Start free trial signs up a new shop)
+{mailbox_line}  Public site:       http://{base}:{PORT}/   (Start free trial signs up a new shop)
 {stripe_line}  Health:            http://{base}:{PORT}/healthz   http://{base}:{PORT}/readyz
 """,
         flush=True,

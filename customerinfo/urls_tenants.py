@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from customerinfo.core.accounts.views import signin as signin_views
 from signup import apis as signup_apis
 from signup.views import kiosk as kiosk_views
 
@@ -28,11 +29,8 @@ urlpatterns = [
     path("crm/", include("crm_sync.urls")),
     path("", include("billing.urls")),
     path("", include("signup.urls")),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("", include("customerinfo.core.accounts.urls")),
+    path("login/", signin_views.SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path(
@@ -46,7 +44,7 @@ urlpatterns = [
     ),
     path(
         "password/reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(),
+        signin_views.PasswordResetConfirmView.as_view(),
         name="password_reset_confirm",
     ),
     path(

@@ -65,6 +65,8 @@ MIDDLEWARE = [
     # A suspended retailer's portal is read-only but for billing; tablets are let through.
     "billing.middleware.BillingAccessMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a refused sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 TEMPLATES = [

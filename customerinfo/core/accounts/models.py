@@ -43,6 +43,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     #: Operators only: may use the Django admin on the public host.
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    #: Set while an invitation waits to be accepted (the member has no password yet); each
+    #: re-send moves it, which kills the links sent before (accounts.tokens).
+    invited_at = models.DateTimeField(null=True, blank=True)
+    invited_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects: ClassVar[UserManager] = UserManager()
 
@@ -55,3 +61,8 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+    @property
+    def invitation_pending(self) -> bool:
+        """Invited, and has not chosen a password yet: cannot sign in."""
+        return self.invited_at is not None

@@ -1,4 +1,5 @@
-"""Team services: add members, change roles, deactivate; a team always keeps an active owner."""
+"""Team services: change roles, deactivate; a team always keeps an active owner. (Adding a
+member is an invitation: test_invitations.py.)"""
 
 import pytest
 
@@ -8,49 +9,6 @@ from customerinfo.core.errors import ServiceError
 from customerinfo.core.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
-
-GOOD_PASSWORD = "correct-horse-battery-9"
-
-
-@pytest.mark.usefixtures("in_alice")
-def test_member_create_audits_and_normalises(alice: User) -> None:
-    member = services.member_create(
-        actor=alice,
-        email=" Dana@Example.COM ",
-        full_name=" Dana ",
-        role=Role.MANAGER,
-        password=GOOD_PASSWORD,
-    )
-    assert (member.email, member.full_name, member.role) == (
-        "dana@example.com",
-        "Dana",
-        Role.MANAGER,
-    )
-    assert member.check_password(GOOD_PASSWORD)
-    entry = AuditEntry.objects.get(action="member.create")
-    assert entry.actor == alice
-    assert entry.new == {"email": "dana@example.com", "role": "manager", "is_active": True}
-    assert selectors.member_count_active() == 2
-    assert [m.email for m in selectors.members_list()] == ["alice@alice.example", member.email]
-
-
-@pytest.mark.usefixtures("in_alice")
-def test_member_create_refuses_mistakes(alice: User) -> None:
-    with pytest.raises(ServiceError) as error:
-        services.member_create(
-            actor=alice, email="not-an-email", full_name="", role="king", password="123"
-        )
-    assert set(error.value.fields) == {"email", "role", "password"}
-    with pytest.raises(ServiceError) as error:
-        services.member_create(
-            actor=alice,
-            email="ALICE@alice.example",
-            full_name="",
-            role=Role.STAFF,
-            password=GOOD_PASSWORD,
-        )
-    assert error.value.code == "duplicate"
-    assert not AuditEntry.objects.exists()
 
 
 @pytest.mark.usefixtures("in_alice")
