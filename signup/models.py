@@ -304,3 +304,45 @@ class RetailerSettings(models.Model):
 
     def __str__(self) -> str:
         return "Retailer settings"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "Waiting"
+    RUNNING = "running", "Being prepared"
+    DONE = "done", "Ready"
+    FAILED = "failed", "Failed"
+    #: Its link ran out and the file was deleted; the row stays as a record of who exported what.
+    EXPIRED = "expired", "Expired"
+
+
+class Export(models.Model):
+    """A CSV of sign-ups too large to stream in one request, written by a worker to storage.
+
+    The file is served only through the portal's download view (signed-in managers of this
+    retailer), never by a public URL, and deleted once ``expires_at`` has passed.
+    """
+
+    #: Random, so a link in an email names no neighbouring export.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    #: The list's filters as the manager gave them (query-string values), applied by the worker.
+    filters = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=ExportStatus.choices, default="queued")
+    #: The file's name in the exports storage; empty until written and after it expired.
+    file_name = models.CharField(max_length=255, blank=True)
+    row_count = models.PositiveIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    #: Scheme and host the manager used ("https://shop.example.com"): the emailed link's base.
+    portal_origin = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"export {self.id} ({self.status})"

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import attention, portal, signups, stores, tablets
+from .views import attention, exports, portal, signups, stores, tablets
 
 urlpatterns = [
     path("", portal.portal_home, name="portal-home"),
@@ -19,6 +19,13 @@ urlpatterns = [
     path("tablets/<int:pk>/revoke/", tablets.device_revoke, name="portal-device-revoke"),
     path("signups/", signups.submissions_list, name="portal-submissions"),
     path("signups/export.csv", signups.submissions_export, name="portal-submissions-export"),
+    path("signups/exports/", exports.exports_list, name="portal-exports"),
+    path("signups/exports/<uuid:pk>/", exports.export_detail, name="portal-export"),
+    path(
+        "signups/exports/<uuid:pk>/download/",
+        exports.export_download,
+        name="portal-export-download",
+    ),
     path("signups/attention/", attention.attention_list, name="portal-attention"),
     path(
         "signups/attention/export.csv",
@@ -55,8 +62,6 @@ urlpatterns = [
         attention.rejection_discard,
         name="portal-attention-rejected-discard",
     ),
-    path("team/", portal.team_list, name="portal-team"),
-    path("team/<int:pk>/", portal.member_update, name="portal-member-update"),
     path("settings/", portal.settings_page, name="portal-settings"),
     path("settings/shopper-export/", portal.shopper_export, name="portal-shopper-export"),
     path("settings/shopper-erase/", portal.shopper_erase, name="portal-shopper-erase"),

@@ -11,20 +11,18 @@ from .errors import service_errors_to_form
 from .form_settings import FormCreateForm, FormSettingsForm
 from .labels import LANGUAGE_NAMES, TYPE_NAMES
 from .settings import RetentionForm, ShopperEmailForm
-from .signups import SubmissionFilterForm
+from .signups import DateJumpForm, SubmissionFilterForm
 from .stores import LocationEditForm, LocationForm
 from .tablets import PairForm
-from .team import MemberCreateForm, MemberRoleForm
 
 __all__ = [
     "LANGUAGE_NAMES",
     "TYPE_NAMES",
+    "DateJumpForm",
     "FormCreateForm",
     "FormSettingsForm",
     "LocationEditForm",
     "LocationForm",
-    "MemberCreateForm",
-    "MemberRoleForm",
     "PairForm",
     "RetentionForm",
     "ShopperEmailForm",

@@ -6,8 +6,17 @@ kept readable, not part of the interface.
 
 from customerinfo.core.audit import audit_record, sha256
 
+from .exports import (
+    export_is_downloadable,
+    export_link,
+    export_request,
+    export_run,
+    exports_purge,
+    exports_storage,
+)
 from .forms import form_create, form_draft_update, form_publish, form_update
 from .privacy import (
+    PURGE_BATCH_SIZE,
     retailer_settings,
     retention_purge,
     retention_update,
@@ -51,6 +60,7 @@ __all__ = [
     "MAX_HELD_REASONS",
     "MAX_PAYLOAD",
     "MAX_QUEUE_REPORT",
+    "PURGE_BATCH_SIZE",
     "REJECTED_CODES",
     "DeviceRefusedError",
     "LocationClosedError",
@@ -60,6 +70,12 @@ __all__ = [
     "device_heartbeat",
     "device_pair",
     "device_revoke",
+    "export_is_downloadable",
+    "export_link",
+    "export_request",
+    "export_run",
+    "exports_purge",
+    "exports_storage",
     "form_create",
     "form_draft_update",
     "form_publish",

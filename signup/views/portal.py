@@ -1,4 +1,5 @@
-"""Portal pages of a retailer's host: home, forms, team, settings, audit.
+"""Portal pages of a retailer's host: home, forms, settings, audit (the team page is in
+customerinfo.core.accounts).
 
 Plain server-rendered pages. The form builder's live preview is the tablet's own code run in the
 page (frontend/static/portal/form-preview.js), fed the unsaved draft by ``form_preview``. Every
@@ -19,15 +20,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from customerinfo.core.accounts import selectors as account_selectors
-from customerinfo.core.accounts import services as account_services
-from customerinfo.core.accounts.models import Role, User
+from customerinfo.core.accounts.models import Role
 from customerinfo.core.audit import audit_record, sha256
 from customerinfo.core.errors import ServiceError
 from customerinfo.core.models import AuditAction
 from customerinfo.core.portal import (
     EVERYONE,
     MANAGERS,
-    OWNERS,
     PAGE_SIZE,
     PortalRequest,
     portal_page,
@@ -39,8 +38,6 @@ from ..answers import kiosk_rules
 from ..forms import (
     FormCreateForm,
     FormSettingsForm,
-    MemberCreateForm,
-    MemberRoleForm,
     RetentionForm,
     ShopperEmailForm,
     builder_apply,
@@ -194,62 +191,6 @@ def form_settings(request: PortalRequest, pk: int) -> HttpResponse:
     else:
         messages.error(request, "A form needs a name.")
     return redirect("portal-form-edit", pk=form.pk)
-
-
-# --- team --------------------------------------------------------------------------------------
-
-
-@role_required(OWNERS, doing="manage the team")
-@require_http_methods(["GET", "POST"])
-def team_list(request: PortalRequest) -> HttpResponse:
-    add = MemberCreateForm(request.POST or None, initial={"role": Role.STAFF})
-    if request.method == "POST" and add.is_valid():
-        data = add.cleaned_data
-        try:
-            member = account_services.member_create(
-                actor=request.user,
-                email=data["email"],
-                full_name=data["full_name"],
-                role=data["role"],
-                password=data["password"],
-            )
-        except ServiceError as error:
-            service_errors_to_form(add, error.fields, error.message)
-        else:
-            messages.success(request, f"{member.email} can now sign in at {request.get_host()}.")
-            return redirect("portal-team")
-    return portal_page(
-        request,
-        "signup/portal/team.html",
-        "team",
-        {"members": account_selectors.members_list(), "form": add, "roles": Role.choices},
-        status=400 if add.errors else 200,
-    )
-
-
-@role_required(OWNERS, doing="manage the team")
-@require_POST
-def member_update(request: PortalRequest, pk: int) -> HttpResponse:
-    member = get_object_or_404(User, pk=pk)
-    action = request.POST.get("action", "role")
-    try:
-        if action == "deactivate":
-            account_services.member_deactivate(actor=request.user, member=member)
-            messages.success(request, f"{member.email} is deactivated and signed out.")
-        elif action == "activate":
-            account_services.member_activate(actor=request.user, member=member)
-            messages.success(request, f"{member.email} can sign in again.")
-        else:
-            role = MemberRoleForm(request.POST)
-            if not role.is_valid():
-                raise ServiceError("validation_failed", "Choose owner, manager or staff.")
-            account_services.member_role_change(
-                actor=request.user, member=member, role=role.cleaned_data["role"]
-            )
-            messages.success(request, f"{member.email} is now {member.get_role_display()}.")
-    except ServiceError as error:
-        messages.error(request, error.message)
-    return redirect("portal-team")
 
 
 # --- settings and privacy ----------------------------------------------------------------------

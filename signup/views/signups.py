@@ -1,16 +1,24 @@
-"""Portal pages of the sign-ups: search, filters, pages of 50, the streamed CSV export.
+"""Portal pages of the sign-ups: search, filters, keyset pages of 50, the streamed CSV export.
+
+At volume (a head office with hundreds of thousands of sign-ups) the list never counts or
+skips more than it shows: see signup/selectors/signups.py. Exports too large to stream are
+prepared by a worker (views/exports.py).
 
 The CSV helpers here (formula defusing, streaming in the tenant's schema) serve every export of
 the portal, the "Needs attention" one included.
 """
 
 import csv
-import json
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.conf import settings
+from django.contrib import messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django_tenants.models import TenantMixin
@@ -28,119 +36,111 @@ from customerinfo.core.portal import (
 )
 
 from .. import selectors, services
-from ..forms import SubmissionFilterForm
+from ..csv_rows import CSV_HEADER, csv_cell, submission_csv_rows
+from ..forms import DateJumpForm, SubmissionFilterForm
 from ..models import Channel, Submission
+from ..selectors import OLDEST, AnswerColumn, Cursor, SignupFilters
+
+__all__ = ["CSV_CHUNK_SIZE", "CSV_HEADER", "csv_cell", "csv_stream"]
 
 CSV_CHUNK_SIZE = 500
 
 
-def _filtered(request: HttpRequest) -> tuple[SubmissionFilterForm, Any]:
-    """The filter form and the sign-ups it selects; an invalid filter value is ignored."""
-    filters = SubmissionFilterForm(request.GET)
-    filters.is_valid()
-    values = {name: filters.cleaned_data.get(name) for name in ("date_from", "date_to", "location")}
-    submissions = selectors.submissions_filtered(
-        email=filters.cleaned_data.get("email") or "", **values
-    )
-    return filters, submissions
+def filters_of(request: HttpRequest) -> tuple[SubmissionFilterForm, SignupFilters]:
+    """The filter form of a request's query string and the filters it selects."""
+    form = SubmissionFilterForm(request.GET)
+    return form, form.signup_filters()
 
 
-def _consent_summary(submission: Submission) -> list[tuple[str, bool]]:
-    return [(Channel(c.channel).label, c.granted) for c in submission.consents.all()]
+def export_is_large(submissions: QuerySet[Submission]) -> bool:
+    """Whether an export of ``submissions`` is too large to stream within one request."""
+    limit: int = settings.SIGNUP_EXPORT_STREAM_MAX_ROWS
+    return selectors.count_capped(submissions, cap=limit)[1]
+
+
+@dataclass(frozen=True)
+class SignupRow:
+    submission: Submission
+    #: When it was received, in its store's time zone.
+    received: str
+    consents: list[tuple[str, bool]]
+    answers: list[str]
+
+
+def _rows(rows: list[Submission], columns: list[AnswerColumn]) -> list[SignupRow]:
+    result = []
+    for submission in rows:
+        zone = selectors.filters_zone(location=submission.location)  # the store's own zone
+        local = timezone.localtime(submission.received_at, zone)
+        result.append(
+            SignupRow(
+                submission,
+                f"{local:%Y-%m-%d %H:%M} {local.tzname()}",
+                [(Channel(c.channel).label, c.granted) for c in submission.consents.all()],
+                [selectors.answer_text(submission.answers.get(c.key)) for c in columns],
+            )
+        )
+    return result
+
+
+def _place(request: HttpRequest, filters: SignupFilters) -> tuple[Cursor | None, Cursor | None]:
+    """Where in the list the page starts: after a date jump, an older or a newer link."""
+    jump = DateJumpForm(request.GET)
+    if jump.is_valid() and jump.cleaned_data.get("go"):
+        return Cursor.day_end(jump.cleaned_data["go"], filters.zone), None
+    older = Cursor.parse(request.GET.get("older", ""))
+    newer = Cursor.parse(request.GET.get("newer", "")) if older is None else None
+    return older, newer
 
 
 @role_required(EVERYONE, doing="see sign-ups")
 @require_GET
 def submissions_list(request: PortalRequest) -> HttpResponse:
-    filters, submissions = _filtered(request)
-    page = Paginator(submissions.prefetch_related("consents"), PAGE_SIZE).get_page(
-        request.GET.get("page")
+    filter_form, filters = filters_of(request)
+    search = selectors.email_search_path(filters.email)
+    submissions = selectors.submissions_filtered(filters, path=search)
+    older, newer = _place(request, filters)
+    page = selectors.submissions_page(
+        submissions.select_related("location").prefetch_related("consents"),
+        size=PAGE_SIZE,
+        older_than=older,
+        newer_than=newer,
     )
-    rows = [(submission, _consent_summary(submission)) for submission in page.object_list]
+    if page.first and page.older is None:
+        # The whole list fits on this page: its rows are the count (an exact search, a rare
+        # part of an address), and no second query is needed.
+        count, more = min(len(page.rows), selectors.COUNT_CAP), len(page.rows) > selectors.COUNT_CAP
+    else:
+        count, more = selectors.count_capped(submissions)
+    columns = selectors.answer_columns(form=filters.form)
+    can_export = request.user.role in MANAGERS
+    limit: int = settings.SIGNUP_EXPORT_STREAM_MAX_ROWS
     return portal_page(
         request,
         "signup/portal/submissions_list.html",
         "signups",
         {
-            "filters": filters,
+            "filters": filter_form,
+            "jump": DateJumpForm(request.GET),
             "page": page,
-            "rows": rows,
-            "can_export": request.user.role in MANAGERS,
+            "rows": _rows(page.rows, columns),
+            "columns": columns,
+            "count_label": (
+                f"More than {count:,} sign-ups"
+                if more
+                else f"{count:,} sign-up{'' if count == 1 else 's'}"
+            ),
+            "search": search.value,
+            "zone": str(filters.zone),
+            "oldest": OLDEST.token(),
+            "can_export": can_export,
+            # The list's own count answers this when the limits agree (they do by default).
+            "export_large": can_export
+            and (more if limit == selectors.COUNT_CAP else export_is_large(submissions)),
+            "export_limit": f"{limit:,}",
+            "export_fields": export_filter_fields(filter_form),
         },
     )
-
-
-CSV_HEADER = [
-    "id",
-    "received_at",
-    "captured_at",
-    "store_code",
-    "store",
-    "tablet_id",
-    "form_version",
-    "locale",
-    "email",
-    "first_name",
-    "last_name",
-    "phone",
-    "birthday",
-    "postal_code",
-    "answers",
-    "email_consent",
-    "email_consent_captured_at",
-    "email_consent_text_sha256",
-    "sms_consent",
-    "sms_consent_captured_at",
-    "sms_consent_text_sha256",
-]
-
-
-def csv_cell(value: str) -> str:
-    """Defuses spreadsheet formulas (CSV injection); phone numbers like +33… stay numbers."""
-    if value[:1] in ("=", "@", "\t", "\r") or (
-        value[:1] in ("+", "-") and not value[1:].replace(" ", "").isdigit()
-    ):
-        return "'" + value
-    return value
-
-
-def _csv_row(submission: Submission) -> list[str]:
-    consents = {consent.channel: consent for consent in submission.consents.all()}
-    birthday = (
-        f"{submission.birthday_month:02d}-{submission.birthday_day:02d}"  # MM-DD, no year
-        if submission.birthday_month and submission.birthday_day
-        else ""
-    )
-    row = [
-        str(submission.pk),
-        submission.received_at.isoformat(),
-        submission.captured_at.isoformat(),
-        submission.location.code,
-        submission.location.name,
-        str(submission.device_id or ""),
-        str(submission.form_version.number),
-        submission.locale,
-        submission.email,
-        submission.first_name,
-        submission.last_name,
-        submission.phone,
-        birthday,
-        submission.postal_code,
-        json.dumps(submission.answers, ensure_ascii=False, sort_keys=True)
-        if submission.answers
-        else "",
-    ]
-    for channel in (Channel.EMAIL, Channel.SMS):
-        consent = consents.get(channel)
-        if consent is None:
-            row += ["", "", ""]
-        else:
-            row += [
-                "granted" if consent.granted else "refused",
-                consent.captured_at.isoformat(),
-                consent.text_hash,
-            ]
-    return row
 
 
 class _Echo:
@@ -179,20 +179,33 @@ def csv_stream(
 
 @role_required(MANAGERS, doing="export sign-ups")
 @require_GET
-def submissions_export(request: PortalRequest) -> StreamingHttpResponse:
-    filters, submissions = _filtered(request)
-    submissions = submissions.prefetch_related("consents")
+def submissions_export(request: PortalRequest) -> HttpResponseBase:
+    """Streams the CSV of what the list shows, when that is small enough to finish in time."""
+    _, filters = filters_of(request)
+    submissions = selectors.submissions_filtered(filters)
+    if export_is_large(submissions):
+        # Streamed, it would be cut at the web server's timeout with a 200 in the access log.
+        messages.info(
+            request,
+            f"More than {settings.SIGNUP_EXPORT_STREAM_MAX_ROWS:,} sign-ups: prepare the export "
+            "instead, and download it when it is ready.",
+        )
+        return redirect(f"{reverse('portal-submissions')}?{request.GET.urlencode()}")
     audit_record(
         actor=request.user,
         action=AuditAction.SUBMISSION_EXPORT,
         target=services.retailer_settings(),
-        new={"filters": {name: str(value or "") for name, value in filters.cleaned_data.items()}},
+        new={"filters": filters.described()},
     )
 
     def rows() -> Iterator[list[str]]:
-        # iterator(): a server-side cursor fetching CSV_CHUNK_SIZE rows (and their consents)
-        # at a time, so a million sign-ups never sit in memory at once.
-        for submission in submissions.iterator(chunk_size=CSV_CHUNK_SIZE):
-            yield _csv_row(submission)
+        return submission_csv_rows(submissions, chunk_size=CSV_CHUNK_SIZE)
 
     return csv_stream(tenant=request.tenant, header=CSV_HEADER, rows=rows, filename="signups")
+
+
+def export_filter_fields(filters: SubmissionFilterForm) -> list[tuple[str, Any]]:
+    """The filters as hidden inputs of the "prepare export" form (name, value), set ones only."""
+    return [
+        (name, value) for name, value in filters.data.items() if name in filters.fields and value
+    ]

@@ -1,4 +1,5 @@
 """The form builder's preview in a real headless Chromium: the tablet's own code, drawing the draft.
+(Last, the accessibility of the sign-ups and exports pages, on the same live site.)
 
 The claim under test is that a retailer sees what shoppers will: the same form, word for word and
 attribute for attribute, as a paired tablet shows for the same definition. The plumbing (live
@@ -6,16 +7,20 @@ server, e2e tenant, Chromium) is tests/signup/browser.py's.
 """
 
 import os
+import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 from playwright.sync_api import Browser, BrowserContext, Frame, FrameLocator, Page, expect
 
 from customerinfo.core.tenancy import use_public_schema
-from signup.models import Form
+from signup import services
+from signup.models import Export, ExportStatus, Form, Location, Submission
 from tests.conftest import PASSWORD
 from tests.signup.browser import (
     AXE,
@@ -258,3 +263,72 @@ def axe_violations_in(frame: Frame) -> list[dict[str, Any]]:
         AXE_TAGS,
     )
     return results
+
+
+def _signup_and_export(site: Site) -> tuple[str, str]:
+    """A sign-up (from a tablet paired for it) and a finished export, committed for the live
+    server; returns their ids, for ``_remove``."""
+
+    def make() -> tuple[str, str]:
+        with tenant_context(site.tenant.tenant):
+            location = Location.objects.get(pk=site.tenant.location_id)
+            _, code = services.pairing_code_create(
+                actor=None, location=location, device_name="Accessibility till"
+            )
+            device, _ = services.device_pair(code=code)
+            version = Form.objects.get(is_default=True).current_version
+            assert version is not None
+            submission, _ = services.submission_create(
+                device=device,
+                submission_id=uuid.uuid4(),
+                form_version_id=version.pk,
+                locale="en",
+                captured_at=timezone.now(),
+                answers={"email": "axe@example.com", "first_name": "Axe"},
+                consents={"email": True, "sms": False},
+            )
+            export = Export.objects.create(
+                status=ExportStatus.DONE,
+                row_count=1,
+                file_name="never-read.csv",
+                expires_at=timezone.now() + timedelta(hours=1),
+            )
+            return str(submission.pk), str(export.pk)
+
+    return off_loop(site.blocker, make)
+
+
+def _remove(site: Site, submission_id: str, export_id: str) -> None:
+    def remove() -> None:
+        with tenant_context(site.tenant.tenant):
+            submission = Submission.objects.get(pk=submission_id)
+            device = submission.device
+            submission.delete()
+            if device is not None:
+                device.delete()
+            Export.objects.filter(pk=export_id).delete()
+
+    off_loop(site.blocker, remove)
+
+
+def test_the_signups_and_exports_pages_are_accessible(portal: BrowserContext, site: Site) -> None:
+    submission_id, export_id = _signup_and_export(site)
+    try:
+        page = portal.new_page()
+        page.goto(f"{site.url}/login/?next=/signups/")
+        page.get_by_label("Email").fill(f"owner@{site.tenant.tenant.slug}.example")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", name="Sign-ups")).to_be_visible()
+        expect(page.get_by_role("cell", name="Axe", exact=True)).to_be_visible()
+        for size in (TABLET, PHONE):
+            page.set_viewport_size(size)
+            assert_accessible(page)
+        page.goto(f"{site.url}/signups/exports/")
+        expect(page.get_by_role("heading", name="Prepared exports")).to_be_visible()
+        assert_accessible(page)
+        page.goto(f"{site.url}/signups/exports/{export_id}/")
+        expect(page.get_by_role("link", name="Download CSV")).to_be_visible()
+        assert_accessible(page)
+    finally:
+        _remove(site, submission_id, export_id)

@@ -1,7 +1,7 @@
-"""Reads of the sign-up app."""
+"""Reads of the sign-up app; the sign-up list's own are in ``signups`` and named here too."""
 
 from copy import deepcopy
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
 from django.db.models import CharField, Count, F, Q, QuerySet, Value
@@ -9,9 +9,9 @@ from django.db.models import CharField, Count, F, Q, QuerySet, Value
 from customerinfo.core.errors import ServiceError
 from customerinfo.core.models import AuditEntry
 
-from .answers import kiosk_rules
-from .definitions import FormDefinition
-from .models import (
+from ..answers import kiosk_rules
+from ..definitions import FormDefinition
+from ..models import (
     Device,
     Form,
     FormVersion,
@@ -19,6 +19,28 @@ from .models import (
     PairingCode,
     RejectedSubmission,
     Submission,
+)
+
+# The sign-up list at volume lives in its own module; callers read it from here.
+from .signups import (
+    COUNT_CAP,
+    OLDEST,
+    AnswerColumn,
+    ConsentFilter,
+    Cursor,
+    SearchPath,
+    SignupFilters,
+    SignupPage,
+    answer_columns,
+    answer_text,
+    count_capped,
+    day_start,
+    email_search_path,
+    filters_zone,
+    submissions_export_values,
+    submissions_filtered,
+    submissions_page,
+    trigram_index_ready,
 )
 
 
@@ -143,32 +165,6 @@ def draft_is_published(*, form: Form) -> bool:
     return bool(published == form.draft)
 
 
-def submissions_filtered(
-    *,
-    email: str = "",
-    date_from: date | None = None,
-    date_to: date | None = None,
-    location: Location | None = None,
-) -> QuerySet[Submission]:
-    """Sign-ups newest first; dates are whole days (UTC) by the time the server received them."""
-    submissions = Submission.objects.select_related("location", "form_version").order_by(
-        "-received_at", "pk"
-    )
-    if email.strip():
-        submissions = submissions.filter(email__icontains=email.strip())
-    # Ranges on the column itself (not __date) so the (location, received_at) index is used.
-    if date_from is not None:
-        submissions = submissions.filter(
-            received_at__gte=datetime.combine(date_from, time.min, tzinfo=UTC)
-        )
-    if date_to is not None:
-        end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=UTC)
-        submissions = submissions.filter(received_at__lt=end)
-    if location is not None:
-        submissions = submissions.filter(location=location)
-    return submissions
-
-
 def submission_count_for_email(*, email: str) -> int:
     return Submission.objects.filter(email=email.strip().lower()).count()
 
@@ -245,3 +241,49 @@ def attention_entries() -> QuerySet[Any]:
 def attention_count() -> int:
     """How many entries need a manager: one COUNT over the union above."""
     return attention_entries().order_by().count()
+
+
+__all__ = [
+    "COUNT_CAP",
+    "HAS_SET_ASIDE",
+    "OLDEST",
+    "ONLINE_WITHIN",
+    "REJECTED",
+    "SET_ASIDE",
+    "AnswerColumn",
+    "ConsentFilter",
+    "Cursor",
+    "KioskForm",
+    "KioskLocation",
+    "SearchPath",
+    "SignupFilters",
+    "SignupPage",
+    "answer_columns",
+    "answer_text",
+    "attention_count",
+    "attention_entries",
+    "audit_entries",
+    "count_capped",
+    "current_version",
+    "day_start",
+    "device_is_online",
+    "devices_by_location",
+    "draft_is_published",
+    "email_search_path",
+    "filters_zone",
+    "form_for_location",
+    "form_versions",
+    "forms_list",
+    "kiosk_form",
+    "locations_list",
+    "only_open_location",
+    "pairing_codes_pending",
+    "portal_summary",
+    "rejections_open",
+    "set_aside_submissions",
+    "submission_count_for_email",
+    "submissions_export_values",
+    "submissions_filtered",
+    "submissions_page",
+    "trigram_index_ready",
+]
