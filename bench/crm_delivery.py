@@ -11,11 +11,17 @@ In one run:
 3. steady: stores sign-ups at 50/s for BENCH_STEADY_SECONDS (default 30) across the tenants,
    through ``signup.services.submission_create`` as the kiosk API does; latency is from the
    sign-up's commit to the fake CRM receiving the contact;
-4. backlog: stops the worker, stores 5,000 sign-ups (500 per tenant), starts the worker again
+4. outage: the same steady load for BENCH_OUTAGE_SECONDS (default 60) plus 10 s either side,
+   while the CRM answers 500 to every upsert for those 60 s. Each sign-up stored during the
+   outage is timed from the end of the outage to its arrival: with the breaker holding
+   deliveries back without spending attempts and a probe every few seconds, that is the time
+   the CRM's return takes to reach everyone who waited;
+5. backlog: stops the worker, stores 5,000 sign-ups (500 per tenant), starts the worker again
    and times until the CRM has received all of them (the worker sends them in batches);
-5. stops everything, drops the database, and prints as its last line::
+6. stops everything, drops the database, and prints as its last line::
 
-    steady_p50_s=0.08 steady_p99_s=0.31 steady_rate=50.0 backlog_drain_per_s=900
+    steady_p50_s=0.08 steady_p99_s=0.31 steady_rate=50.0 outage_60s_recovery_p50_s=9.1
+    outage_60s_recovery_p99_s=14.2 backlog_drain_per_s=900
 
 Run with ``uv run python bench/crm_delivery.py`` (PostgreSQL on 127.0.0.1:5432 as ``postgres``,
 Redis on 127.0.0.1:6379; DATABASE_URL and REDIS_URL name other servers).
@@ -46,6 +52,9 @@ DATABASE = "customerinfo_bench_crm"
 TENANTS = 10
 STEADY_RATE = 50.0
 STEADY_SECONDS = float(os.environ.get("BENCH_STEADY_SECONDS", "30"))
+OUTAGE_SECONDS = float(os.environ.get("BENCH_OUTAGE_SECONDS", "60"))
+#: Steady load before the outage starts and after it ends.
+OUTAGE_MARGIN_SECONDS = 10.0
 BACKLOG = 5000
 LATENCY = 0.02
 WORKER_CONCURRENCY = 4
@@ -79,10 +88,20 @@ def serve_fake_crm(port_queue: Any) -> None:
             # Ten retailers' accounts behind one fake: a rate window no test of ours reaches.
             super().__init__(token=TOKEN, requests_per_window=100_000, latency=LATENCY)
             self.arrivals: dict[str, float] = {}
+            #: While set, every upsert answers 500, as a CRM in an outage does.
+            self.outage = False
+            self.upserts = {"refused": 0, "contacts_refused": 0}
 
         def handle(self, request: Request) -> Reply:
             if request.path == "/__arrivals":
                 return Reply(200, self.arrivals)
+            if request.path == "/__outage":
+                self.outage = request.query.get("on") == ["1"]
+                return Reply(200, self.upserts)
+            if self.outage and request.path.endswith("/batch/upsert"):
+                self.upserts["refused"] += 1
+                self.upserts["contacts_refused"] += len(request.json()["inputs"])
+                return Reply(500, {"status": "error", "message": "internal error"})
             reply = super().handle(request)
             if request.path.endswith("/batch/upsert") and reply.status < 300:
                 now = time.time()
@@ -100,6 +119,19 @@ def arrivals(url: str) -> dict[str, float]:
     with urllib.request.urlopen(f"{url}/__arrivals", timeout=30) as response:  # noqa: S310
         result: dict[str, float] = json.loads(response.read())
     return result
+
+
+def outage(url: str, *, on: bool) -> dict[str, int]:
+    """Starts or ends the fake CRM's outage; answers what it refused so far."""
+    address = f"{url}/__outage?on={int(on)}"
+    with urllib.request.urlopen(address, timeout=30) as response:  # noqa: S310
+        refused: dict[str, int] = json.loads(response.read())
+    return refused
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
 
 
 def beat_start(environment: dict[str, str], schedule: Path) -> "subprocess.Popen[bytes]":
@@ -213,6 +245,72 @@ def sign_up(tenant: Any, kiosk: Any, email: str) -> float:
     return time.time()
 
 
+def paced(
+    kiosks: list[Any], *, prefix: str, seconds: float, on_the_way: Any = None
+) -> dict[str, float]:
+    """Stores sign-ups at STEADY_RATE for ``seconds``; returns each one's commit time.
+
+    ``on_the_way(elapsed)`` is called between sign-ups (the outage phase switches the CRM).
+    """
+    committed: dict[str, float] = {}
+    started = time.monotonic()
+    for number in range(int(STEADY_RATE * seconds)):
+        # Paced to the rate: sign-up n is stored at start + n / rate.
+        pause = started + number / STEADY_RATE - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        if on_the_way is not None:
+            on_the_way(time.monotonic() - started)
+        tenant, kiosk = kiosks[number % TENANTS]
+        email = f"{prefix}-{number}@example.com"
+        committed[email] = sign_up(tenant, kiosk, email)
+    return committed
+
+
+def outage_phase(crm_url: str, kiosks: list[Any]) -> tuple[list[float], str]:
+    """Steady load with the CRM failing in the middle; each sign-up stored during the outage,
+    timed from the end of the outage to its arrival, and a line on what happened."""
+    moments: dict[str, float] = {}
+
+    def switch(elapsed: float) -> None:
+        if "start" not in moments and elapsed >= OUTAGE_MARGIN_SECONDS:
+            outage(crm_url, on=True)
+            moments["start"] = time.time()
+        if "end" not in moments and elapsed >= OUTAGE_MARGIN_SECONDS + OUTAGE_SECONDS:
+            moments["refused"] = outage(crm_url, on=False)["contacts_refused"]
+            moments["end"] = time.time()
+
+    committed = paced(
+        kiosks,
+        prefix="outage",
+        seconds=OUTAGE_SECONDS + 2 * OUTAGE_MARGIN_SECONDS,
+        on_the_way=switch,
+    )
+    start, end = moments["start"], moments["end"]
+    during = [email for email, moment in committed.items() if start <= moment < end]
+    received = wait_for(crm_url, list(committed), timeout=OUTAGE_SECONDS + 240)
+    recovery = [received[email] - end for email in during if email in received]
+    latest = max((received[email] for email in committed if email in received), default=end)
+    line = (
+        f"outage: {len(committed)} sign-ups, {len(during)} during the {end - start:.0f} s "
+        f"outage ({moments['refused']} contacts refused with 500), "
+        f"{len(committed) - sum(email in received for email in committed)} not received; "
+        f"the last arrived {latest - end:.1f} s after the outage ended"
+    )
+    return recovery, line
+
+
+def attempts_summary() -> str:
+    """How many attempts the deliveries spent, by outcome, and the most any one spent."""
+    from django.db.models import Count, Max
+
+    from outbox.models import Delivery, DeliveryAttempt
+
+    outcomes = dict(DeliveryAttempt.objects.values_list("outcome").annotate(Count("pk")).order_by())
+    most = Delivery.objects.aggregate(most=Max("attempts"))["most"]
+    return f"attempts by outcome {outcomes}, at most {most} per delivery"
+
+
 def wait_for(url: str, emails: list[str], *, timeout: float) -> dict[str, float]:
     deadline = time.monotonic() + timeout
     while True:
@@ -254,17 +352,8 @@ def main() -> int:  # noqa: PLR0915 - one run, told in order
         worker = worker_start(environment)
         time.sleep(3)  # the worker's start-up is not what is measured
 
-        committed: dict[str, float] = {}
         started = time.monotonic()
-        count = int(STEADY_RATE * STEADY_SECONDS)
-        for number in range(count):
-            # Paced to the rate: sign-up n is stored at start + n / rate.
-            pause = started + number / STEADY_RATE - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
-            tenant, kiosk = kiosks[number % TENANTS]
-            email = f"steady-{number}@example.com"
-            committed[email] = sign_up(tenant, kiosk, email)
+        committed = paced(kiosks, prefix="steady", seconds=STEADY_SECONDS)
         steady_elapsed = time.monotonic() - started
         received = wait_for(crm_url, list(committed), timeout=60)
         latencies = sorted(
@@ -272,8 +361,11 @@ def main() -> int:  # noqa: PLR0915 - one run, told in order
         )
         missing = len(committed) - len(latencies)
         p50 = statistics.median(latencies)
-        p99 = latencies[min(len(latencies) - 1, math.ceil(0.99 * len(latencies)) - 1)]
+        p99 = percentile(latencies, 0.99)
         steady_rate = len(latencies) / steady_elapsed
+
+        recovery, outage_line = outage_phase(crm_url, kiosks)
+        print(f"{outage_line}; {attempts_summary()}", flush=True)
 
         worker_stop(worker)
         backlog = [f"backlog-{number}@example.com" for number in range(BACKLOG)]
@@ -301,6 +393,8 @@ def main() -> int:  # noqa: PLR0915 - one run, told in order
         )
         print(
             f"steady_p50_s={p50:.3f} steady_p99_s={p99:.3f} steady_rate={steady_rate:.1f} "
+            f"outage_{OUTAGE_SECONDS:.0f}s_recovery_p50_s={statistics.median(recovery):.1f} "
+            f"outage_{OUTAGE_SECONDS:.0f}s_recovery_p99_s={percentile(recovery, 0.99):.1f} "
             f"backlog_drain_per_s={drain_rate:.0f}",
             flush=True,
         )

@@ -2,20 +2,29 @@
 
 Runs inside ``failures.contacts_send``: a sign-up whose contact cannot be built (an answer of an
 unexpected shape, say) is a failed attempt of that delivery alone, never a crashed round.
+
+Mapped values keep their kind for the provider to write in its vendor's format
+(``providers.mapping``): a multiple choice is a list, a checkbox a bool, the birthday a
+``Birthday``, the sign-up date a ``date``; everything else is text.
 """
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from signup.models import Submission
 
 from .providers import ConsentEvidence, Contact
+from .providers.mapping import SIGNUP_DATE, Birthday
 
 
 def _value(submission: Submission, key: str) -> Any:
     if key == "birthday":
         if submission.birthday_month and submission.birthday_day:
-            return f"{submission.birthday_month:02d}-{submission.birthday_day:02d}"
+            return Birthday(submission.birthday_month, submission.birthday_day)
         return None
+    if key == SIGNUP_DATE:
+        # The day in the store, which is the day the shopper would name.
+        return submission.captured_at.astimezone(ZoneInfo(submission.location.time_zone)).date()
     if key in {"email", "first_name", "last_name", "phone", "postal_code"}:
         return getattr(submission, key)
     return submission.answers.get(key)

@@ -16,6 +16,7 @@ refuses in text, and a refused UPDATE would loop exactly like an escaped excepti
 import logging
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import TypeVar
 
@@ -48,7 +49,11 @@ def result_safe(result: Result) -> Result:
     wait = result.retry_after
     if wait is not None:
         wait = None if math.isnan(wait) else min(max(wait, 0.0), float(RETRY_AFTER_CAP_SECONDS))
-    return Result(result.verdict, status_code, reason_text(result.message), wait)
+    # replace, not a new Result: whatever else the provider said (``whole_batch``) must reach
+    # the sender.
+    return replace(
+        result, status_code=status_code, message=reason_text(result.message), retry_after=wait
+    )
 
 
 def _destination_fault(error: Exception) -> str | None:

@@ -3,9 +3,13 @@ mapping, which forms and stores it takes sign-ups from) and the replay of a time
 
 What each kind of CRM asks for is declared once, in ``KIND_FIELDS``; the form, the page and the
 split between ``settings`` (shown back) and ``credentials`` (never shown back) all follow it.
+
+The field mapping (``mapping_text``) is checked against the CRM's property types before it is
+saved: a mapping the CRM could not take (a checkbox into a Mailchimp merge field, a birthday into
+a Salesforce date, a choice with words into a number) is refused with the reason. Declared types
+(``drinks = interests (multi-select)``) are kept in the settings (``property_types``).
 """
 
-import re
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
@@ -13,12 +17,18 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from signup.definitions import STANDARD_TYPES
-from signup.models import Form, FormVersion, Location
+from signup.models import Form, Location
 
 from .endpoints import UrlError, url_normalise
+from .mapping_text import (
+    mapping_errors,
+    mapping_parse_typed,
+    mapping_sources,
+    mapping_text,
+)
 from .models import Destination, DestinationKind
 from .providers import PROVIDERS
+from .providers.mapping import PROPERTY_TYPE_NAMES, SIGNUP_DATE
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,8 @@ class KindField:
     secret: bool = False
     #: Only marks the input; what is really required is the provider's to say.
     required: bool = True
+    #: A yes/no setting (a checkbox), stored as true or false.
+    boolean: bool = False
 
 
 KIND_FIELDS: dict[str, tuple[KindField, ...]] = {
@@ -109,6 +121,24 @@ KIND_FIELDS: dict[str, tuple[KindField, ...]] = {
         KindField(
             "base_url", "API address", "Leave empty for https://a.klaviyo.com.", required=False
         ),
+        KindField(
+            "welcome_flows",
+            "Send welcome flows",
+            "Subscribe sign-ups as Klaviyo's own forms do, so the list's “Added to list” flows "
+            "(welcome emails) run. Unticked, they are imported as past consent and no flow "
+            "runs. Forms with double opt-in always let the list ask for confirmation.",
+            required=False,
+            boolean=True,
+        ),
+        KindField(
+            "shared_phone_sms",
+            "SMS for shared numbers",
+            "When a shopper's number already belongs to another Klaviyo profile (a partner's, "
+            "say), subscribe that profile to SMS with the shopper's consent. Unticked, the "
+            "shopper is signed up for email and SMS is left out, with the reason in the log.",
+            required=False,
+            boolean=True,
+        ),
         KindField("api_key", "Private API key", "Starts with pk_.", secret=True),
     ),
 }
@@ -117,61 +147,6 @@ KIND_FIELDS: dict[str, tuple[KindField, ...]] = {
 def kinds_available() -> list[tuple[str, str]]:
     """The kinds a retailer can choose: those whose provider is installed."""
     return [(value, label) for value, label in DestinationKind.choices if value in PROVIDERS]
-
-
-def mapping_keys_known() -> list[str]:
-    """Form field keys a mapping may name: the standard fields and every form's own questions.
-
-    Published versions count as well as drafts: sign-ups of an older version still go out.
-    """
-    keys = set(STANDARD_TYPES)
-    definitions = [*Form.objects.values_list("draft", flat=True)]
-    definitions += FormVersion.objects.values_list("definition", flat=True)
-    for definition in definitions:
-        fields = definition.get("fields") if isinstance(definition, dict) else None
-        for spec in fields if isinstance(fields, list) else []:
-            if isinstance(spec, dict) and isinstance(spec.get("key"), str):
-                keys.add(spec["key"])
-    return sorted(keys)
-
-
-_MAPPING_LINE = re.compile(r"^(?P<field>[^=]*)=(?P<property>.*)$")
-MAX_PROPERTY_LENGTH = 100
-
-
-def mapping_parse(text: str, *, known: list[str]) -> tuple[dict[str, str], list[str]]:
-    """``field = property`` lines -> mapping, and one readable error per bad line.
-
-    Blank lines and lines starting with # are skipped, so a retailer can keep notes.
-    """
-    mapping: dict[str, str] = {}
-    errors: list[str] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        match = _MAPPING_LINE.match(line)
-        if match is None:
-            errors.append(f"Line {number}: write it as “form field = CRM property”.")
-            continue
-        form_field, crm_property = match["field"].strip(), match["property"].strip()
-        if not form_field or not crm_property:
-            errors.append(f"Line {number}: both sides of “=” are needed.")
-        elif form_field not in known:
-            errors.append(f"Line {number}: “{form_field}” is not a field of any of your forms.")
-        elif form_field in mapping:
-            errors.append(f"Line {number}: “{form_field}” is already mapped above.")
-        elif len(crm_property) > MAX_PROPERTY_LENGTH:
-            errors.append(f"Line {number}: the CRM property name is too long.")
-        else:
-            mapping[form_field] = crm_property
-    return mapping, errors
-
-
-def mapping_text(mapping: dict[str, Any]) -> str:
-    return "\n".join(
-        f"{form_field} = {crm_property}" for form_field, crm_property in mapping.items()
-    )
 
 
 class DestinationForm(forms.Form):
@@ -188,6 +163,11 @@ class DestinationForm(forms.Form):
         self.kind = kind
         self.destination = destination
         for spec in KIND_FIELDS[kind]:
+            if spec.boolean:
+                self.fields[spec.name] = forms.BooleanField(
+                    label=spec.label, help_text=spec.help, required=False
+                )
+                continue
             if spec.secret:
                 help_text = spec.help
                 if destination is not None:
@@ -209,15 +189,21 @@ class DestinationForm(forms.Form):
             # The provider says what is missing, in its own words; the marker only guides.
             if spec.required and not (spec.secret and destination is not None):
                 self.fields[spec.name].widget.attrs["aria-required"] = "true"
-        self.known_keys = mapping_keys_known()
+        self.sources = mapping_sources()
+        self.known_keys = sorted(self.sources)
+        self.property_types: dict[str, str] = {}
         self.fields["field_mapping"] = forms.CharField(
             required=False,
             label="Field mapping",
             help_text=(
                 "One “form field = CRM property” per line, for fields the CRM does not get "
-                "by itself, e.g. “drink = favourite_drink”. Your forms' fields: "
+                "by itself, e.g. “drink = favourite_drink”. Add the property's type in "
+                "brackets when it is a custom property of another type than the answer's, e.g. "
+                "“household = household_size (number)”; types: "
+                + ", ".join(sorted(PROPERTY_TYPE_NAMES))
+                + ". What can be mapped: "
                 + ", ".join(self.known_keys)
-                + "."
+                + f" ({SIGNUP_DATE} is the day of the sign-up)."
             ),
             widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false"}),
         )
@@ -243,14 +229,17 @@ class DestinationForm(forms.Form):
     def initial_for(destination: Destination) -> dict[str, Any]:
         initial: dict[str, Any] = {
             "name": destination.name,
-            "field_mapping": mapping_text(destination.field_mapping or {}),
+            "field_mapping": mapping_text(
+                destination.field_mapping or {}, destination.settings.get("property_types")
+            ),
             "forms": list(destination.forms.values_list("pk", flat=True)),
             "locations": list(destination.locations.values_list("pk", flat=True)),
             "enabled": destination.enabled,
         }
         for spec in KIND_FIELDS[destination.kind]:
             if not spec.secret:
-                initial[spec.name] = destination.settings.get(spec.name, "")
+                default = False if spec.boolean else ""
+                initial[spec.name] = destination.settings.get(spec.name, default)
         return initial
 
     def clean(self) -> dict[str, Any]:
@@ -269,9 +258,15 @@ class DestinationForm(forms.Form):
         return data
 
     def clean_field_mapping(self) -> dict[str, str]:
-        mapping, errors = mapping_parse(self.cleaned_data["field_mapping"], known=self.known_keys)
+        mapping, types, errors = mapping_parse_typed(
+            self.cleaned_data["field_mapping"], known=self.known_keys
+        )
+        # Checked before anything is sent: a mapping the CRM cannot take is refused here, with
+        # the reason, rather than failing every sign-up later.
+        errors += mapping_errors(self.kind, mapping, types, self.sources)
         if errors:
             raise forms.ValidationError(errors)
+        self.property_types = types
         return mapping
 
     def kind_fields(self) -> list[forms.BoundField]:
@@ -280,11 +275,16 @@ class DestinationForm(forms.Form):
     def settings(self) -> dict[str, Any]:
         """What is not secret. Keys this form does not show are kept, never dropped."""
         stored = dict(self.destination.settings) if self.destination is not None else {}
+        stored.pop("property_types", None)
         shown = {
-            spec.name: self.cleaned_data[spec.name].strip()
+            spec.name: self.cleaned_data[spec.name]
+            if spec.boolean
+            else self.cleaned_data[spec.name].strip()
             for spec in KIND_FIELDS[self.kind]
             if not spec.secret
         }
+        if self.property_types:
+            shown["property_types"] = self.property_types
         return {**stored, **shown}
 
     def credentials(self) -> dict[str, str]:

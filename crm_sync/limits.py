@@ -78,9 +78,16 @@ def concurrency_slot(*, scope: str, limit: int | None) -> Iterator[bool]:
         client.decr(key)
 
 
-#: Consecutive failures that open the breaker, and how long it then stays open.
+#: Consecutive failed calls that open the breaker.
 BREAKER_THRESHOLD = 5
-BREAKER_OPEN_SECONDS = 60
+#: How long it stays open before one probe may go: short at first (most outages are blips),
+#: then every BREAKER_MAX_OPEN_SECONDS while the CRM keeps failing. A long hold after the CRM
+#: recovers is pure delay, so the hold never grows past the probe interval.
+BREAKER_FIRST_OPEN_SECONDS = 5.0
+BREAKER_MAX_OPEN_SECONDS = 15.0
+#: How long a probe may take before another caller may probe (the HTTP timeout is 15 s).
+BREAKER_PROBE_SECONDS = 20.0
+_BREAKER_TTL_SECONDS = 24 * 3600
 
 
 class BreakerState:
@@ -89,46 +96,118 @@ class BreakerState:
     HALF_OPEN = "half-open"
 
 
+@dataclass(frozen=True)
+class BreakerGate:
+    """What the breaker says to one caller: go, go as the one probe, or wait ``wait`` seconds."""
+
+    allowed: bool
+    probe: bool = False
+    wait: float = 0.0
+    #: When the destination started failing without a success since (epoch seconds), if it is.
+    failing_since: float | None = None
+
+
+@dataclass(frozen=True)
+class BreakerRecovery:
+    """The breaker closed after being open: the CRM is back after failing since ``since``."""
+
+    since: float
+
+
+# The state is one hash; the caller's clock comes in ARGV so that every check and change of it
+# is one atomic step (two workers never both win the probe) and tests can move the clock.
+_BREAKER_CHECK = """
+local now = tonumber(ARGV[1])
+local state = redis.call('HMGET', KEYS[1], 'open_until', 'probe_until', 'since')
+local open_until = tonumber(state[1])
+local probe_until = tonumber(state[2])
+if not open_until then
+    return {1, 0, '0', state[3] or ''}
+end
+if now < open_until then
+    return {0, 0, tostring(open_until - now), state[3] or ''}
+end
+if probe_until and now < probe_until then
+    return {0, 0, tostring(probe_until - now), state[3] or ''}
+end
+redis.call('HSET', KEYS[1], 'probe_until', tostring(now + tonumber(ARGV[2])))
+return {1, 1, '0', state[3] or ''}
+"""
+
+_BREAKER_FAILURE = """
+local now = tonumber(ARGV[1])
+redis.call('HSETNX', KEYS[1], 'since', tostring(now))
+local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
+local opened = redis.call('HEXISTS', KEYS[1], 'open_until') == 1
+if opened or failures >= tonumber(ARGV[2]) then
+    -- Open, or a failed probe: open (again) for a period that grows to the probe interval.
+    local opens = redis.call('HINCRBY', KEYS[1], 'opens', 1)
+    local seconds = math.min(tonumber(ARGV[4]), tonumber(ARGV[3]) * 2 ^ (opens - 1))
+    redis.call('HSET', KEYS[1], 'open_until', tostring(now + seconds))
+    redis.call('HDEL', KEYS[1], 'probe_until')
+end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[5]))
+return failures
+"""
+
+
 def _breaker_key(scope: str) -> str:
     return redis_key("crm", "breaker", scope)
 
 
-def _opened_until(scope: str) -> float | None:
-    # redis-py's sync client is typed as if it could be async; the value is bytes or None.
-    value: Any = redis_client().hget(_breaker_key(scope), "open_until")
-    return None if value is None else float(value)
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def breaker_allows(*, scope: str) -> bool:
-    """Closed: yes. Open: no. Once the open period is over, one probe request at a time."""
-    client = redis_client()
-    opened_until = _opened_until(scope)
-    if opened_until is None:
-        return True
-    if opened_until > time.time():
-        return False
-    # Half open: the first caller gets to probe; the others wait for its answer.
-    return bool(client.set(redis_key("crm", "breaker-probe", scope), 1, nx=True, ex=30))
+def breaker_check(*, scope: str) -> BreakerGate:
+    """Closed: go. Open: wait until it may half-open. Half open: the first caller is the one
+    probe; the others wait for its answer (at most BREAKER_PROBE_SECONDS)."""
+    script = redis_client().register_script(_BREAKER_CHECK)
+    allowed, probe, wait, since = script(
+        keys=[_breaker_key(scope)], args=[time.time(), BREAKER_PROBE_SECONDS]
+    )
+    since_text = _text(since)
+    return BreakerGate(
+        allowed=bool(int(allowed)),
+        probe=bool(int(probe)),
+        wait=float(_text(wait)),
+        failing_since=float(since_text) if since_text else None,
+    )
 
 
-def breaker_record(*, scope: str, success: bool) -> None:
+def breaker_record(*, scope: str, success: bool) -> BreakerRecovery | None:
+    """Counts one call's outcome. A success closes the breaker; returns the recovery when it had
+    been open, so that the deliveries it held back can go at once."""
     client = redis_client()
     key = _breaker_key(scope)
     if success:
-        client.delete(key, redis_key("crm", "breaker-probe", scope))
-        return
-    failures: Any = client.hincrby(key, "failures", 1)
-    client.expire(key, 24 * 3600)
-    if int(failures) >= BREAKER_THRESHOLD:
-        client.hset(key, "open_until", str(time.time() + BREAKER_OPEN_SECONDS))
-        client.delete(redis_key("crm", "breaker-probe", scope))
+        pipeline = client.pipeline(transaction=True)
+        pipeline.hmget(key, ["open_until", "since"])
+        pipeline.delete(key)
+        (opened_until, since), _ = pipeline.execute()
+        if opened_until is None or since is None:
+            return None
+        return BreakerRecovery(since=float(_text(since)))
+    script = client.register_script(_BREAKER_FAILURE)
+    script(
+        keys=[key],
+        args=[
+            time.time(),
+            BREAKER_THRESHOLD,
+            BREAKER_FIRST_OPEN_SECONDS,
+            BREAKER_MAX_OPEN_SECONDS,
+            _BREAKER_TTL_SECONDS,
+        ],
+    )
+    return None
 
 
 def breaker_state(*, scope: str) -> str:
-    opened_until = _opened_until(scope)
-    if opened_until is None:
+    # redis-py's sync client is typed as if it could be async; the value is bytes or None.
+    value: Any = redis_client().hget(_breaker_key(scope), "open_until")
+    if value is None:
         return BreakerState.CLOSED
-    return BreakerState.OPEN if opened_until > time.time() else BreakerState.HALF_OPEN
+    return BreakerState.OPEN if float(_text(value)) > time.time() else BreakerState.HALF_OPEN
 
 
 def cooldown_start(*, scope: str, seconds: float) -> None:

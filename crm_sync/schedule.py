@@ -40,3 +40,9 @@ def retry_delay(*, attempts: int, retry_after: float | None = None) -> timedelta
     # Jitter spreads load, it is not a secret: the standard generator is right here.
     factor = 1 + random.uniform(-JITTER, JITTER)  # noqa: S311
     return timedelta(seconds=base * factor)
+
+
+#: How long a destination may fail without a single success before the deliveries it holds back
+#: end dead: the schedule's whole span, so a sign-up never waits longer for a CRM that is down
+#: than it would have spending its attempts.
+GIVE_UP_AFTER = timedelta(seconds=sum(SCHEDULE_SECONDS))

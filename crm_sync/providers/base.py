@@ -6,7 +6,7 @@ import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -17,6 +17,7 @@ from customerinfo.core.errors import FieldErrors
 from ..endpoints import UrlRole
 from ..http import BlockedAddressError
 from ..limits import RateLimit
+from .mapping import Dialect, Mapped, PropertyType, convert_all, json_value
 
 
 class Verdict(enum.StrEnum):
@@ -72,7 +73,9 @@ class Contact:
     double_opt_in: bool = False
     answers: dict[str, Any] = field(default_factory=dict)
     consents: tuple[ConsentEvidence, ...] = ()
-    #: Extra CRM properties from the destination's field mapping (CRM property -> value).
+    #: Extra CRM properties from the destination's field mapping (CRM property -> value), as
+    #: ``crm_sync.contacts`` types them: str, list (several choices), bool (a checkbox),
+    #: ``mapping.Birthday`` or ``date``. Each provider writes them in its vendor's format.
     properties: dict[str, Any] = field(default_factory=dict)
 
     def consent(self, channel: str) -> ConsentEvidence | None:
@@ -101,7 +104,7 @@ class Contact:
             "captured_at": self.captured_at,
             "double_opt_in": self.double_opt_in,
             "answers": self.answers,
-            "properties": self.properties,
+            "properties": {name: json_value(value) for name, value in self.properties.items()},
             "consents": [
                 {
                     "channel": c.channel,
@@ -131,6 +134,9 @@ class Provider(ABC):
     #: the service, so ``configuration_errors`` never sees a URL it has to parse itself.
     url_settings: ClassVar[Mapping[str, UrlRole]] = {}
 
+    #: How this CRM writes each type of mapped property (``providers.mapping``).
+    dialect: ClassVar[Dialect] = Dialect(vendor="The CRM", types=frozenset(PropertyType))
+
     #: The destination's settings, checked by ``configuration_errors`` when it was saved. Each
     #: provider narrows this to its own TypedDict (``HubSpotSettings``, ...).
     settings: Mapping[str, object]
@@ -157,6 +163,14 @@ class Provider(ABC):
     def test_connection(self) -> Result:
         """A harmless authenticated call that proves the settings work."""
 
+    def mapped(self, contact: Contact) -> Mapped:
+        """The contact's mapped properties in this CRM's format; the types the retailer declared
+        on the mapping screen are in the settings (``property_types``)."""
+        declared = self.settings.get("property_types")
+        return convert_all(
+            self.dialect, contact.properties, declared if isinstance(declared, dict) else None
+        )
+
     def guarded(
         self, contacts: Sequence[Contact], call: Callable[[], dict[int, Result]]
     ) -> dict[int, Result]:
@@ -170,6 +184,14 @@ class Provider(ABC):
         except httpx.TransportError as error:
             result = Result(Verdict.RETRY, message=f"Could not reach the CRM: {error}")
         return {contact.key: result for contact in contacts}
+
+
+def with_notes(result: Result, notes: Sequence[str]) -> Result:
+    """A delivered result that says what was left out of the contact, for the delivery log."""
+    if result.verdict is not Verdict.DELIVERED or not notes:
+        return result
+    said = "Delivered, leaving out " + " ".join(notes)
+    return replace(result, message=f"{result.message} {said}".strip()[:2000])
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:

@@ -9,6 +9,9 @@ The contract this follows (developers.hubspot.com, "Using Object APIs" and "Erro
   ``errors[].context.objectWriteTraceId`` names the inputs that failed; the others were written.
   We use the delivery key as the trace id.
 - An empty string clears a property, so blank fields are left out rather than sent.
+- Every value is a string in its property type's form: multi-selects ``a;b`` (option values),
+  checkboxes ``true``/``false``, numbers as digits, dates ``YYYY-MM-DD`` (``providers.mapping``).
+- A 400 for the whole call that names no input is marked ``whole_batch``: the sender splits it.
 - 429 carries ``errorType: RATE_LIMIT`` and a ``policyName`` (a rolling ten-second window, or
   DAILY, which resets at midnight in the account's time zone); 423 Locked asks for at least 2 s.
 - A private-app token goes in ``Authorization: Bearer``; 401 is a bad token, 403 a missing scope.
@@ -44,7 +47,9 @@ from .base import (
     required_errors,
     retry_after_seconds,
     utc_timestamp,
+    with_notes,
 )
+from .mapping import Dialect, PropertyType
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 UPSERT_PATH = "/crm/v3/objects/contacts/batch/upsert"
@@ -75,11 +80,44 @@ def consent_property_names() -> list[str]:
     ]
 
 
-def _text(value: Any) -> str:
+def _checkbox(value: bool) -> str:
     # HubSpot takes every property value as a string; checkboxes are "true" / "false".
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+    return "true" if value else "false"
+
+
+_TYPE = PropertyType
+#: HubSpot's property types (Properties API: string, number, date, datetime, enumeration, bool;
+#: a multi-select is an enumeration whose value is ``a;b``), and its standard contact properties.
+DIALECT = Dialect(
+    vendor="HubSpot",
+    types=frozenset(PropertyType) - {PropertyType.BIRTHDAY},
+    known={
+        "firstname": _TYPE.TEXT,
+        "lastname": _TYPE.TEXT,
+        "phone": _TYPE.PHONE,
+        "mobilephone": _TYPE.PHONE,
+        "zip": _TYPE.TEXT,
+        "city": _TYPE.TEXT,
+        "state": _TYPE.TEXT,
+        "country": _TYPE.TEXT,
+        "address": _TYPE.TEXT,
+        "company": _TYPE.TEXT,
+        "jobtitle": _TYPE.TEXT,
+        # A single-line text property in HubSpot, not a date.
+        "date_of_birth": _TYPE.TEXT,
+        "hs_language": _TYPE.ENUMERATION,
+        "lifecyclestage": _TYPE.ENUMERATION,
+    },
+    reserved=frozenset({"email", *consent_property_names()}),
+    strings_only=True,
+    multi_separator=";",
+    json_booleans=False,
+    missing_type_advice={
+        PropertyType.BIRTHDAY: "HubSpot dates need a year: map the birthday to a text property "
+        "(written MM-DD)."
+    },
+    case_insensitive=True,
+)
 
 
 def _body(response: httpx.Response) -> Any:
@@ -137,6 +175,7 @@ class HubSpotProvider(Provider):
     # About 55 % of the smallest published limit (100 requests per 10 s per account).
     rate_limit: ClassVar[RateLimit] = RateLimit(per_second=5.5, burst=10)
     url_settings: ClassVar[Mapping[str, UrlRole]] = {"base_url": UrlRole.API_BASE}
+    dialect: ClassVar[Dialect] = DIALECT
 
     @classmethod
     def configuration_errors(
@@ -169,14 +208,13 @@ class HubSpotProvider(Provider):
             if not evidence.granted and evidence.channel not in DECLINES_SENT:
                 continue
             prefix = f"customerinfo_{evidence.channel}_consent"
-            properties[prefix] = _text(evidence.granted)
+            properties[prefix] = _checkbox(evidence.granted)
             if evidence.captured_at:
                 properties[f"{prefix}_at"] = utc_timestamp(evidence.captured_at)
             properties[f"{prefix}_wording"] = evidence.wording_hash
-        for name, value in contact.properties.items():
-            # The email is the upsert key; a mapped property must not contradict it.
-            if name != "email" and value is not None and _text(value) != "":
-                properties[name] = _text(value)
+        # The email is the upsert key and the consent properties are ours: the dialect refuses
+        # mapped properties that would contradict them.
+        properties.update(self.mapped(contact).values)
         return properties
 
     def send(self, contacts: Sequence[Contact]) -> dict[int, Result]:
@@ -213,7 +251,11 @@ class HubSpotProvider(Provider):
             json={"inputs": inputs},
             headers=self.headers(),
         )
-        return self.read_upsert(batch, response)
+        results = self.read_upsert(batch, response)
+        return {
+            contact.key: with_notes(results[contact.key], self.mapped(contact).notes)
+            for contact in batch
+        }
 
     def read_upsert(self, batch: Sequence[Contact], response: httpx.Response) -> dict[int, Result]:
         code = response.status_code
@@ -308,7 +350,9 @@ class HubSpotProvider(Provider):
             if str(contact.key) in traces or _mentions(text, contact.email)
         }
         if not named:
-            result = Result(Verdict.PERMANENT, 400, message)
+            # One refusal for the whole call that names no contact: the sender splits the batch
+            # to find the one HubSpot means, rather than killing all of them.
+            result = Result(Verdict.PERMANENT, 400, message, whole_batch=True)
             return {contact.key: result for contact in batch}
         innocent = Result(
             Verdict.RETRY, 400, "HubSpot refused the batch for another contact; sent again."

@@ -4,13 +4,21 @@ What this relies on in Mailchimp's contract:
 
 - A member lives at ``/lists/{list_id}/members/{md5 of the lower-cased address}``, so a PUT there
   is an upsert: a repeated delivery finds the member it made the first time.
-- ``status_if_new`` only applies when the PUT creates the member. We never send ``status``, which
-  would change an existing member: someone who unsubscribed stays unsubscribed, a subscribed
-  member is not pushed back to pending by a double opt-in form.
+- ``status_if_new`` only applies when the PUT creates the member. The first PUT never sends
+  ``status``, which would change an existing member: a subscribed member is not pushed back to
+  pending by a double opt-in form, and a sign-up without consent lowers nobody. When the
+  member's status (in the answer) is below what this sign-up's consent grants, a second PUT
+  raises it: transactional to subscribed (pending for double opt-in), pending to subscribed
+  for a single opt-in form, unsubscribed to pending (the shopper confirms by email). Cleaned
+  and archived members are left alone.
+- Merge fields are strings or numbers (the SDK's ``merge_fields`` type): birthdays ``MM/DD``,
+  dates ``YYYY-MM-DD``, checkboxes and multiple choices as words (``providers.mapping``). A 400
+  that names only merge fields we sent is answered by sending the member again without them,
+  the reason recorded on the delivery.
 - Errors are problem documents (``title``, ``detail``, and on 400 an ``errors`` list of field
   messages); a 404 on a member PUT can only mean the audience is gone.
-- At most 10 simultaneous connections per account, answered with 429 beyond that; Mailchimp
-  publishes no request rate.
+- At most 10 simultaneous connections per account, answered with 429 beyond that (without
+  Retry-After: the retry schedule decides); Mailchimp publishes no request rate.
 - The API key ends in the account's datacenter (``…-us21``), which names the API host.
 
 Batching: the batch subscribe endpoint (``POST /lists/{list_id}``) takes a ``status`` per member
@@ -42,7 +50,17 @@ from customerinfo.core.errors import FieldErrors
 from .. import http
 from ..endpoints import UrlRole
 from ..limits import RateLimit
-from .base import ConsentEvidence, Contact, Provider, Result, Verdict, classify, required_errors
+from .base import (
+    ConsentEvidence,
+    Contact,
+    Provider,
+    Result,
+    Verdict,
+    classify,
+    required_errors,
+    with_notes,
+)
+from .mapping import Dialect, PropertyType
 
 #: A Mailchimp API key: 32 hex digits, a dash, the datacenter.
 _API_KEY = re.compile(r"^[0-9a-f]{32}-(?P<datacenter>[a-z]+[0-9]+)$")
@@ -53,6 +71,58 @@ _TEXT_FIELD_LENGTH = 255
 #: Mailchimp's anti-abuse throttle for an address that joined many lists lately. It lifts after
 #: minutes to days, so it is worth retrying rather than a verdict on the contact.
 _SIGNUP_THROTTLE = "not allowing more signups for now"
+
+
+#: A North American number in E.164: +1 and ten digits.
+_NANP = re.compile(r"^\+1(\d{3})(\d{3})(\d{4})$")
+#: Statuses by how much marketing they allow; a later sign-up with consent only ever raises one.
+#: "cleaned" (the address bounced) and "archived" are never touched.
+_UPGRADES = {
+    # A member who unsubscribed and ticks the box again confirms by email, as Mailchimp asks of
+    # anyone re-subscribed.
+    "unsubscribed": {"subscribed": "pending", "pending": "pending"},
+    "transactional": {"subscribed": "subscribed", "pending": "pending"},
+    "pending": {"subscribed": "subscribed"},
+}
+
+
+def phone_text(phone: str) -> str:
+    """A phone number as the PHONE merge field takes it.
+
+    A US-format field refuses anything but ten North American digits; an international one takes
+    any text. ``212-555-0123`` suits both, so North American numbers go that way and others in
+    E.164 (a US-format field refuses those: the PUT is made again without PHONE, with the reason
+    recorded).
+    """
+    match = _NANP.match(phone)
+    return f"{match[1]}-{match[2]}-{match[3]}" if match else phone
+
+
+_TYPE = PropertyType
+#: Mailchimp's merge field types (text, number, phone, date, radio/dropdown, birthday, address,
+#: zip, url): no checkbox and no multi-select, which go as words to a text field.
+DIALECT = Dialect(
+    vendor="Mailchimp",
+    types=frozenset(
+        {_TYPE.TEXT, _TYPE.NUMBER, _TYPE.DATE, _TYPE.ENUMERATION, _TYPE.PHONE, _TYPE.BIRTHDAY}
+    ),
+    known={
+        "FNAME": _TYPE.TEXT,
+        "LNAME": _TYPE.TEXT,
+        "PHONE": _TYPE.PHONE,
+        "BIRTHDAY": _TYPE.BIRTHDAY,
+        "COMPANY": _TYPE.TEXT,
+    },
+    refused={"ADDRESS": "Mailchimp's ADDRESS needs street, city, state and zip together."},
+    missing_type_advice={
+        _TYPE.BOOLEAN: "Mailchimp merge fields hold no checkbox: map it to a text field "
+        "(written Yes or No).",
+        _TYPE.MULTI_SELECT: "Mailchimp merge fields hold no multi-select: map it to a text field "
+        "(answers joined by commas).",
+    },
+    case_insensitive=True,
+    phone_format=phone_text,
+)
 
 
 def subscriber_hash(email: str) -> str:
@@ -113,6 +183,23 @@ def problem_message(response: httpx.Response) -> str:
     return message[:500]
 
 
+def refused_merge_fields(response: httpx.Response, sent: Mapping[str, Any]) -> list[str]:
+    """The merge fields a 400 names as refused, when every field it names is one we sent."""
+    if response.status_code != 400:
+        return []
+    try:
+        problem = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return []
+    errors = problem.get("errors") if isinstance(problem, dict) else None
+    named = [
+        str(error.get("field") or "").removeprefix("merge_fields.")
+        for error in errors or []
+        if isinstance(error, dict)
+    ]
+    return named if named and all(tag in sent for tag in named) else []
+
+
 def outcome(response: httpx.Response, *, list_id: str) -> Result:
     code = response.status_code
     if 200 <= code < 300:
@@ -152,6 +239,7 @@ class MailchimpProvider(Provider):
     rate_limit: ClassVar[RateLimit] = RateLimit(per_second=20, burst=20)
     max_connections: ClassVar[int | None] = 10
     url_settings: ClassVar[Mapping[str, UrlRole]] = {"base_url": UrlRole.API_BASE}
+    dialect: ClassVar[Dialect] = DIALECT
 
     @classmethod
     def configuration_errors(
@@ -199,7 +287,7 @@ class MailchimpProvider(Provider):
         if contact.last_name:
             fields["LNAME"] = contact.last_name
         if contact.phone:
-            fields["PHONE"] = contact.phone
+            fields["PHONE"] = phone_text(contact.phone)
         if contact.birthday_month and contact.birthday_day:
             fields["BIRTHDAY"] = f"{contact.birthday_month:02d}/{contact.birthday_day:02d}"
         # The default ADDRESS field refuses anything short of street, city, state and zip, so a
@@ -212,7 +300,7 @@ class MailchimpProvider(Provider):
         if consent_field and evidence is not None:
             fields[str(consent_field)] = consent_reference(evidence)
         # The retailer's mapping names the audience's fields as they really are, so it wins.
-        fields.update(contact.properties)
+        fields.update(self.mapped(contact).values)
         return fields
 
     def member(self, contact: Contact) -> dict[str, Any]:
@@ -233,15 +321,63 @@ class MailchimpProvider(Provider):
                 body["timestamp_opt"] = opted_in
         return body
 
-    def _upsert(self, base_url: str, contact: Contact) -> dict[int, Result]:
-        response = http.send(
+    def _put(self, base_url: str, contact: Contact, body: dict[str, Any]) -> httpx.Response:
+        return http.send(
             self.client,
             "PUT",
             f"{self.list_url(base_url)}/members/{subscriber_hash(contact.email)}",
-            json=self.member(contact),
+            json=body,
             auth=self.auth(),
         )
-        return {contact.key: outcome(response, list_id=str(self.settings["list_id"]))}
+
+    def _upsert(self, base_url: str, contact: Contact) -> dict[int, Result]:
+        list_id = str(self.settings["list_id"])
+        body = self.member(contact)
+        notes = list(self.mapped(contact).notes)
+        response = self._put(base_url, contact, body)
+        refused = refused_merge_fields(response, body.get("merge_fields") or {})
+        if refused:
+            # A merge field the audience will not take (a US-format PHONE given a French number,
+            # a dropdown without that option) must not cost the shopper the sign-up: send the
+            # rest and say what was left out and why.
+            notes += [f"{tag}: {problem_message(response)}" for tag in refused]
+            body["merge_fields"] = {
+                tag: value for tag, value in body["merge_fields"].items() if tag not in refused
+            }
+            response = self._put(base_url, contact, body)
+        result = outcome(response, list_id=list_id)
+        if result.verdict is Verdict.DELIVERED:
+            result = self._raise_status(base_url, contact, response, result)
+        return {contact.key: with_notes(result, notes)}
+
+    def _raise_status(
+        self, base_url: str, contact: Contact, response: httpx.Response, result: Result
+    ) -> Result:
+        """Raises an existing member's status when this sign-up grants more than it has.
+
+        ``status_if_new`` only applies to new members, so a shopper who first signed up without
+        consent and ticks the box on a later visit would stay transactional.
+        """
+        try:
+            current = str(response.json().get("status") or "")
+        except (ValueError, AttributeError):
+            return result
+        wanted = status_if_new(contact) if contact.granted("email") else ""
+        raised = _UPGRADES.get(current, {}).get(wanted)
+        if raised is None:
+            return result
+        body: dict[str, Any] = {"email_address": contact.email, "status": raised}
+        evidence = contact.consent("email")
+        opted_in = mailchimp_time(evidence.captured_at) if evidence is not None else None
+        if raised == "subscribed" and opted_in:
+            body["timestamp_opt"] = opted_in
+        upgrade = outcome(self._put(base_url, contact, body), list_id=str(self.settings["list_id"]))
+        if upgrade.verdict is Verdict.PERMANENT:
+            # The member and its fields are written; only the status change was refused.
+            return replace(result, message=f"Status not raised from {current}: {upgrade.message}")
+        if upgrade.verdict is Verdict.DELIVERED:
+            return replace(result, message=f"Status raised from {current} to {raised}.")
+        return upgrade
 
     def _no_host(self) -> Result:
         return Result(

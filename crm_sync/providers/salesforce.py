@@ -16,6 +16,10 @@ The contract this follows (developer.salesforce.com, REST API guide):
   (renew the token), 403 ``REQUEST_LIMIT_EXCEEDED`` (the org's API allowance is spent: wait; no
   Retry-After is sent), other 403 (permissions), 404 (unknown external id field or version).
 
+- A request Salesforce refuses whole with one 4xx (a malformed value in any record) is marked
+  ``whole_batch``: the sender splits the batch to find the lead at fault.
+
+What each lead holds, and how each record's result reads, is in ``salesforce_leads``.
 Lead requires LastName and Company. A shopper may leave the last name blank, so it becomes
 ``[not provided]`` (a visible placeholder, never a name made up from the email address); the
 company is the destination's ``default_company`` setting, else the store's name, else the same
@@ -30,7 +34,7 @@ Unique) and per consent channel (email, sms) ``CustomerInfo_<Channel>_Consent__c
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, ClassVar, Required, TypedDict
 
@@ -43,30 +47,22 @@ from .. import http
 from ..crypto import CredentialsError, credentials_decrypt, credentials_encrypt
 from ..endpoints import UrlError, UrlRole, url_host, url_normalise
 from ..limits import RateLimit
-from .base import (
-    Contact,
-    Provider,
-    Result,
-    Verdict,
-    classify,
-    required_errors,
-    utc_timestamp,
-)
+from .base import Contact, Provider, Result, Verdict, classify, required_errors, with_notes
 from .base import retry_after_seconds as header_retry_after
+from .mapping import Dialect
+from .salesforce_leads import (
+    DESTINATION_ERRORS,
+    DIALECT,
+    PLACEHOLDER,
+    consent_field_names,
+    lead_record,
+    record_result,
+)
 
 DEFAULT_API_VERSION = "v61.0"
 #: sObject Collections upsert exists from this version on.
 OLDEST_API_VERSION = 46.0
 DEFAULT_EXTERNAL_ID_FIELD = "CustomerInfo_Id__c"
-PLACEHOLDER = "[not provided]"
-
-CONSENT_CHANNELS = ("email", "sms")
-#: As for HubSpot: a declined SMS box is no opt-in and is not written; a declined email box is.
-DECLINES_SENT = frozenset({"email"})
-
-#: Lead text field lengths; longer values would make Salesforce refuse the whole lead.
-FIELD_LENGTHS = {"FirstName": 40, "LastName": 80, "Company": 255, "Phone": 40, "PostalCode": 20}
-
 #: Client credentials tokens carry no expiry. Fifteen minutes is the shortest session timeout an
 #: admin can set, so a cached token is almost never stale; a 401 renews it anyway.
 TOKEN_CACHE_SECONDS = 15 * 60
@@ -75,21 +71,6 @@ TOKEN_CACHE_SECONDS = 15 * 60
 TOTAL_LIMIT_WAIT_SECONDS = 3600.0
 CONCURRENT_LIMIT_WAIT_SECONDS = 60.0
 
-#: Per-record errors that a later try can clear.
-TRANSIENT_RECORD_ERRORS = frozenset(
-    {"UNABLE_TO_LOCK_ROW", "ALL_OR_NONE_OPERATION_ROLLED_BACK", "REQUEST_LIMIT_EXCEEDED"}
-)
-#: Errors that no lead can get past until the retailer fixes the org (fields, permissions).
-DESTINATION_ERRORS = frozenset(
-    {
-        "INVALID_FIELD",
-        "INVALID_FIELD_FOR_INSERT_UPDATE",
-        "INSUFFICIENT_ACCESS_OR_READONLY",
-        "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY",
-        "API_DISABLED_FOR_ORG",
-        "NOT_FOUND",
-    }
-)
 #: login.salesforce.com and test.salesforce.com refuse the client credentials flow.
 GENERIC_LOGIN_HOSTS = frozenset({"login.salesforce.com", "test.salesforce.com"})
 
@@ -97,14 +78,6 @@ _VERSION = re.compile(r"v(\d+)\.(\d)")
 # The field name goes into the request path, so it must be a plain API name.
 _API_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,79}")
 _PROBE = Contact(key=0, submission_id="", email="")
-
-
-def consent_field_names() -> list[str]:
-    return [
-        f"CustomerInfo_{channel.capitalize()}_Consent{suffix}__c"
-        for channel in CONSENT_CHANNELS
-        for suffix in ("", "_At", "_Wording")
-    ]
 
 
 @dataclass(frozen=True)
@@ -145,6 +118,7 @@ class SalesforceProvider(Provider):
     # 55 % of that is about 0.6 requests a second, up to 120 leads a second in full batches.
     rate_limit: ClassVar[RateLimit] = RateLimit(per_second=0.6, burst=10)
     url_settings: ClassVar[Mapping[str, UrlRole]] = {"login_url": UrlRole.API_BASE}
+    dialect: ClassVar[Dialect] = DIALECT
 
     @classmethod
     def configuration_errors(
@@ -294,53 +268,33 @@ class SalesforceProvider(Provider):
                 return candidate.strip()
         return PLACEHOLDER
 
-    def record(self, contact: Contact) -> dict[str, Any]:
-        fields: dict[str, Any] = {
-            "FirstName": contact.first_name.strip(),
-            "LastName": contact.last_name.strip() or PLACEHOLDER,
-            "Company": self.company(contact),
-            "Email": contact.email.strip(),
-            "Phone": contact.phone.strip(),
-            "PostalCode": contact.postal_code.strip(),
-        }
-        fields = {
-            name: value[: FIELD_LENGTHS.get(name, len(value))]
-            for name, value in fields.items()
-            if value
-        }
-        email = contact.consent("email")
-        if email is not None:
-            # The standard opt-out is what Salesforce's own email tools honour.
-            fields["HasOptedOutOfEmail"] = not email.granted
-        for evidence in contact.consents:
-            if evidence.channel not in CONSENT_CHANNELS:
-                continue
-            if not evidence.granted and evidence.channel not in DECLINES_SENT:
-                continue
-            prefix = f"CustomerInfo_{evidence.channel.capitalize()}_Consent"
-            fields[f"{prefix}__c"] = evidence.granted
-            if evidence.captured_at:
-                fields[f"{prefix}_At__c"] = utc_timestamp(evidence.captured_at)
-            fields[f"{prefix}_Wording__c"] = evidence.wording_hash
-        fields.update(contact.properties)
-        # The key and the type come last so no mapped property can overwrite them.
-        fields[self.external_id_field] = contact.submission_id
-        fields["attributes"] = {"type": "Lead"}
-        return fields
+    def record(self, contact: Contact) -> tuple[dict[str, Any], list[str]]:
+        """The Lead for this sign-up (``salesforce_leads``), and what was left out of it."""
+        return lead_record(
+            contact,
+            company=self.company(contact),
+            external_id_field=self.external_id_field,
+            mapped=self.mapped(contact),
+        )
 
     def send(self, contacts: Sequence[Contact]) -> dict[int, Result]:
         return self.guarded(contacts, partial(self._upsert, contacts))
 
     def _upsert(self, contacts: Sequence[Contact]) -> dict[int, Result]:
         path = f"/services/data/{self.api_version}/composite/sobjects/Lead/{self.external_id_field}"
+        records = [self.record(contact) for contact in contacts]
         # allOrNone=false: one bad lead must not hold back the others in its batch.
-        body = {"allOrNone": False, "records": [self.record(contact) for contact in contacts]}
+        body = {"allOrNone": False, "records": [record for record, _ in records]}
         response = self.call("PATCH", path, json=body)
         if isinstance(response, Result):
             return {contact.key: response for contact in contacts}
         answer = _body(response)
         if response.status_code == 200 and isinstance(answer, list):
-            return self._per_record(contacts, answer)
+            results = self._per_record(contacts, answer)
+            return {
+                contact.key: with_notes(results[contact.key], notes)
+                for contact, (_, notes) in zip(contacts, records, strict=True)
+            }
         if 200 <= response.status_code < 300:
             # A success without the list of results (a proxy's page, say) proves nothing.
             result = Result(
@@ -348,32 +302,22 @@ class SalesforceProvider(Provider):
             )
         else:
             result = self.request_result(response)
+            if result.verdict is Verdict.PERMANENT and 400 <= response.status_code < 500:
+                # One refusal of the whole request that names no lead (a malformed value in
+                # any of them, say): the sender splits the batch to find the lead at fault.
+                result = replace(result, whole_batch=True)
         return {contact.key: result for contact in contacts}
 
     def _per_record(self, contacts: Sequence[Contact], answer: list[Any]) -> dict[int, Result]:
         results: dict[int, Result] = {}
         # UpsertResults come back in the order of the records sent.
         for contact, item in zip(contacts, answer, strict=False):
-            results[contact.key] = self.record_result(item)
+            results[contact.key] = record_result(item)
         for contact in contacts[len(answer) :]:
             results[contact.key] = Result(
                 Verdict.RETRY, 200, "Salesforce did not say whether this lead was written."
             )
         return results
-
-    def record_result(self, item: Any) -> Result:
-        if isinstance(item, dict) and item.get("success") is True:
-            return Result(Verdict.DELIVERED, 200, "created" if item.get("created") else "updated")
-        errors = item.get("errors") if isinstance(item, dict) else None
-        first = errors[0] if isinstance(errors, list) and errors else {}
-        status = str(first.get("statusCode") or "") if isinstance(first, dict) else ""
-        message = str(first.get("message") or "") if isinstance(first, dict) else ""
-        text = f"{status}: {message}" if status else "Salesforce refused this lead."
-        if status in TRANSIENT_RECORD_ERRORS:
-            return Result(Verdict.RETRY, 200, text)
-        if status in DESTINATION_ERRORS:
-            return Result(Verdict.BROKEN, 200, text)
-        return Result(Verdict.PERMANENT, 200, text)
 
     def request_result(self, response: httpx.Response) -> Result:
         """How a whole-request answer reads (anything but 200 with a list of results)."""

@@ -4,6 +4,11 @@ Receivers verify ``webhook-signature`` (``v1,<base64 HMAC-SHA256 of id.timestamp
 the endpoint's ``whsec_`` secret. While a secret is being rotated both the new and the previous
 secret sign, so a receiver can switch keys whenever it likes. ``webhook-id`` is the same on
 every retry of one delivery, which is what lets the receiver drop repeats.
+
+The body's ``timestamp`` is when the event happened (the shopper signed up) and stays the same on
+every retry, as the specification says; ``webhook-timestamp`` is when this attempt was signed and
+is fresh on each, which is what protects receivers from replays. Secrets are 24 to 64 random
+bytes, the specification's bounds.
 """
 
 import base64
@@ -22,13 +27,16 @@ from customerinfo.core.errors import FieldErrors
 from .. import http
 from ..endpoints import UrlRole
 from ..limits import RateLimit
-from .base import Contact, Provider, Result, classify, required_errors
+from .base import Contact, Provider, Result, classify, required_errors, with_notes
+from .mapping import Dialect, PropertyType
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix the specification gives every secret
+#: The specification's bounds for a signing secret, in bytes.
+SECRET_MIN_BYTES, SECRET_MAX_BYTES = 24, 64
 
 
 def secret_generate() -> str:
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def signature(*, secret: str, message_id: str, timestamp: int, body: bytes) -> str:
@@ -41,9 +49,15 @@ def _secret_valid(secret: Any) -> bool:
     if not isinstance(secret, str) or not secret.startswith(SECRET_PREFIX):
         return False
     try:
-        return len(base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)) >= 16
+        key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
     except ValueError:
         return False
+    return SECRET_MIN_BYTES <= len(key) <= SECRET_MAX_BYTES
+
+
+#: Plain JSON: lists stay lists, checkboxes booleans; a birthday is text (MM-DD), as no JSON type
+#: holds a date without a year.
+DIALECT = Dialect(vendor="The webhook", types=frozenset(PropertyType) - {PropertyType.BIRTHDAY})
 
 
 class WebhookSettings(TypedDict):
@@ -58,6 +72,7 @@ class WebhookProvider(Provider):
     batch_size: ClassVar[int] = 1
     rate_limit: ClassVar[RateLimit] = RateLimit(per_second=50, burst=50)
     url_settings: ClassVar[Mapping[str, UrlRole]] = {"url": UrlRole.ENDPOINT}
+    dialect: ClassVar[Dialect] = DIALECT
 
     @classmethod
     def configuration_errors(
@@ -66,7 +81,11 @@ class WebhookProvider(Provider):
         errors = required_errors(settings, ["url"])
         if not _secret_valid(credentials.get("secret")):
             errors["secret"] = [
-                {"code": "invalid", "message": "A whsec_ secret of at least 16 bytes."}
+                {
+                    "code": "invalid",
+                    "message": f"A whsec_ secret of {SECRET_MIN_BYTES} to {SECRET_MAX_BYTES} "
+                    "random bytes, base64-encoded.",
+                }
             ]
         return errors
 
@@ -105,12 +124,16 @@ class WebhookProvider(Provider):
         return classify(response, broken=(401, 403, 404, 410))
 
     def _deliver(self, contact: Contact) -> dict[int, Result]:
+        mapped = self.mapped(contact)
+        data = {**contact.payload(), "properties": mapped.values}
         event = {
             "type": "signup.created",
-            "timestamp": datetime.now(UTC).isoformat(),
-            "data": contact.payload(),
+            # When the shopper signed up: the same on every retry (the signature's is fresh).
+            "timestamp": contact.captured_at or datetime.now(UTC).isoformat(),
+            "data": data,
         }
-        return {contact.key: self.post(message_id=f"msg_{contact.submission_id}", event=event)}
+        result = self.post(message_id=f"msg_{contact.submission_id}", event=event)
+        return {contact.key: with_notes(result, mapped.notes)}
 
     def send(self, contacts: Sequence[Contact]) -> dict[int, Result]:
         results: dict[int, Result] = {}

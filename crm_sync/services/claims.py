@@ -79,7 +79,8 @@ class SendReport:
         self.counts[outcome] += count
 
     def troubles(self) -> int:
-        """Rows that did not go through: retried, skipped by the breaker, or deferred."""
+        """Rows that did not go through: retried, or deferred (breaker, cool-down, rate limit);
+        ``skipped`` is what older releases wrote for a breaker that was open."""
         return sum(
             self.counts.get(outcome, 0)
             for outcome in (AttemptOutcome.RETRY, AttemptOutcome.SKIPPED, DEFERRED)
@@ -139,6 +140,19 @@ def claim_take(*, destination_id: int, ids: Sequence[int], top_up_to: int) -> Cl
             for row in rows:
                 row.lease_token, row.lease_expires_at = token, until
     return Claim(token=token, rows=rows)
+
+
+def claim_extend(claim: Claim) -> None:
+    """A fresh lease on the claim's rows that are still this worker's, for a send that makes
+    several CRM calls (a refused batch split in halves) and may outlast one lease."""
+    until = lease_until(timezone.now())
+    Delivery.objects.filter(
+        pk__in=[row.pk for row in claim.rows],
+        lease_token=claim.token,
+        status=DeliveryStatus.PENDING,
+    ).update(lease_expires_at=until)
+    for row in claim.rows:
+        row.lease_expires_at = until
 
 
 def claim_write(claim: Claim, *, report: SendReport) -> None:

@@ -7,10 +7,17 @@ rows this worker still holds. Why, and what a killed or slow worker leads to, is
 Whatever raises in contact building or provider code is an attempt with its reason
 (``failures.contacts_send``); only our own database or Redis failing ends a round early, and
 then its rows come back with the lease, like a killed worker's.
+
+Only a call to the CRM is an attempt. Rows the destination's limits hold back (the breaker
+open, a Retry-After cool-down, the rate limit) go back to the outbox with a new
+``next_attempt_at`` and their attempts untouched; while half open, the breaker lets one contact
+probe, and its success releases everything it held back (``backlog``). A batch the CRM refuses
+whole is split until the contact at fault is found (``splitting``).
 """
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache, partial
 from typing import Any
@@ -28,13 +35,22 @@ from ..contacts import contact_build
 from ..failures import contacts_send
 from ..http import http_client
 from ..models import Destination, DestinationState
-from ..providers import PROVIDERS, Provider, Result, Verdict
-from ..schedule import MAX_ATTEMPTS, retry_delay
-from .claims import DEFERRED, Claim, SendReport, claim_take, claim_write
+from ..providers import PROVIDERS, Contact, Provider, Result, Verdict
+from ..schedule import GIVE_UP_AFTER, MAX_ATTEMPTS, retry_delay
+from .backlog import backlog_release
+from .claims import DEFERRED, Claim, SendReport, claim_extend, claim_take, claim_write
 from .destinations import destination_pause, destination_provider, destination_scope
+from .splitting import batch_split
 
 #: A worker sleeps for the rate limit only this long; a longer wait goes back to the outbox.
 MAX_RATE_WAIT_SECONDS = 1.0
+#: Splitting a refused batch may sleep longer for each call: the rows are in hand, and a vendor
+#: as slow as Salesforce (0.6 requests/s) would otherwise stop most splits half-way.
+MAX_SPLIT_RATE_WAIT_SECONDS = 5.0
+#: What a delivery held back by the breaker says in the delivery log while it waits.
+CIRCUIT_OPEN = (
+    "Waiting: the CRM failed several times in a row; sending resumes as soon as it answers again."
+)
 
 
 def _settle(
@@ -80,17 +96,23 @@ def _settle(
     )
 
 
-def _defer(claim: Claim, *, seconds: float, now: datetime) -> None:
-    """Back to the outbox without spending an attempt (rate limit, cooldown, busy vendor)."""
-    for row in claim.rows:
-        row.next_attempt_at = now + timedelta(seconds=seconds)
+def _defer(
+    claim: Claim, rows: Sequence[Delivery], *, seconds: float, now: datetime, reason: str = ""
+) -> None:
+    """Back to the outbox without spending an attempt (breaker, cool-down, rate limit, busy
+    vendor): not sending is not a failure of the sign-up, and must not push it down the
+    schedule."""
+    for row in rows:
+        row.next_attempt_at = now + timedelta(seconds=max(seconds, 0.0))
         row.updated_at = now
+        if reason:
+            row.last_error = reason
         claim.outcomes[row.pk] = DEFERRED
 
 
-def _bury(claim: Claim, *, reason: str) -> None:
+def _bury(claim: Claim, *, reason: str, rows: Sequence[Delivery] | None = None) -> None:
     now = timezone.now()
-    for row in claim.rows:
+    for row in claim.rows if rows is None else rows:
         row.status, row.last_error, row.updated_at = DeliveryStatus.DEAD, reason, now
         claim.outcomes[row.pk] = DeliveryStatus.DEAD
 
@@ -196,53 +218,104 @@ def _send_batch(
     now = timezone.now()
     cooldown = limits.cooldown_remaining(scope=scope)
     if cooldown > 0:
-        _defer(claim, seconds=cooldown, now=now)
+        _defer(claim, claim.rows, seconds=cooldown, now=now)
         return None
-    if not limits.breaker_allows(scope=scope):
-        result = Result(
-            Verdict.RETRY, message="Not sent: the CRM failed several times in a row (circuit open)."
-        )
-        for row in claim.rows:
-            claim.attempts.append(
-                _settle(
-                    row=row,
-                    outcome=AttemptOutcome.SKIPPED,
-                    result=result,
-                    now=now,
-                    started=now,
-                    duration_ms=0,
-                )
-            )
-            claim.outcomes[row.pk] = AttemptOutcome.SKIPPED
+    gate = limits.breaker_check(scope=scope)
+    if not gate.allowed:
+        _hold_back(claim, gate=gate, now=now)
         return None
     wait = limits.rate_limit_take(scope=scope, limit=cls.rate_limit)
     if wait > MAX_RATE_WAIT_SECONDS:
-        _defer(claim, seconds=wait, now=now)
+        _defer(claim, claim.rows, seconds=wait, now=now)
         return None
     if wait > 0:
         time.sleep(wait)
+    call = partial(_call, destination=destination, cls=cls, provider=provider, claim=claim)
     with limits.concurrency_slot(scope=scope, limit=cls.max_connections) as free:
         if not free:
-            _defer(claim, seconds=1, now=now)
+            _defer(claim, claim.rows, seconds=1, now=now)
             return None
-        return _call(destination=destination, provider=provider, claim=claim)
+        if not gate.probe:
+            return call(rows=claim.rows).broken
+        return _probe(claim, call=call, scope=scope, cls=cls, now=now)
+
+
+def _probe(
+    claim: Claim,
+    *,
+    call: Callable[..., "_Answer"],
+    scope: str,
+    cls: type[Provider],
+    now: datetime,
+) -> Result | None:
+    """Half open: one contact tests the CRM, and the rest of the batch follows only if the CRM
+    answered it; a failed probe costs one attempt, not a batch of them."""
+    probe, rest = claim.rows[:1], claim.rows[1:]
+    answer = call(rows=probe)
+    if answer.broken is not None or not rest:
+        return answer.broken
+    if not answer.answered:
+        _hold_back(claim, rows=rest, gate=limits.breaker_check(scope=scope), now=now)
+        return None
+    wait = limits.rate_limit_take(scope=scope, limit=cls.rate_limit)
+    if wait > MAX_RATE_WAIT_SECONDS:
+        _defer(claim, rest, seconds=wait, now=now)
+        return None
+    time.sleep(wait)
+    return call(rows=rest).broken
+
+
+def _hold_back(
+    claim: Claim,
+    *,
+    gate: limits.BreakerGate,
+    now: datetime,
+    rows: Sequence[Delivery] | None = None,
+) -> None:
+    """The breaker is open: the rows wait until a probe may go, spending no attempt (each skip
+    used to spend one, and pushed sign-ups that were never sent to the 30-minute wait). A
+    destination failing without a break for the schedule's whole span buries them instead."""
+    rows = claim.rows if rows is None else rows
+    failing = gate.failing_since is not None and (
+        time.time() - gate.failing_since > GIVE_UP_AFTER.total_seconds()
+    )
+    if failing:
+        days = GIVE_UP_AFTER.total_seconds() / 86400
+        _bury(
+            claim, rows=rows, reason=f"Gave up: the CRM failed for {days:.0f} days without a break."
+        )
+        return
+    _defer(claim, rows, seconds=gate.wait, now=now, reason=CIRCUIT_OPEN)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    #: The result that says the destination is broken, if one did.
+    broken: Result | None = None
+    #: Whether the CRM answered at all (anything but "try again"): the breaker's success.
+    answered: bool = False
 
 
 def _call(
-    *, destination: Destination, provider: Callable[[], Provider], claim: Claim
-) -> Result | None:
+    *,
+    destination: Destination,
+    cls: type[Provider],
+    provider: Callable[[], Provider],
+    claim: Claim,
+    rows: Sequence[Delivery],
+) -> _Answer:
+    """Sends ``rows`` of the claim in one CRM call (more when the CRM refuses the batch whole
+    and it is split) and settles each row with its answer."""
     scope = destination_scope(destination)
     submissions = {
         submission.pk: submission
-        for submission in Submission.objects.filter(
-            pk__in=[row.submission_id for row in claim.rows]
-        )
+        for submission in Submission.objects.filter(pk__in=[row.submission_id for row in rows])
         .select_related("location", "form_version")
         .prefetch_related("consents")
     }
     now = timezone.now()
     gone = Result(Verdict.PERMANENT, message="The sign-up was erased before it was delivered.")
-    for row in claim.rows:
+    for row in rows:
         if row.submission_id not in submissions:
             claim.attempts.append(
                 _settle(
@@ -254,32 +327,42 @@ def _call(
                     duration_ms=0,
                 )
             )
-    live = {row.pk: row for row in claim.rows if row.submission_id in submissions}
+    live = {row.pk: row for row in rows if row.submission_id in submissions}
+    if not live:
+        return _Answer()
+
+    # Built once per row, even when a refused batch is sent again in halves.
+    @cache
+    def contact(key: int) -> Contact:
+        return contact_build(
+            key=key,
+            submission=submissions[live[key].submission_id],
+            field_mapping=destination.field_mapping,
+        )
+
+    def send(keys: list[int]) -> dict[int, Result]:
+        # No transaction is open and no row is locked here: only the lease says these rows are
+        # being sent. The one boundary (failures.py): whatever raises while building contacts or
+        # in provider code comes back as a result with its reason, so every row gets its attempt.
+        return contacts_send(keys=keys, contact=contact, provider=provider)
+
     started = timezone.now()
     clock = time.monotonic()
-    # No transaction is open and no row is locked here: only the lease says these rows are
-    # being sent. The one boundary (failures.py): whatever raises while building contacts or in
-    # provider code comes back as a result with its reason, so every row gets its attempt.
-    results = (
-        contacts_send(
-            keys=list(live),
-            contact=lambda key: contact_build(
-                key=key,
-                submission=submissions[live[key].submission_id],
-                field_mapping=destination.field_mapping,
-            ),
-            provider=provider,
-        )
-        if live
-        else {}
+    first = send(list(live))
+    split = batch_split(
+        results=first,
+        send=partial(_send_part, send=send, scope=scope, cls=cls, claim=claim),
     )
     duration_ms = int((time.monotonic() - clock) * 1000)
     finished = timezone.now()
+    # Not settled because the split ran out of calls or of rate: no attempt is spent on them.
+    unresolved = [live.pop(key) for key in split.unresolved]
+    _defer(claim, unresolved, seconds=MAX_SPLIT_RATE_WAIT_SECONDS, now=finished)
     broken: Result | None = None
-    answered = False
+    answered = any(result.verdict != Verdict.RETRY for result in first.values())
     missing = Result(Verdict.RETRY, message="The provider gave no result for this contact.")
     for row in live.values():
-        result = results.get(row.pk, missing)
+        result = split.results.get(row.pk, missing)
         outcome = AttemptOutcome(result.verdict.value)
         if result.verdict == Verdict.BROKEN:
             broken = result
@@ -298,6 +381,26 @@ def _call(
             )
         )
         claim.outcomes[row.pk] = outcome
-    if live:
-        limits.breaker_record(scope=scope, success=answered)
-    return broken
+    recovery = limits.breaker_record(scope=scope, success=answered)
+    if recovery is not None:
+        backlog_release(destination_id=destination.pk, failing_since=recovery.since)
+    return _Answer(broken=broken, answered=answered)
+
+
+def _send_part(
+    keys: list[int],
+    *,
+    send: Callable[[list[int]], dict[int, Result]],
+    scope: str,
+    cls: type[Provider],
+    claim: Claim,
+) -> dict[int, Result] | None:
+    """One call for part of a refused batch, within the rate limit; None when it must wait
+    longer than a worker sleeps for it."""
+    wait = limits.rate_limit_take(scope=scope, limit=cls.rate_limit)
+    if wait > MAX_SPLIT_RATE_WAIT_SECONDS:
+        return None
+    time.sleep(wait)
+    # The split may take a while at a vendor's pace: the rows stay this worker's meanwhile.
+    claim_extend(claim)
+    return send(keys)

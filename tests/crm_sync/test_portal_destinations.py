@@ -10,7 +10,8 @@ from django.test import Client
 from django_tenants.utils import tenant_context
 
 from crm_sync.crypto import credentials_decrypt
-from crm_sync.forms import KIND_FIELDS, mapping_parse
+from crm_sync.forms import KIND_FIELDS
+from crm_sync.mapping_text import mapping_parse
 from crm_sync.models import Destination, DestinationKind
 from crm_sync.providers import PROVIDERS
 from crm_sync.providers.webhook import secret_generate
@@ -142,7 +143,7 @@ def test_bad_input_on_create_is_explained_and_nothing_is_saved(
         "/crm/new/webhook/", webhook_data("https://example.com", secret="not-a-secret")
     )
     assert response.status_code == 400
-    assert "A whsec_ secret of at least 16 bytes." in response.content.decode()
+    assert "A whsec_ secret of 24 to 64 random bytes" in response.content.decode()
     response = owner.post(
         "/crm/new/webhook/",
         webhook_data("https://example.com", field_mapping="drink\ncolour = c"),

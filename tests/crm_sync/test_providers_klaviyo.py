@@ -84,6 +84,9 @@ def test_upsert_imports_the_profile_then_subscribes_the_granted_channel(
     assert profile["first_name"] == "Ana"
     assert profile["phone_number"] == "+33612345678"
     assert profile["location"] == {"zip": "75011"}
+    # The locale is Klaviyo's profile attribute, not a custom property.
+    assert profile["locale"] == "en"
+    assert "locale" not in profile["properties"]
     assert profile["properties"]["birthday_month"] == 3
     assert profile["properties"]["email_consent_captured_at"] == CAPTURED_AT
     assert profile["properties"]["email_consent_wording"] == f"#12 {WORDING_HASH} (en)"
@@ -323,18 +326,6 @@ def test_400_is_permanent_with_klaviyos_detail(fake: FakeKlaviyo, http: httpx.Cl
         "Invalid input. Invalid phone number format (Example of a valid phone number format: "
         "+12345678901) (/data/attributes/phone_number)"
     )
-
-
-def test_a_phone_of_another_profile_is_permanent(fake: FakeKlaviyo, http: httpx.Client) -> None:
-    provider = provider_for(fake, http)
-    provider.send([contact(1)])
-
-    results = provider.send([contact(2, email="bo@shop.test")])
-
-    assert results[2].verdict is Verdict.PERMANENT
-    assert results[2].status_code == 409
-    assert "A profile already exists with one of these identifiers." in results[2].message
-    assert len(fake.contacts) == 1
 
 
 def test_the_fake_rejects_requests_without_revision(fake: FakeKlaviyo) -> None:

@@ -136,12 +136,25 @@ def test_no_consent_is_never_subscribed(fake: FakeMailchimp, http: httpx.Client)
     assert "timestamp_opt" not in fake.requests[-1].json()
 
 
-def test_an_unsubscribed_member_stays_unsubscribed_even_with_new_consent(
+def test_an_unsubscribed_member_with_new_consent_is_asked_to_confirm(
     fake: FakeMailchimp, http: httpx.Client
 ) -> None:
     fake.member_add("ana@shop.test", status="unsubscribed")
 
     results = provider_for(fake, http).send([contact()])
+
+    assert results[1].verdict is Verdict.DELIVERED
+    assert results[1].message == "Status raised from unsubscribed to pending."
+    # Pending: Mailchimp emails the shopper, whose click subscribes them again.
+    assert fake.member_of("ana@shop.test")["status"] == "pending"
+
+
+def test_an_unsubscribed_member_without_new_consent_stays_unsubscribed(
+    fake: FakeMailchimp, http: httpx.Client
+) -> None:
+    fake.member_add("ana@shop.test", status="unsubscribed")
+
+    results = provider_for(fake, http).send([contact(consents=(consent(granted=False),))])
 
     assert results[1].verdict is Verdict.DELIVERED
     assert fake.member_of("ana@shop.test")["status"] == "unsubscribed"
@@ -184,16 +197,35 @@ def test_each_contact_gets_its_own_result(fake: FakeMailchimp, http: httpx.Clien
     assert set(fake.contacts) == {subscriber_hash("ana@shop.test")}
 
 
-def test_invalid_merge_fields_are_permanent_with_the_field_named(
+def test_a_merge_field_the_audience_refuses_is_left_out_with_the_reason(
+    fake: FakeMailchimp, http: httpx.Client
+) -> None:
+    # The dropdown's choices changed in Mailchimp since the mapping was saved.
+    fake.merge_field_add("STORE", "dropdown", choices=["Lyon"])
+
+    results = provider_for(fake, http).send([contact(properties={"STORE": "Paris 11"})])
+
+    assert results[1].verdict is Verdict.DELIVERED
+    assert results[1].message == (
+        "Delivered, leaving out STORE: Invalid Resource: Your merge fields were invalid. "
+        "(STORE: Please choose one of the listed options.)"
+    )
+    member = fake.member_of("ana@shop.test")
+    assert member["status"] == "subscribed"
+    assert "STORE" not in member["merge_fields"]
+
+
+def test_a_mapped_address_is_refused_as_mailchimp_would(
     fake: FakeMailchimp, http: httpx.Client
 ) -> None:
     results = provider_for(fake, http).send([contact(properties={"ADDRESS": "1 rue"})])
 
-    assert results[1].verdict is Verdict.PERMANENT
+    assert results[1].verdict is Verdict.DELIVERED
     assert results[1].message == (
-        "Invalid Resource: Your merge fields were invalid. "
-        "(ADDRESS: Please enter a complete address)"
+        "Delivered, leaving out ADDRESS: Mailchimp's ADDRESS needs street, city, state and zip "
+        "together."
     )
+    assert "ADDRESS" not in fake.member_of("ana@shop.test")["merge_fields"]
 
 
 def test_the_signup_throttle_is_retried(fake: FakeMailchimp, http: httpx.Client) -> None:
@@ -224,7 +256,7 @@ def test_429_is_retried_after_what_mailchimp_asks(fake: FakeMailchimp, http: htt
     assert results[1].retry_after == 7.0
 
 
-def test_a_request_limit_answers_429_with_retry_after(
+def test_throttling_without_retry_after_is_retried_on_the_schedule(
     fake: FakeMailchimp, http: httpx.Client
 ) -> None:
     fake.rate_window = RateWindow(limit=1, seconds=30)
@@ -233,8 +265,10 @@ def test_a_request_limit_answers_429_with_retry_after(
 
     assert results[1].verdict is Verdict.DELIVERED
     assert results[2].verdict is Verdict.RETRY
-    assert results[2].retry_after is not None
-    assert 1 <= results[2].retry_after <= 30
+    assert results[2].status_code == 429
+    # Mailchimp says nothing of when to come back: the retry schedule decides.
+    assert results[2].retry_after is None
+    assert "Retry-After" not in fake.requests[-1].headers
 
 
 def test_more_than_the_allowed_connections_is_retried(

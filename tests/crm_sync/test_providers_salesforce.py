@@ -7,7 +7,8 @@ What goes wrong on the way (limits, errors, tokens) is in test_providers_salesfo
 import httpx
 
 from crm_sync.providers.base import Result, Verdict
-from crm_sync.providers.salesforce import SalesforceProvider, consent_field_names
+from crm_sync.providers.salesforce import SalesforceProvider
+from crm_sync.providers.salesforce_leads import consent_field_names
 from customerinfo.core.redis import redis_client
 from tests.crm_sync.fakes.salesforce import CLIENT_ID, CLIENT_SECRET, FakeSalesforce
 
@@ -131,12 +132,17 @@ def test_required_lead_fields_get_the_documented_placeholders(
 def test_a_record_refused_by_salesforce_is_permanent(
     org: FakeSalesforce, http: httpx.Client
 ) -> None:
-    shopper = contact(1, "ada@example.com", properties={"Company": ""})
+    # A restricted picklist whose values changed since the mapping was saved.
+    org.field_add("Region__c", "picklist", "North", "South")
+    shopper = contact(1, "ada@example.com", properties={"Region__c": "East"})
 
     result = provider(org, http).send([shopper])[1]
 
     assert result.verdict == Verdict.PERMANENT
-    assert result.message == "REQUIRED_FIELD_MISSING: Required fields are missing: [Company]"
+    assert result.message == (
+        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST: Region__c: bad value for restricted picklist "
+        "field: East"
+    )
 
 
 def test_consents_travel_with_capture_time_and_wording_and_sms_only_when_granted(
@@ -230,7 +236,7 @@ def test_connection_names_what_the_org_lacks(org: FakeSalesforce, http: httpx.Cl
     org.external_id_fields.clear()
     no_key = provider(org, http).test_connection()
     org.external_id_fields.add("CustomerInfo_Id__c")
-    org.lead_fields.discard("CustomerInfo_Sms_Consent_At__c")
+    org.field_remove("CustomerInfo_Sms_Consent_At__c")
     no_consent_field = provider(org, http).test_connection()
 
     assert no_key.verdict == Verdict.BROKEN

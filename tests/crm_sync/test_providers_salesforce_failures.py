@@ -149,7 +149,7 @@ def test_forbidden_breaks_the_destination(org: FakeSalesforce, http: httpx.Clien
 def test_a_field_the_org_lacks_breaks_the_destination(
     org: FakeSalesforce, http: httpx.Client
 ) -> None:
-    org.lead_fields.discard("CustomerInfo_Email_Consent_Wording__c")
+    org.field_remove("CustomerInfo_Email_Consent_Wording__c")
     shopper = contact(1, "ada@example.com", consents=(consent("email", granted=True),))
 
     result = provider(org, http).send([shopper])[1]
@@ -169,14 +169,20 @@ def test_an_unknown_external_id_field_breaks_the_destination(
     assert "Shopper_Id__c" in result.message
 
 
-def test_a_malformed_request_is_permanent(org: FakeSalesforce, http: httpx.Client) -> None:
+def test_a_malformed_request_is_permanent_for_the_whole_batch(
+    org: FakeSalesforce, http: httpx.Client
+) -> None:
     salesforce = provider(org, http)
     salesforce.send([contact(1, "ada@example.com")])
     org.force(Reply(400, [{"errorCode": "JSON_PARSER_ERROR", "message": "Cannot deserialize"}]))
 
-    result = salesforce.send([contact(2, "grace@example.com")])[2]
+    results = salesforce.send([contact(2, "grace@example.com"), contact(3, "mary@example.com")])
 
-    assert result == Result(Verdict.PERMANENT, 400, "JSON_PARSER_ERROR: Cannot deserialize")
+    # Salesforce named no lead: the sender splits the batch to find the one at fault.
+    refused = Result(
+        Verdict.PERMANENT, 400, "JSON_PARSER_ERROR: Cannot deserialize", whole_batch=True
+    )
+    assert results == {2: refused, 3: refused}
 
 
 def test_a_success_without_the_list_of_results_is_not_taken_as_delivered(

@@ -1,6 +1,13 @@
 """A HubSpot account speaking the CRM v3 contacts batch upsert and properties APIs.
 
-What it enforces, as HubSpot documents it: Bearer private-app tokens (401
+Every request body is checked against HubSpot's published schema (``specs/hubspot.json``, from
+HubSpot's public API spec collection) and refused with 400 ``VALIDATION_ERROR`` when it breaks
+it; every answer has the schema's shape (a test checks). Each property has a type, as in a real
+account, and a value that its type refuses is an input error (``INVALID_OPTION``,
+``INVALID_DATE``, ``INVALID_BOOLEAN``, ``INVALID_DOUBLE``): a Python list or ``True`` sent as
+text is refused as HubSpot would refuse it.
+
+What it also enforces, as HubSpot documents it: Bearer private-app tokens (401
 ``INVALID_AUTHENTICATION``, 403 ``MISSING_SCOPES`` for a token without the write scope), at most
 100 inputs per batch, no email twice in one batch, contacts keyed by email case-insensitively,
 empty strings clearing a property, unknown properties and invalid emails refused per input. With
@@ -13,11 +20,15 @@ import json
 import math
 import re
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from .schemas import spec
 from .server import FakeServer, RateWindow, Reply, Request, bearer
 
+UPSERT = "POST /crm/v3/objects/contacts/batch/upsert"
 UPSERT_PATH = "/crm/v3/objects/contacts/batch/upsert"
 PROPERTIES_PATH = "/crm/v3/properties/contacts"
 MAX_INPUTS = 100
@@ -50,6 +61,103 @@ CUSTOMERINFO_PROPERTIES = frozenset(
 
 TOKEN = "pat-na1-test-token"
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+LANGUAGES = ("en", "fr", "es", "de", "it", "nl", "pt-br", "ja")
+
+
+@dataclass(frozen=True)
+class PropertyDefinition:
+    """A contact property: HubSpot's ``type`` and ``fieldType``, and its options' values."""
+
+    name: str
+    type: str = "string"
+    field_type: str = "text"
+    options: tuple[str, ...] = ()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "label": self.name,
+            "description": "",
+            "groupName": "contactinformation",
+            "type": self.type,
+            "fieldType": self.field_type,
+            "options": [
+                {"label": value, "value": value, "displayOrder": order, "hidden": False}
+                for order, value in enumerate(self.options)
+            ],
+        }
+
+    def problem(self, value: str) -> tuple[str, str] | None:
+        """(error code, message) when HubSpot would refuse ``value`` for this property."""
+        if value == "":
+            return None
+        if self.type == "enumeration":
+            chosen = value.split(";") if self.field_type == "checkbox" else [value]
+            wrong = [item for item in chosen if item not in self.options]
+            if wrong:
+                allowed = ", ".join(self.options)
+                return (
+                    "INVALID_OPTION",
+                    f"{wrong[0]} was not one of the allowed options: [{allowed}]",
+                )
+            return None
+        check = _VALUE_CHECKS.get(self.type)
+        if check is None or check[0](value):
+            return None
+        return check[1], f"{value} {check[2]}"
+
+
+def _is_number(value: str) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except ValueError:
+        return False
+
+
+def _midnight(value: str) -> bool:
+    if _DATE.match(value):
+        return True
+    return value.isdigit() and int(value) % 86_400_000 == 0
+
+
+def _moment(value: str) -> bool:
+    if value.isdigit():
+        return True
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+#: Per property type: whether a value is readable, the error code, and HubSpot's words.
+_VALUE_CHECKS: dict[str, tuple[Callable[[str], bool], str, str]] = {
+    "bool": (lambda value: value in ("true", "false"), "INVALID_BOOLEAN", "is not a valid boolean"),
+    "number": (_is_number, "INVALID_DOUBLE", "was not a valid number"),
+    "date": (_midnight, "INVALID_DATE", "is not a valid date: use YYYY-MM-DD or midnight UTC"),
+    "datetime": (_moment, "INVALID_DATETIME", "is not a valid date and time"),
+}
+
+
+def _standard_properties() -> dict[str, PropertyDefinition]:
+    definitions = {name: PropertyDefinition(name) for name in STANDARD_PROPERTIES}
+    definitions["phone"] = PropertyDefinition("phone", field_type="phonenumber")
+    definitions["mobilephone"] = PropertyDefinition("mobilephone", field_type="phonenumber")
+    definitions["hs_language"] = PropertyDefinition(
+        "hs_language", "enumeration", "select", LANGUAGES
+    )
+    definitions["lifecyclestage"] = PropertyDefinition(
+        "lifecyclestage", "enumeration", "radio", ("subscriber", "lead", "customer")
+    )
+    for channel in ("email", "sms"):
+        prefix = f"customerinfo_{channel}_consent"
+        definitions[prefix] = PropertyDefinition(
+            prefix, "bool", "booleancheckbox", ("true", "false")
+        )
+        definitions[f"{prefix}_at"] = PropertyDefinition(f"{prefix}_at", "datetime", "date")
+        definitions[f"{prefix}_wording"] = PropertyDefinition(f"{prefix}_wording")
+    return definitions
 
 
 def _now() -> str:
@@ -74,16 +182,10 @@ def _invalid_property(name: str, code: str, message: str) -> dict[str, Any]:
     }
 
 
-def _input_shape_error(item: Any) -> str | None:
-    if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-        return "id: must be a string"
+def _input_shape_error(item: dict[str, Any]) -> str | None:
+    """Beyond the schema: this account identifies contacts by email only."""
     if item.get("idProperty") != "email":
         return "idProperty: only email identifies contacts here"
-    properties = item.get("properties")
-    if not isinstance(properties, dict) or not all(
-        isinstance(value, str | None) for value in properties.values()
-    ):
-        return "properties: must map names to strings"
     return None
 
 
@@ -102,7 +204,8 @@ class FakeHubSpot(FakeServer):
         self.tokens = {token}
         #: Tokens of a private app without ``crm.objects.contacts.write``.
         self.read_only_tokens: set[str] = set()
-        self.properties = set(STANDARD_PROPERTIES | CUSTOMERINFO_PROPERTIES)
+        #: The account's contact properties by name, with their types.
+        self.definitions = _standard_properties()
         self.contacts: dict[str, dict[str, Any]] = {}
         self.creates = 0
         self.updates = 0
@@ -112,6 +215,21 @@ class FakeHubSpot(FakeServer):
         #: Every answer takes this long (FakeServer's delay), as a real API's round trip does.
         self.delay = latency
         self._next_id = 1001
+
+    @property
+    def properties(self) -> set[str]:
+        return set(self.definitions)
+
+    def property_add(
+        self, name: str, type: str = "string", field_type: str = "text", *options: str
+    ) -> None:
+        """A property the retailer created in the account."""
+        with self.lock:
+            self.definitions[name] = PropertyDefinition(name, type, field_type, options)
+
+    def property_remove(self, name: str) -> None:
+        with self.lock:
+            self.definitions.pop(name, None)
 
     def contact(self, email: str) -> dict[str, Any]:
         with self.lock:
@@ -155,10 +273,7 @@ class FakeHubSpot(FakeServer):
         return _error(404, "OBJECT_NOT_FOUND", f"No route for {request.method} {request.path}")
 
     def _properties(self) -> Reply:
-        results = [
-            {"name": name, "label": name, "type": "string", "fieldType": "text"}
-            for name in sorted(self.properties)
-        ]
+        results = [self.definitions[name].describe() for name in sorted(self.definitions)]
         return Reply(200, {"results": results})
 
     def _shape_error(self, inputs: Any) -> str | None:
@@ -181,11 +296,15 @@ class FakeHubSpot(FakeServer):
         email = item["id"]
         if _EMAIL.fullmatch(email) is None:
             return _invalid_property("email", "INVALID_EMAIL", f"Email address {email} is invalid")
-        for name in item["properties"]:
-            if name not in self.properties:
+        for name, value in item["properties"].items():
+            definition = self.definitions.get(name)
+            if definition is None:
                 return _invalid_property(
                     name, "PROPERTY_DOESNT_EXIST", f'Property "{name}" does not exist'
                 )
+            problem = definition.problem(value)
+            if problem is not None:
+                return _invalid_property(name, *problem)
         return None
 
     def _write(self, item: dict[str, Any]) -> dict[str, Any]:
@@ -225,6 +344,11 @@ class FakeHubSpot(FakeServer):
             body = request.json()
         except ValueError:
             return _error(400, "VALIDATION_ERROR", "Invalid input JSON on line 1")
+        schema_errors = spec("hubspot").request_errors(UPSERT, body)
+        if schema_errors:
+            return _error(
+                400, "VALIDATION_ERROR", "Invalid input JSON: " + "; ".join(schema_errors)
+            )
         inputs = body.get("inputs") if isinstance(body, dict) else None
         problem = self._shape_error(inputs)
         if problem is not None:
@@ -250,7 +374,11 @@ class FakeHubSpot(FakeServer):
         if errors:
             answer["numErrors"] = len(errors)
             answer["errors"] = [
-                {**error, "context": {"objectWriteTraceId": [item["objectWriteTraceId"]]}}
+                {
+                    **error,
+                    "context": {"objectWriteTraceId": [item["objectWriteTraceId"]]},
+                    "links": {},
+                }
                 for item, error in errors
             ]
             return Reply(207, answer)

@@ -1,6 +1,14 @@
 """A fake Mailchimp Marketing API 3.0 holding one audience.
 
-It enforces what the provider depends on: basic auth with the API key, members keyed by the MD5
+Every member PUT is checked against the request type of Mailchimp's official SDK
+(``specs/mailchimp.json``): merge field values are strings, numbers or an address, never a list
+or a boolean. The audience's merge fields have types, as a real audience's do, and a value its
+field's type refuses is answered 400 "Invalid Resource" naming the field: a birthday not in
+MM/DD, a date not YYYY-MM-DD, a number field given words, a radio or dropdown value that is not
+one of its choices, a US-format phone that is not ten North American digits. Throttling (429) is
+answered without Retry-After, as Mailchimp's is.
+
+It also enforces what the provider depends on: basic auth with the API key, members keyed by the MD5
 of the lower-cased address (checked against the body's address), ``status_if_new`` applying only
 to new members, problem-document errors (404 for an unknown audience, 400 "Invalid Resource" and
 "Member In Compliance State"), and the cap of 10 simultaneous connections per account (429).
@@ -10,14 +18,14 @@ to new members, problem-document errors (404 for an unknown audience, 400 "Inval
 
 import base64
 import hashlib
-import math
 import re
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
+from .schemas import spec
 from .server import FakeServer, RateWindow, Reply, Request
 
 API_KEY = "0123456789abcdef0123456789abcdef-us21"
@@ -26,6 +34,9 @@ STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional")
 ERRORS_URL = "https://mailchimp.com/developer/marketing/docs/errors/"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _BIRTHDAY = re.compile(r"^(0[1-9]|1[0-2])/(0[1-9]|[12][0-9]|3[01])$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_US_PHONE = re.compile(r"^\(?\d{3}\)?[-. ]?\d{3}[-. ]?\d{4}$")
+UPSERT = "PUT /3.0/lists/{list_id}/members/{subscriber_hash}"
 _ADDRESS_PARTS = ("addr1", "city", "state", "zip")
 _FIELD_ERRORS = (
     "The resource submitted could not be validated. For field-specific details, see the "
@@ -77,30 +88,65 @@ def _timestamp_valid(value: Any) -> bool:
     return True
 
 
-def _merge_fields_errors(merge_fields: Any) -> Iterator[Reply]:
-    if not isinstance(merge_fields, dict):
-        yield invalid(_FIELD_ERRORS, field="merge_fields", message="Expected an object.")
-        return
-    for tag, value in merge_fields.items():
-        if tag == "ADDRESS":
-            # Mailchimp's address field is all or nothing: street, city, state and zip.
-            parts = value if isinstance(value, dict) else {}
-            if not all(parts.get(part) for part in _ADDRESS_PARTS):
-                yield invalid(
-                    "Your merge fields were invalid.",
-                    field="ADDRESS",
-                    message="Please enter a complete address",
-                )
-        elif tag == "BIRTHDAY" and not (isinstance(value, str) and _BIRTHDAY.match(value)):
-            yield invalid(
-                "Your merge fields were invalid.",
-                field="BIRTHDAY",
-                message="Please enter the date in MM/DD format.",
-            )
-        elif not isinstance(value, str | int | float):
-            yield invalid(
-                "Your merge fields were invalid.", field=tag, message="Expected a text value."
-            )
+#: The merge fields of a new audience: Mailchimp's defaults, PHONE in international format.
+DEFAULT_MERGE_FIELDS: dict[str, dict[str, Any]] = {
+    "FNAME": {"type": "text", "options": {}},
+    "LNAME": {"type": "text", "options": {}},
+    "ADDRESS": {"type": "address", "options": {}},
+    "PHONE": {"type": "phone", "options": {"phone_format": "none"}},
+    "BIRTHDAY": {"type": "birthday", "options": {"date_format": "MM/DD"}},
+}
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, int | float):
+        return True
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _us_phone(value: Any, options: dict[str, Any]) -> bool:
+    return options.get("phone_format") != "US" or bool(_US_PHONE.match(str(value)))
+
+
+#: Per merge field type: whether a value (with the field's options) is taken, and Mailchimp's
+#: words when it is not.
+_MERGE_CHECKS: dict[str, tuple[Callable[[Any, dict[str, Any]], bool], str]] = {
+    # Mailchimp's address field is all or nothing: street, city, state and zip.
+    "address": (
+        lambda value, _: isinstance(value, dict) and all(value.get(p) for p in _ADDRESS_PARTS),
+        "Please enter a complete address",
+    ),
+    "birthday": (
+        lambda value, _: bool(_BIRTHDAY.match(str(value))),
+        "Please enter the date in MM/DD format.",
+    ),
+    "date": (
+        lambda value, _: bool(_DATE.match(str(value))),
+        "Please enter the date in YYYY-MM-DD format.",
+    ),
+    "number": (lambda value, _: _is_number(value), "Please enter a number"),
+    "radio": (
+        lambda value, options: value in (options.get("choices") or []),
+        "Please choose one of the listed options.",
+    ),
+    "dropdown": (
+        lambda value, options: value in (options.get("choices") or []),
+        "Please choose one of the listed options.",
+    ),
+    "phone": (_us_phone, "Please enter a valid US phone number (###-###-####)."),
+}
+
+
+def _merge_field_problem(field: dict[str, Any], value: Any) -> str | None:
+    """Mailchimp's words for a value this merge field's type refuses, or None."""
+    check = _MERGE_CHECKS.get(field["type"])
+    if value == "" or check is None or check[0](value, field.get("options") or {}):
+        return None
+    return check[1]
 
 
 class FakeMailchimp(FakeServer):
@@ -128,9 +174,16 @@ class FakeMailchimp(FakeServer):
         #: Addresses in compliance state (unsubscribed long ago, bounced, under review).
         self.compliance_emails: set[str] = set()
         self.rate_window: RateWindow | None = None
+        #: The audience's merge fields by tag: type and options (choices, formats).
+        self.merge_fields = {tag: dict(field) for tag, field in DEFAULT_MERGE_FIELDS.items()}
         self.in_flight = 0
         self.peak_connections = 0
         self._connections_lock = threading.Lock()
+
+    def merge_field_add(self, tag: str, kind: str, **options: Any) -> None:
+        """A merge field the retailer created in the audience."""
+        with self.lock:
+            self.merge_fields[tag] = {"type": kind, "options": options}
 
     def member_add(self, email: str, *, status: str, **merge_fields: str) -> dict[str, Any]:
         """Seeds a member who was in the audience before our first request."""
@@ -165,7 +218,6 @@ class FakeMailchimp(FakeServer):
                     "Too Many Requests",
                     f"You have exceeded the limit of {self.max_connections} simultaneous "
                     "connections.",
-                    headers={"Retry-After": "1"},
                 )
             return super()._dispatch(request)
         finally:
@@ -193,11 +245,9 @@ class FakeMailchimp(FakeServer):
             )
         wait = self.rate_window.allow() if self.rate_window is not None else None
         if wait is not None:
+            # Mailchimp's throttling says nothing of when to come back.
             yield problem(
-                429,
-                "Too Many Requests",
-                "You have exceeded the request limit for this account.",
-                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+                429, "Too Many Requests", "You have exceeded the request limit for this account."
             )
 
     def handle(self, request: Request) -> Reply:
@@ -247,8 +297,13 @@ class FakeMailchimp(FakeServer):
 
     def _upsert_errors(self, body: Any, member_hash: str) -> Iterator[Reply]:
         """What Mailchimp would say is wrong with this PUT, most basic first."""
-        if not isinstance(body, dict):
-            yield invalid(_FIELD_ERRORS, field="", message="Expected an object.")
+        schema_errors = spec("mailchimp").request_errors(UPSERT, body)
+        if schema_errors:
+            where, _, message = schema_errors[0].partition(": ")
+            field = where.strip("/").replace("/", ".")
+            if field.startswith("merge_fields."):
+                field = field.removeprefix("merge_fields.")
+            yield invalid(_FIELD_ERRORS, field=field or "body", message=message)
             return
         email = body.get("email_address")
         if not isinstance(email, str) or not _EMAIL.match(email):
@@ -287,8 +342,11 @@ class FakeMailchimp(FakeServer):
         for field in ("timestamp_signup", "timestamp_opt"):
             if field in body and not _timestamp_valid(body[field]):
                 yield invalid(_FIELD_ERRORS, field=field, message="Expected ISO 8601 time.")
-        if "merge_fields" in body:
-            yield from _merge_fields_errors(body["merge_fields"])
+        for tag, value in (body.get("merge_fields") or {}).items():
+            definition = self.merge_fields.get(tag)
+            refusal = _merge_field_problem(definition, value) if definition else None
+            if refusal is not None:
+                yield invalid("Your merge fields were invalid.", field=tag, message=refusal)
 
     def _upsert(self, request: Request, member_hash: str) -> Reply:
         try:

@@ -1,6 +1,16 @@
 """A Salesforce org: the OAuth client credentials token endpoint and the Lead REST resources.
 
-What it enforces, as Salesforce documents it: tokens only from ``grant_type=client_credentials``
+Every upsert body is checked against the sObject Collections request as the REST API guide
+documents it (``specs/salesforce.json``), and every Lead field has a type and a length, from the
+Object Reference or as a test creates it (``field_add``). As Salesforce does, a value of the
+wrong JSON type for its field (a string for a checkbox, a list anywhere, a date not YYYY-MM-DD)
+refuses the whole request with 400 ``JSON_PARSER_ERROR``; a text too long is the record's
+``STRING_TOO_LONG``; a value a restricted picklist or multi-select picklist (``a;b``) does not
+list is ``INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST``. With ``duplicate_rule`` set, a new lead whose
+Email another lead has is refused ``DUPLICATES_DETECTED`` with the ``duplicateResult`` of a
+blocking rule.
+
+It also enforces, as Salesforce documents it: tokens only from ``grant_type=client_credentials``
 with the right client id and secret (400 ``invalid_client`` otherwise); every API call with a live
 token (401 ``INVALID_SESSION_ID``; tests expire tokens or make the org kill them at once); sObject
 Collections upsert from v46.0 on, at most 200 records, each with ``attributes.type``, keyed by an
@@ -14,9 +24,12 @@ API allowance is a window of ``api_requests`` requests answering 403 ``REQUEST_L
 import re
 import secrets
 import time
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
+from .schemas import spec
 from .server import FakeServer, RateWindow, Reply, Request, bearer
 
 TOKEN_PATH = "/services/oauth2/token"
@@ -24,33 +37,80 @@ MAX_RECORDS = 200
 #: sObject Collections upsert arrived in API v46.0.
 OLDEST_UPSERT_VERSION = 46.0
 
-CUSTOMERINFO_FIELDS = frozenset(
-    f"CustomerInfo_{channel}_Consent{suffix}__c"
-    for channel in ("Email", "Sms")
-    for suffix in ("", "_At", "_Wording")
-)
-LEAD_FIELDS = frozenset(
-    {
-        "Id",
-        "FirstName",
-        "LastName",
-        "Company",
-        "Email",
-        "Phone",
-        "MobilePhone",
-        "PostalCode",
-        "City",
-        "Country",
-        "LeadSource",
-        "Status",
-        "Description",
-        "HasOptedOutOfEmail",
-        "DoNotCall",
-        "CustomerInfo_Id__c",
-    }
-    | CUSTOMERINFO_FIELDS
-)
 REQUIRED_FIELDS = ("LastName", "Company")
+
+UPSERT = "PATCH /services/data/{version}/composite/sobjects/Lead/{externalIdField}"
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: The JSON types Salesforce deserialises each field type from.
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "boolean": (bool,),
+    "int": (int,),
+    "double": (int, float),
+    "currency": (int, float),
+    "percent": (int, float),
+}
+
+
+@dataclass(frozen=True)
+class LeadField:
+    name: str
+    type: str = "string"
+    length: int = 255
+    picklist: tuple[str, ...] = ()
+
+    def parser_error(self, value: Any) -> str | None:
+        """Salesforce's JSON_PARSER_ERROR when the value's JSON type cannot become this field."""
+        if value is None:
+            return None
+        accepted = _JSON_TYPES.get(self.type, (str,))
+        wrong = isinstance(value, bool) and bool not in accepted
+        if wrong or not isinstance(value, accepted):
+            kind = type(value).__name__
+            return (
+                f"Cannot deserialize instance of {self.type} from {kind} value {value!r} "
+                f"for field {self.name}"
+            )
+        if self.type == "date" and not _DATE.match(str(value)):
+            return f"Cannot deserialize instance of date from VALUE_STRING value {value}"
+        if self.type == "datetime":
+            try:
+                datetime.fromisoformat(str(value))
+            except ValueError:
+                return f"Cannot deserialize instance of datetime from VALUE_STRING value {value}"
+        return None
+
+    def record_error(self, value: Any) -> dict[str, Any] | None:
+        if not isinstance(value, str) or self.type in ("date", "datetime"):
+            return None
+        if len(value) > self.length:
+            message = f"{self.name}: data value too large: {value[:20]}… (max length={self.length})"
+            return _record_error("STRING_TOO_LONG", message, [self.name])
+        if self.type in ("picklist", "multipicklist") and self.picklist:
+            chosen = value.split(";") if self.type == "multipicklist" else [value]
+            wrong = [item for item in chosen if item not in self.picklist]
+            if wrong:
+                message = f"{self.name}: bad value for restricted picklist field: {wrong[0]}"
+                return _record_error(
+                    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", message, [self.name]
+                )
+        return None
+
+
+def _standard_fields() -> dict[str, LeadField]:
+    described = spec("salesforce").document["lead_fields"]
+    fields = {
+        name: LeadField(name, entry["type"], int(entry.get("length") or 0))
+        for name, entry in described.items()
+    }
+    fields["Id"] = LeadField("Id", "id", 18)
+    fields["CustomerInfo_Id__c"] = LeadField("CustomerInfo_Id__c", "string", 64)
+    for channel in ("Email", "Sms"):
+        prefix = f"CustomerInfo_{channel}_Consent"
+        fields[f"{prefix}__c"] = LeadField(f"{prefix}__c", "boolean")
+        fields[f"{prefix}_At__c"] = LeadField(f"{prefix}_At__c", "datetime")
+        fields[f"{prefix}_Wording__c"] = LeadField(f"{prefix}_Wording__c", "string", 64)
+    return fields
+
 
 CLIENT_ID = "3MVG9test.client.id"
 CLIENT_SECRET = "test-client-secret"
@@ -84,7 +144,10 @@ class FakeSalesforce(FakeServer):
         self.token_requests = 0
         #: The org kills every session as soon as it is issued (API access removed, say).
         self.kill_sessions = False
-        self.lead_fields = set(LEAD_FIELDS)
+        #: Lead's fields by name, with their types (``field_add`` makes custom ones).
+        self.fields = _standard_fields()
+        #: The name of a duplicate rule that blocks a new lead with another lead's Email.
+        self.duplicate_rule = ""
         self.external_id_fields = {"CustomerInfo_Id__c"}
         self.leads: dict[str, dict[str, Any]] = {}
         self.creates = 0
@@ -93,6 +156,18 @@ class FakeSalesforce(FakeServer):
         #: Every answer takes this long (FakeServer's delay), as a real API's round trip does.
         self.delay = latency
         self._next_id = 1
+
+    @property
+    def lead_fields(self) -> set[str]:
+        return set(self.fields)
+
+    def field_add(self, name: str, type: str = "string", *picklist: str, length: int = 255) -> None:
+        with self.lock:
+            self.fields[name] = LeadField(name, type, length, picklist)
+
+    def field_remove(self, name: str) -> None:
+        with self.lock:
+            self.fields.pop(name, None)
 
     def expire_tokens(self) -> None:
         """Every issued token stops working, as when the session timeout passes."""
@@ -172,7 +247,7 @@ class FakeSalesforce(FakeServer):
                 "externalId": name in self.external_id_fields,
                 "nillable": name not in REQUIRED_FIELDS,
             }
-            for name in sorted(self.lead_fields)
+            for name in sorted(self.fields)
         ]
         return Reply(200, {"name": "Lead", "fields": fields})
 
@@ -190,7 +265,47 @@ class FakeSalesforce(FakeServer):
         if email and _EMAIL.fullmatch(str(email)) is None:
             message = f"Email: invalid email address: {email}"
             return [_record_error("INVALID_EMAIL_ADDRESS", message, ["Email"])]
+        typed = [
+            error
+            for name, value in record.items()
+            if name in self.fields and (error := self.fields[name].record_error(value))
+        ]
+        if typed:
+            return typed[:1]
+        if self.duplicate_rule and email and key not in self.leads:
+            return self._duplicate_of(str(email))
         return []
+
+    def _duplicate_of(self, email: str) -> list[dict[str, Any]]:
+        """DUPLICATES_DETECTED when a blocking rule finds a lead with this Email."""
+        matches = [
+            lead["Id"]
+            for lead in self.leads.values()
+            if str(lead.get("Email") or "").casefold() == email.casefold()
+        ]
+        if not matches:
+            return []
+        error = _record_error("DUPLICATES_DETECTED", "Use one of these records?", [])
+        error["duplicateResult"] = {
+            "allowSave": False,
+            "duplicateRule": self.duplicate_rule,
+            "duplicateRuleEntityType": "Lead",
+            "errorMessage": "You're creating a duplicate record. We recommend you use an "
+            "existing record instead.",
+            "matchResults": [
+                {
+                    "entityType": "Lead",
+                    "matchEngine": "ExactMatchEngine",
+                    "rule": "Lead_Email_Match",
+                    "size": len(matches),
+                    "success": True,
+                    "matchRecords": [
+                        {"matchConfidence": 100.0, "record": {"Id": lead_id}} for lead_id in matches
+                    ],
+                }
+            ],
+        }
+        return [error]
 
     def _request_error(self, body: Any, *, sobject: str, field: str) -> Reply | None:
         """Why the whole request is refused, or None."""
@@ -200,11 +315,12 @@ class FakeSalesforce(FakeServer):
             message = f"Provided external ID field does not exist or is not accessible: {field}"
             return _errors(404, "NOT_FOUND", message)
         records = body.get("records") if isinstance(body, dict) else None
-        if not isinstance(records, list) or not records:
-            return _errors(400, "JSON_PARSER_ERROR", "records: a list of sObjects is required")
-        if len(records) > MAX_RECORDS:
+        if isinstance(records, list) and len(records) > MAX_RECORDS:
             message = "record limit reached. cannot submit more than 200 records into this call"
             return _errors(400, "EXCEEDED_ID_LIMIT", message)
+        schema_errors = spec("salesforce").request_errors(UPSERT, body)
+        if schema_errors or not isinstance(records, list):
+            return _errors(400, "JSON_PARSER_ERROR", "; ".join(schema_errors))
         return next(filter(None, (self._record_shape_error(record) for record in records)), None)
 
     def _record_shape_error(self, record: Any) -> Reply | None:
@@ -216,6 +332,11 @@ class FakeSalesforce(FakeServer):
             # One unknown field refuses the whole request, not just its record.
             message = f"No such column '{unknown[0]}' on sobject of type Lead"
             return _errors(400, "INVALID_FIELD", message)
+        for name, value in record.items():
+            unreadable = None if name == "attributes" else self.fields[name].parser_error(value)
+            if unreadable is not None:
+                # A value that cannot be read as its field's type fails the whole request.
+                return _errors(400, "JSON_PARSER_ERROR", unreadable)
         return None
 
     def _checked(self, records: list[dict[str, Any]], field: str) -> list[list[dict[str, Any]]]:
