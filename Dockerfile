@@ -1,14 +1,20 @@
 # CustomerInfo 2.0 image: one image, three processes (web is the default; the Helm chart runs
 # the Celery worker, Celery beat and the tenant-migration Job from the same image).
+#
+# Base images are pinned by tag and digest: the digest makes every rebuild start from the same
+# bytes, the tag says what they are. Renovate (renovate.json) moves both together.
 
 # uv is copied from its distroless image so the builder needs no pip install and no network
 # besides the package index.
-FROM ghcr.io/astral-sh/uv:0.13.8 AS uv
+FROM ghcr.io/astral-sh/uv:0.13.0@sha256:cdc6093146eb3ff6a40107b38f008b789e050e77ad87865e381d9917da55a168 AS uv
+
+# One pinned base for the builder and the final stage: the venv's interpreter symlink, made in
+# the builder, must find the very same interpreter in the final image.
+FROM python:3.11-slim-bookworm@sha256:528257d48c1da0dcecc2e725d1ae34498d60c965f1241e39cd6a85a8859bdf84 AS base
 
 # ---------------------------------------------------------------------------------------------
 # Builder: resolve the locked runtime dependencies into /app/.venv and collect static files.
-# Same base image as the final stage, so the venv's interpreter symlink stays valid.
-FROM python:3.11-slim-bookworm AS builder
+FROM base AS builder
 
 COPY --from=uv /uv /uvx /bin/
 
@@ -27,18 +33,16 @@ RUN uv sync --frozen --no-dev
 
 COPY . .
 
-# Static files are baked into the image and served by whitenoise. The settings need their
-# required variables to import; none of these values is used to talk to anything.
-RUN CUSTOMERINFO_ENV=production \
-    SECRET_KEY=collectstatic-only \
-    DATABASE_URL=postgres://build@localhost/build \
-    REDIS_URL=redis://localhost:6379/0 \
-    BASE_DOMAIN=example.com \
+# Static files are baked into the image and served by whitenoise from production's manifest
+# storage. The image is built without runtime secrets: CUSTOMERINFO_BUILD=1 lets the production
+# settings import without them for `manage.py collectstatic` alone (the settings refuse it for
+# any other command), and it is set on this command only, never in the image's environment.
+RUN CUSTOMERINFO_ENV=production CUSTOMERINFO_BUILD=1 \
     /app/.venv/bin/python manage.py collectstatic --noinput
 
 # ---------------------------------------------------------------------------------------------
 # Final: the slim Python image plus the venv and the code. No uv, no compilers, no apt packages.
-FROM python:3.11-slim-bookworm AS runtime
+FROM base AS runtime
 
 # A fixed numeric UID lets Kubernetes verify runAsNonRoot without resolving names.
 RUN groupadd --system --gid 10001 customerinfo \
@@ -61,5 +65,6 @@ USER 10001:10001
 EXPOSE 8000
 
 # No HEALTHCHECK: the same image runs the worker and beat, which serve no HTTP; Kubernetes uses
-# the chart's /healthz and /readyz probes instead.
-CMD ["gunicorn", "customerinfo.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# the chart's /healthz and /readyz probes instead. The gunicorn config writes access and error
+# lines as the application's JSON logs.
+CMD ["gunicorn", "customerinfo.wsgi:application", "--config", "python:customerinfo.gunicorn_config", "--bind", "0.0.0.0:8000", "--workers", "3"]

@@ -4,14 +4,14 @@ import base64
 import hashlib
 
 from .base import SECRET_KEY
-from .environment import IS_PRODUCTION, env
+from .environment import IS_PRODUCTION, SECRETS_REQUIRED, env
 
 #: Fernet keys for destination credentials, newest first. Add a new key in front, deploy, run
 #: ``manage.py crm_rotate_credentials``, then drop the old key. Development derives one from
 #: SECRET_KEY so a fresh clone needs nothing.
 CRM_ENCRYPTION_KEYS: list[str] = (
     env.list("CRM_ENCRYPTION_KEYS")
-    if IS_PRODUCTION
+    if SECRETS_REQUIRED
     else env.list(
         "CRM_ENCRYPTION_KEYS",
         default=[base64.urlsafe_b64encode(hashlib.sha256(SECRET_KEY.encode()).digest()).decode()],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import sys
 from collections.abc import Iterator, Mapping
@@ -70,8 +71,8 @@ class Stage:
         return found[-1] if found else None
 
 
-def parse_dockerfile(text: str) -> list[Stage]:
-    """Split a Dockerfile into build stages (enough of the grammar for our own file)."""
+def _instructions(text: str) -> list[Instruction]:
+    """Every instruction, continuation lines joined (enough of the grammar for our own file)."""
     logical_lines: list[str] = []
     pending = ""
     for raw in text.splitlines():
@@ -80,20 +81,40 @@ def parse_dockerfile(text: str) -> list[Stage]:
         if not stripped or stripped.startswith("#"):
             continue
         if stripped.endswith("\\"):
-            pending += stripped[:-1] + " "
+            pending += stripped[:-1].rstrip() + " "
             continue
         logical_lines.append(pending + stripped)
         pending = ""
     if pending:
         logical_lines.append(pending)
-
-    stages: list[Stage] = []
+    found: list[Instruction] = []
     for line in logical_lines:
         keyword, _, arguments = line.partition(" ")
-        keyword = keyword.upper()
-        arguments = " ".join(arguments.split())
+        # Kept as written: a RUN's quoted spaces are the shell's business.
+        found.append(Instruction(keyword.upper(), arguments.strip()))
+    return found
+
+
+def global_arguments(text: str) -> dict[str, str]:
+    """The ARGs before the first FROM, with their defaults: FROM lines may use them."""
+    found: dict[str, str] = {}
+    for instruction in _instructions(text):
+        if instruction.keyword == "FROM":
+            break
+        assert instruction.keyword == "ARG", f"{instruction.keyword} before the first FROM"
+        for word in shlex.split(instruction.arguments):
+            name, _, default = word.partition("=")
+            found[name] = default
+    return found
+
+
+def parse_dockerfile(text: str) -> list[Stage]:
+    """Split a Dockerfile into build stages."""
+    stages: list[Stage] = []
+    for instruction in _instructions(text):
+        keyword, arguments = instruction.keyword, instruction.arguments
         if keyword == "FROM":
-            words = arguments.split()
+            words = [word for word in arguments.split() if not word.startswith("--")]
             name = words[2] if len(words) >= 3 and words[1].upper() == "AS" else None
             stages.append(Stage(base=words[0], name=name))
         elif keyword == "ARG" and not stages:
@@ -119,16 +140,42 @@ def files_referenced_by(argv: list[str]) -> list[str]:
     """What a process command needs: repository files, or `command:<name>` for manage.py."""
     program = Path(argv[0]).name
     if program == "gunicorn":
-        # The application is the first positional argument: module:callable.
-        target = next(word for word in argv[1:] if ":" in word and not word.startswith("-"))
-        return [module_file(target.partition(":")[0])]
+        return _gunicorn_files(argv[1:])
     if program == "celery":
         app_module = argv[argv.index("-A") + 1]
         # `celery -A customerinfo` imports customerinfo and finds the app in customerinfo.celery.
         return [module_file(app_module), module_file(f"{app_module}.celery")]
     if program.startswith("python") and len(argv) >= 2 and argv[1] == "manage.py":
         return ["manage.py", *(f"command:{argv[2]}" for _ in argv[2:3])]
+    if program.startswith("python") and len(argv) >= 3 and argv[1] == "-m":
+        return [module_file(argv[2])]
     raise AssertionError(f"no rule for the files {argv} needs; teach files_referenced_by")
+
+
+def _option_value(arguments: list[str], *names: str) -> str | None:
+    """The value of `--name value` or `--name=value` among a command's arguments."""
+    for index, word in enumerate(arguments):
+        if word in names and index + 1 < len(arguments):
+            return arguments[index + 1]
+        name, equals, value = word.partition("=")
+        if equals and name in names:
+            return value
+    return None
+
+
+def _gunicorn_files(arguments: list[str]) -> list[str]:
+    """The application module (module:callable), and the config file or module if one is named."""
+    config = _option_value(arguments, "-c", "--config")
+    application = next(
+        word
+        for word in arguments
+        if re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*", word) and word != config
+    )
+    needed = [module_file(application.partition(":")[0])]
+    if config is not None:
+        module = config.removeprefix("python:")
+        needed.append(module_file(module) if module != config else config.removeprefix("file:"))
+    return needed
 
 
 def _management_command_files(name: str) -> list[Path]:
@@ -194,13 +241,24 @@ class Rendering:
         return matches[0]
 
     def by_component(self, kind: str, component: str) -> Manifest:
-        matches = [
+        matches = self.all_of_component(kind, component)
+        assert len(matches) == 1, f"expected one {kind} for {component}, found {len(matches)}"
+        return matches[0]
+
+    def all_of_component(self, kind: str, component: str) -> list[Manifest]:
+        return [
             item
             for item in self.of_kind(kind)
             if item["metadata"]["labels"].get("app.kubernetes.io/component") == component
         ]
-        assert len(matches) == 1, f"expected one {kind} for {component}, found {len(matches)}"
-        return matches[0]
+
+    def workloads(self) -> list[Manifest]:
+        """Everything that runs the application's image (not a review app's Redis)."""
+        return [
+            item
+            for item in self.of_kind("Deployment") + self.of_kind("Job")
+            if item["metadata"]["labels"].get("app.kubernetes.io/name") == "customerinfo"
+        ]
 
 
 def render_chart(
@@ -225,6 +283,15 @@ def render_chart(
     return Rendering(values=values, manifests=manifests, notes=notes)
 
 
+def render_refusal(values: dict[str, Any], *, release: str, namespace: str) -> str:
+    """The message of a chart that refuses to render (`fail` in a template)."""
+    try:
+        render_chart(values, release=release, namespace=namespace, revision=2)
+    except helm.HelmError as error:
+        return str(error)
+    raise AssertionError("the chart rendered although it should have refused")
+
+
 def pod_spec(workload: Manifest) -> dict[str, Any]:
     spec: dict[str, Any] = workload["spec"]["template"]["spec"]
     return spec
@@ -236,37 +303,14 @@ def containers(workload: Manifest) -> Iterator[dict[str, Any]]:
     yield from spec["containers"]
 
 
-# What auto-deploy-image's `deploy` passes to `helm upgrade --install` for a production release
-# of project 4242 (plus ingress annotations a project adds through HELM_UPGRADE_EXTRA_ARGS).
-GITLAB_RELEASE = "production"
-GITLAB_AUTO_DEPLOY_SET_FLAGS = [
-    "gitlab.app=acme-customerinfo",
-    "gitlab.env=production",
-    "gitlab.envName=production",
-    "gitlab.envURL=https://acme-customerinfo.apps.example.net",
-    "gitlab.projectID=4242",
-    "service.enabled=true",
-    f"releaseOverride={GITLAB_RELEASE}",
-    "image.repository=registry.gitlab.com/acme/customerinfo/main",
-    "image.tag=3f2c9e1b7a5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b",
-    "image.pullPolicy=IfNotPresent",
-    "image.secrets[0].name=gitlab-registry-acme-customerinfo",
-    "application.track=stable",
-    "application.database_url=",
-    f"application.secretName={GITLAB_RELEASE}-secret",
-    "application.secretChecksum=9b74c9897bac770ffc029102a200c5de0a1f6f1a1b2c3d4e5f60718293a4b5c6",
-    "service.commonName=le-4242.apps.example.net",
-    "service.url=https://acme-customerinfo.apps.example.net",
-    "service.additionalHosts={signup.acme.example}",
-    "replicaCount=3",
-    "postgresql.enabled=false",
-    "application.migrateCommand=",
-    "application.initializeCommand=",
-    "ingress.modSecurity.enabled=false",
-    "ingress.modSecurity.secRuleEngine=DetectionOnly",
-    "ingress.tls.enabled=true",
-    "ingress.tls.secretName=acme-customerinfo-wildcard-tls",
-    r"ingress.annotations.cert-manager\.io/cluster-issuer=letsencrypt-dns01",
-    r"ingress.annotations.nginx\.ingress\.kubernetes\.io/ssl-redirect=true",
-    r"ingress.annotations.nginx\.ingress\.kubernetes\.io/proxy-body-size=8",
-]
+def container_env(container: dict[str, Any]) -> dict[str, str]:
+    return {item["name"]: item.get("value", "") for item in container.get("env", [])}
+
+
+def ingress_hosts(ingress: Manifest) -> list[str]:
+    return [rule["host"] for rule in ingress["spec"]["rules"]]
+
+
+def is_canary_ingress(ingress: Manifest) -> bool:
+    annotations: dict[str, str] = ingress["metadata"].get("annotations", {})
+    return annotations.get("nginx.ingress.kubernetes.io/canary") == "true"

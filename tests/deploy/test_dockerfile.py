@@ -1,7 +1,7 @@
-"""The Dockerfile: hadolint clean, multi-stage, locked install, non-root, runnable commands.
+"""The Dockerfile: hadolint clean, pinned, multi-stage, locked install, non-root, no secrets.
 
-No Docker engine runs here, so the image's commands are proven against the repository and the
-project virtualenv (built from the same uv.lock) instead of a built image.
+No Docker engine runs here. These tests read the file; test_dockerfile_replay.py executes its
+RUN steps in a scratch copy of the repository.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import tomllib
 
 import pytest
 
+from tests.deploy.dockerignore import is_ignored, parse_dockerignore
 from tests.deploy.support import (
     APP_UID,
     DOCKERFILE,
@@ -37,6 +38,15 @@ def stages() -> list[Stage]:
 @pytest.fixture(scope="module")
 def final_stage(stages: list[Stage]) -> Stage:
     return stages[-1]
+
+
+def _lineage(stages: list[Stage], stage: Stage) -> list[Stage]:
+    """The stage and the stages it is built FROM, nearest first."""
+    by_name = {item.name: item for item in stages if item.name}
+    chain = [stage]
+    while chain[-1].base in by_name:
+        chain.append(by_name[chain[-1].base])
+    return chain
 
 
 def _env_assignments(instruction: Instruction) -> dict[str, str]:
@@ -80,12 +90,30 @@ def test_hadolint_ignores_carry_a_reason() -> None:
 
 def test_is_multi_stage_with_slim_final_image(stages: list[Stage], final_stage: Stage) -> None:
     assert len(stages) >= 2
-    assert final_stage.base == "python:3.11-slim-bookworm"
+    image = _lineage(stages, final_stage)[-1].base
+    assert image.partition("@")[0] == "python:3.11-slim-bookworm"
     # The final stage copies the built /app (venv, code, static files) from an earlier stage.
     copies_from_build = [
         item for item in final_stage.all("COPY") if item.arguments.startswith("--from=")
     ]
     assert copies_from_build, "final stage copies nothing from the builder"
+
+
+def test_base_images_are_pinned_by_tag_and_digest(stages: list[Stage]) -> None:
+    """The digest fixes the bytes; the tag next to it says what they are (Renovate moves both)."""
+    names = {stage.name for stage in stages if stage.name}
+    images = [stage.base for stage in stages if stage.base not in names]
+    assert images
+    for image in images:
+        assert re.fullmatch(r"[\w./-]+:[\w.-]+@sha256:[0-9a-f]{64}", image), image
+
+
+def test_builder_and_final_stage_share_one_base(stages: list[Stage], final_stage: Stage) -> None:
+    """The venv made in the builder points at the base image's interpreter by absolute path."""
+    builder = next(
+        stage for stage in stages if any("uv sync" in item.arguments for item in stage.all("RUN"))
+    )
+    assert _lineage(stages, builder)[-1] is _lineage(stages, final_stage)[-1]
 
 
 def test_dependencies_come_from_the_lock_without_dev_tools(
@@ -95,9 +123,10 @@ def test_dependencies_come_from_the_lock_without_dev_tools(
     assert any("uv sync --frozen --no-dev" in run for run in build_runs), build_runs
     uv_sources = [stage.base for stage in stages if stage.base.startswith("ghcr.io/astral-sh/uv")]
     assert uv_sources or any("pip install" in run and "uv" in run for run in build_runs)
-    # No package manager, compiler or uv in the final stage.
-    for item in final_stage.all("RUN"):
-        assert not re.search(r"\b(apt-get|apt|pip|uv|gcc|make)\b", item.arguments), item
+    # No package manager, compiler or uv in the final stage, nor in the stages it starts FROM.
+    for stage in _lineage(stages, final_stage):
+        for item in stage.all("RUN") + stage.all("COPY"):
+            assert not re.search(r"\b(apt-get|apt|pip|uv|gcc|make)\b", item.arguments), item
     # pyproject.toml and uv.lock are copied before `uv sync` and nothing ignores them.
     builder = next(stage for stage in stages[:-1] if stage.all("RUN"))
     copied = " ".join(item.arguments for item in builder.all("COPY"))
@@ -126,6 +155,30 @@ def test_final_stage_runs_as_numeric_non_root_user(final_stage: Stage) -> None:
     assert "RUN" not in keywords[last_user:]
 
 
+def test_the_user_created_is_the_user_that_runs(final_stage: Stage) -> None:
+    """Read from the shell text; test_dockerfile_replay.py also runs it and reads /etc/passwd."""
+    created: dict[str, dict[str, str]] = {}
+    for item in final_stage.all("RUN"):
+        for command in item.arguments.split("&&"):
+            words = shlex.split(command)
+            if words and words[0] in {"groupadd", "useradd"}:
+                options = dict(zip(words[1:], [*words[2:], ""], strict=True))
+                created[words[0]] = options
+    user = final_stage.last("USER")
+    assert user is not None
+    assert created["useradd"]["--uid"] == str(APP_UID)
+    assert created["useradd"]["--gid"] == created["groupadd"]["--gid"]
+    assert user.arguments == f"{APP_UID}:{created['groupadd']['--gid']}"
+    assert created["useradd"]["--shell"] == "/usr/sbin/nologin"
+
+
+def test_the_code_stays_owned_by_root(final_stage: Stage) -> None:
+    """The app user can read its code but not rewrite it: nothing is copied --chown to it."""
+    for item in final_stage.all("COPY"):
+        assert "--chown" not in item.arguments, item
+        assert "--chmod" not in item.arguments, item
+
+
 def test_runtime_environment(final_stage: Stage) -> None:
     env: dict[str, str] = {}
     for item in final_stage.all("ENV"):
@@ -143,12 +196,12 @@ def test_default_command_is_the_web_process(final_stage: Stage) -> None:
     assert cmd.exec_form() == [
         "gunicorn",
         "customerinfo.wsgi:application",
+        "--config",
+        "python:customerinfo.gunicorn_config",
         "--bind",
         "0.0.0.0:8000",
         "--workers",
         "3",
-        "--access-logfile",
-        "-",
     ]
 
 
@@ -169,16 +222,31 @@ def test_commands_reference_programs_and_files_that_exist(stages: list[Stage]) -
             assert_provided(needed)
 
 
-def test_collectstatic_gets_every_required_setting(stages: list[Stage]) -> None:
-    runs = [
-        item for stage in stages for item in stage.all("RUN") if "collectstatic" in item.arguments
-    ]
-    assert len(runs) == 1
-    words = shlex.split(runs[0].arguments)
-    env = dict(word.split("=", 1) for word in words[: len(words) - len(_strip_env_prefix(words))])
-    assert env["CUSTOMERINFO_ENV"] == "production"
-    assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "BASE_DOMAIN"} <= env.keys()
+def test_build_mode_is_set_on_the_collectstatic_step_alone(stages: list[Stage]) -> None:
+    """The image is built without secrets; the switch that allows it never reaches a process."""
+    runs = [item for stage in stages for item in stage.all("RUN")]
+    collect = [item for item in runs if "collectstatic" in item.arguments]
+    assert len(collect) == 1
+    words = shlex.split(collect[0].arguments)
+    prefix = words[: len(words) - len(_strip_env_prefix(words))]
+    assert dict(word.split("=", 1) for word in prefix) == {
+        "CUSTOMERINFO_ENV": "production",
+        "CUSTOMERINFO_BUILD": "1",
+    }
     assert "--noinput" in words
+    others = [item for item in runs if item is not collect[0]]
+    assert not any("CUSTOMERINFO_BUILD" in item.arguments for item in others)
+    for stage in stages:
+        for item in stage.all("ENV") + stage.all("ARG"):
+            assert "CUSTOMERINFO_BUILD" not in item.arguments, item
+
+
+def test_no_secret_is_baked_into_the_image(stages: list[Stage]) -> None:
+    secrets = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CRM_ENCRYPTION_KEYS", "STRIPE_")
+    for stage in stages:
+        for item in stage.instructions:
+            if item.keyword in {"ENV", "ARG", "RUN", "LABEL"}:
+                assert not any(name in item.arguments for name in secrets), item
 
 
 def test_dockerignore_keeps_the_context_small_but_complete() -> None:
@@ -187,8 +255,33 @@ def test_dockerignore_keeps_the_context_small_but_complete() -> None:
         for line in DOCKERIGNORE.read_text().splitlines()
         if line.strip() and not line.startswith("#")
     }
-    for excluded in (".git", ".venv", ".data", "node_modules", ".coverage", "coverage.lcov"):
+    excluded_paths = (".git", ".venv", ".data", "node_modules", ".coverage", "coverage.lcov")
+    for excluded in (*excluded_paths, "tests", "helm", "docker-compose.yml"):
         assert excluded in patterns, f"{excluded} is not in .dockerignore"
     assert any("__pycache__" in pattern for pattern in patterns)
     for needed in ("pyproject.toml", "uv.lock", "manage.py", "customerinfo", "frontend"):
         assert needed not in patterns, f"{needed} is needed in the build context"
+
+
+@pytest.mark.parametrize(
+    ("path", "ignored"),
+    [
+        ("tests/deploy/support.py", True),  # an excluded directory excludes what it holds
+        ("customerinfo/__pycache__/logs.cpython-311.pyc", True),  # `**/` at any depth
+        ("signup/tests.py", False),  # `tests` is anchored at the context's root
+        ("customerinfo/logs.py", False),
+        ("frontend/static/portal/portal.css", False),
+        ("staticfiles/admin/css/base.css", True),
+        ("docker-compose.yml", True),
+    ],
+)
+def test_dockerignore_is_read_the_way_docker_reads_it(path: str, ignored: bool) -> None:
+    assert is_ignored(path, parse_dockerignore(DOCKERIGNORE.read_text())) is ignored
+
+
+def test_a_later_exception_takes_a_path_back() -> None:
+    patterns = parse_dockerignore("docs\n!docs/kiosk-*.md\n*.md\n")
+    assert is_ignored("docs/architecture.md", patterns)
+    assert not is_ignored("docs/kiosk-api.md", patterns)
+    assert is_ignored("README.md", patterns)
+    assert not is_ignored("frontend/README.md", patterns)
