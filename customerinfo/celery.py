@@ -10,3 +10,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "customerinfo.settings")
 app = Celery("customerinfo")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# The worker's liveness file (a no-op unless CELERY_HEARTBEAT_FILE is set); beat's comes from
+# CELERY_BEAT_SCHEDULER. Named, not imported: the probe runs that module with `python -m`, which
+# must find it not yet imported by this package.
+app.steps["consumer"].add("customerinfo.core.heartbeat:HeartbeatFileStep")

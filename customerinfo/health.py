@@ -7,6 +7,7 @@ Host header.
 
 import hmac
 import logging
+import time
 from collections.abc import Callable
 
 import redis
@@ -19,7 +20,9 @@ from customerinfo.core.tenancy import use_public_schema
 
 logger = logging.getLogger(__name__)
 
-Check = Callable[[], None]
+#: A readiness check returns None when all is well, a note when it passes degraded, and raises
+#: when the pod must leave the Service.
+Check = Callable[[], str | None]
 
 
 def check_database() -> None:
@@ -36,6 +39,8 @@ def check_redis() -> None:
 
 
 def check_migrations() -> None:
+    """The public schema only: the release's migration Job has finished before any new pod
+    starts, and tenant schemas are not the pod's business (a failed one fails that Job)."""
     connection = connections[DEFAULT_DB_ALIAS]
     use_public_schema()
     executor = MigrationExecutor(connection)
@@ -44,9 +49,49 @@ def check_migrations() -> None:
         raise RuntimeError(f"{len(plan)} migration(s) of the public schema are not applied")
 
 
+class RedisReadiness:
+    """Redis as this process's readiness sees it.
+
+    Every web pod shares one Redis, so a blip would fail every pod's probe at once and empty the
+    Service. A failure therefore counts only once it has lasted HEALTH_REDIS_GRACE_SECONDS;
+    until then the pod stays ready and says it is degraded. A process that has never reached
+    Redis is not ready at all, so a release with a wrong REDIS_URL stops its own rollout.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.reached = False
+        self.failing_since: float | None = None
+
+    def check(self) -> str | None:
+        try:
+            check_redis()
+        except Exception as error:
+            now = self.clock()
+            if self.failing_since is None:
+                self.failing_since = now
+            failing_for = now - self.failing_since
+            grace = settings.HEALTH_REDIS_GRACE_SECONDS
+            if not self.reached:
+                raise RuntimeError(f"not reached since this process started: {error}") from error
+            if failing_for >= grace:
+                raise RuntimeError(f"failing for {failing_for:.0f} s: {error}") from error
+            return f"failing for {failing_for:.0f} s, fails readiness after {grace:.0f} s: {error}"
+        self.reached = True
+        self.failing_since = None
+        return None
+
+
+redis_readiness = RedisReadiness()
+
+
+def check_redis_with_grace() -> str | None:
+    return redis_readiness.check()
+
+
 READINESS_CHECKS: dict[str, Check] = {
     "database": check_database,
-    "redis": check_redis,
+    "redis": check_redis_with_grace,
     "migrations": check_migrations,
 }
 
@@ -54,15 +99,19 @@ READINESS_CHECKS: dict[str, Check] = {
 def readiness() -> tuple[bool, dict[str, str]]:
     """Runs every check; a failing database makes the migrations check fail too, and says so."""
     results: dict[str, str] = {}
+    ready = True
     for name, check in READINESS_CHECKS.items():
         try:
-            check()
+            note = check()
         except Exception as error:
             logger.warning("readiness check failed", extra={"check": name, "error": str(error)})
             results[name] = f"failed: {error}"
+            ready = False
         else:
-            results[name] = "ok"
-    return all(value == "ok" for value in results.values()), results
+            if note:
+                logger.warning("readiness check degraded", extra={"check": name, "error": note})
+            results[name] = f"degraded: {note}" if note else "ok"
+    return ready, results
 
 
 class HealthCheckMiddleware:
@@ -74,9 +123,10 @@ class HealthCheckMiddleware:
             return JsonResponse({"status": "ok"})
         if request.path == "/readyz":
             ready, checks = readiness()
-            failing = [name for name, result in checks.items() if result != "ok"]
+            failing = [name for name, result in checks.items() if result.startswith("failed")]
+            degraded = any(result.startswith("degraded") for result in checks.values())
             body = {
-                "status": "ok" if ready else "unavailable",
+                "status": "unavailable" if not ready else "degraded" if degraded else "ok",
                 "checks": checks,
                 "failing": failing,
             }
@@ -89,6 +139,7 @@ class HealthCheckMiddleware:
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus text format; behind a bearer token when METRICS_TOKEN is set."""
     from crm_sync.metrics import metrics_text
+    from operations.metrics import metrics_text as operations_metrics_text
 
     token = settings.METRICS_TOKEN
     if token:
@@ -97,4 +148,5 @@ def metrics(request: HttpRequest) -> HttpResponse:
             return JsonResponse(
                 {"error": {"code": "unauthorized", "message": "Bad token."}}, status=401
             )
-    return HttpResponse(metrics_text(), content_type="text/plain; version=0.0.4; charset=utf-8")
+    body = metrics_text() + operations_metrics_text()
+    return HttpResponse(body, content_type="text/plain; version=0.0.4; charset=utf-8")
