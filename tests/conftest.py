@@ -14,10 +14,12 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from celery._state import get_current_app
 from django.test import Client
 from django_tenants.utils import tenant_context
 from pytest_django import DjangoDbBlocker, Settings
 
+from customerinfo.celery import app as celery_app
 from customerinfo.core.accounts.models import Role, User
 from customerinfo.core.tenancy import use_public_schema
 from signup.devices import devices_memory_clear
@@ -66,6 +68,20 @@ def _public_schema_between_tests() -> Iterator[None]:
     use_public_schema()
     yield
     use_public_schema()
+
+
+@pytest.fixture(autouse=True)
+def _project_celery_app_stays_current() -> Iterator[None]:
+    """A test that makes another Celery app current (``Celery(...)`` does by default, and so do
+    Celery's test workers) fails, and the project's app is put back: code that finds tasks
+    through ``current_app`` (the outbox wakes the CRM sender by name) would otherwise reach
+    that app's copies of the project's tasks for the rest of the session."""
+    yield
+    current = get_current_app()
+    if current is not celery_app:
+        celery_app.set_current()
+        celery_app.set_default()
+        pytest.fail(f"the test left Celery app {current.main!r} current; pass set_as_current=False")
 
 
 @pytest.fixture

@@ -10,7 +10,11 @@ from .base import *  # noqa: F403
 from .billing import *  # noqa: F403
 from .celery import *  # noqa: F403
 from .crm import *  # noqa: F403
+from .exports import *  # noqa: F403
 from .logging import *  # noqa: F403
+from .operations import *  # noqa: F403
+from .people import *  # noqa: F403
+from .probes import *  # noqa: F403
 from .security import *  # noqa: F403
 from .tenancy import *  # noqa: F403
 

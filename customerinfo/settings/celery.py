@@ -48,6 +48,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "signup.tasks.retention_purge_all",
         "schedule": crontab(hour=3, minute=17),
     },
+    # Prepared sign-up exports whose download link ran out: their files are deleted.
+    "signup-exports-purge": {
+        "task": "signup.tasks.exports_purge_all",
+        "schedule": crontab(minute=23),
+    },
     # Sign-ups of the hour that ended go to Stripe's meter; seats and stale sign-ups are swept.
     # Ten past: the hour's last sign-ups are committed by then (billing.services.usage).
     "billing-usage-hourly": {
@@ -59,9 +64,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.periods_close",
         "schedule": timedelta(minutes=5),
     },
+    # Accounts whose webhooks were missed are fetched again (billing.services.resync); at forty
+    # past, away from the usage job's requests to Stripe at ten past.
+    "billing-accounts-resync": {
+        "task": "billing.tasks.accounts_resync",
+        "schedule": crontab(minute=40),
+    },
     # Webhook events whose task was lost.
     "billing-events-pending": {
         "task": "billing.tasks.events_process_pending",
         "schedule": timedelta(minutes=2),
+    },
+    # Without Sentry, the day's recorded errors go to the operators (operations.error_reports).
+    "operations-errors-digest": {
+        "task": "operations.tasks.errors_digest",
+        "schedule": crontab(hour=7, minute=5),
     },
 }

@@ -7,7 +7,15 @@ SHARED_APPS = [
     "tenants",
     "billing",
     "outbox",
+    "operations",
     "customerinfo.core.accounts",
+    # Failed sign-ins of every shop, in public, keyed by shop (settings/people.py).
+    "axes",
+    # Two-factor devices sit beside the users table, which public has too (the operators'):
+    # without them there, the operator's admin would list tables that do not exist.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
@@ -26,6 +34,10 @@ TENANT_APPS = [
     "django.contrib.auth",
     "django.contrib.sessions",
     "customerinfo.core.accounts",
+    # Two-factor devices belong to users, so they live beside them in each shop's schema.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "customerinfo.core",
     "signup",
     "crm_sync",

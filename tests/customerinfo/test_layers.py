@@ -30,6 +30,7 @@ def test_the_wiring_layer_names_every_module_of_customerinfo_outside_the_kernel(
 
 def test_the_layers_put_the_kernel_at_the_bottom_and_the_apps_in_order() -> None:
     assert _layers()[1:] == [
+        "operations",
         "billing",
         "crm_sync",
         "signup",

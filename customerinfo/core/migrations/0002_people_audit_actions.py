@@ -4,15 +4,55 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('core', '0001_audit_entry_from_signup'),
+        ("core", "0001_audit_entry_from_signup"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditentry',
-            name='action',
-            field=models.CharField(choices=[('attention.export', 'Exported what needs attention'), ('delivery.replay', 'Sent a sign-up to a CRM again'), ('destination.create', 'Connected a CRM'), ('destination.pause', 'Paused a CRM'), ('destination.resume', 'Resumed a CRM'), ('destination.rotate_secret', "Rotated a CRM's secret"), ('destination.test', 'Tested a CRM connection'), ('destination.update', 'Changed a CRM'), ('device.pair', 'Paired a tablet'), ('device.pairing_code', 'Made a pairing code'), ('device.revoke', 'Revoked a tablet'), ('form.create', 'Created a form'), ('form.draft_update', "Edited a form's draft"), ('form.publish', 'Published a form'), ('form.update', "Changed a form's settings"), ('location.create', 'Added a store'), ('location.update', 'Changed a store'), ('member.activate', 'Reactivated a team member'), ('member.create', 'Added a team member'), ('member.deactivate', 'Deactivated a team member'), ('member.invite', 'Invited a team member'), ('member.invite_accept', 'Accepted an invitation'), ('member.invite_resend', 'Sent an invitation again'), ('member.invite_revoke', 'Revoked an invitation'), ('member.role', "Changed a team member's role"), ('member.two_factor_off', 'Turned two-step sign-in off'), ('member.two_factor_on', 'Turned two-step sign-in on'), ('member.unlock', "Unlocked a team member's sign-in"), ('rejection.discard', 'Discarded a refused sign-up'), ('rejection.release', 'Released a refused sign-up'), ('settings.retention', 'Changed the retention period'), ('shopper.erase', 'Erased a shopper'), ('shopper.export', "Exported a shopper's data"), ('submission.discard_answer', 'Discarded a set-aside answer'), ('submission.export', 'Exported sign-ups'), ('submission.purge', 'Purged old sign-ups'), ('submission.release_answer', 'Released a set-aside answer')], max_length=60),
+            model_name="auditentry",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("attention.export", "Exported what needs attention"),
+                    ("delivery.replay", "Sent a sign-up to a CRM again"),
+                    ("destination.create", "Connected a CRM"),
+                    ("destination.pause", "Paused a CRM"),
+                    ("destination.resume", "Resumed a CRM"),
+                    ("destination.rotate_secret", "Rotated a CRM's secret"),
+                    ("destination.test", "Tested a CRM connection"),
+                    ("destination.update", "Changed a CRM"),
+                    ("device.pair", "Paired a tablet"),
+                    ("device.pairing_code", "Made a pairing code"),
+                    ("device.revoke", "Revoked a tablet"),
+                    ("form.create", "Created a form"),
+                    ("form.draft_update", "Edited a form's draft"),
+                    ("form.publish", "Published a form"),
+                    ("form.update", "Changed a form's settings"),
+                    ("location.create", "Added a store"),
+                    ("location.update", "Changed a store"),
+                    ("member.activate", "Reactivated a team member"),
+                    ("member.create", "Added a team member"),
+                    ("member.deactivate", "Deactivated a team member"),
+                    ("member.invite", "Invited a team member"),
+                    ("member.invite_accept", "Accepted an invitation"),
+                    ("member.invite_resend", "Sent an invitation again"),
+                    ("member.invite_revoke", "Revoked an invitation"),
+                    ("member.role", "Changed a team member's role"),
+                    ("member.two_factor_off", "Turned two-step sign-in off"),
+                    ("member.two_factor_on", "Turned two-step sign-in on"),
+                    ("member.unlock", "Unlocked a team member's sign-in"),
+                    ("rejection.discard", "Discarded a refused sign-up"),
+                    ("rejection.release", "Released a refused sign-up"),
+                    ("settings.retention", "Changed the retention period"),
+                    ("shopper.erase", "Erased a shopper"),
+                    ("shopper.export", "Exported a shopper's data"),
+                    ("submission.discard_answer", "Discarded a set-aside answer"),
+                    ("submission.export", "Exported sign-ups"),
+                    ("submission.purge", "Purged old sign-ups"),
+                    ("submission.release_answer", "Released a set-aside answer"),
+                ],
+                max_length=60,
+            ),
         ),
     ]
