@@ -395,7 +395,19 @@ async function pair(code) {
   return "";
 }
 
-async function loadForm() {
+// One load at a time. A reopened store is noticed twice in the same minute (the closed screen
+// asks for the form again, and the heartbeat's answer says it takes sign-ups): a second load
+// finishing after the first would draw the form again over what the shopper began to type.
+let formLoading = null;
+
+function loadForm() {
+  formLoading ||= loadFormOnce().finally(() => {
+    formLoading = null;
+  });
+  return formLoading;
+}
+
+async function loadFormOnce() {
   let data = null;
   try {
     const response = await fetch("/api/kiosk/form", { headers: auth(), cache: "no-store" });
