@@ -48,24 +48,29 @@ def role_check(role: str) -> None:
         )
 
 
+def _member_change(
+    *, actor: User | None, member: User, action: AuditAction, **changes: Any
+) -> User:
+    """Applies ``changes`` to the member and audits them, keeping the team's last owner: a
+    change that takes away an owner (a new role, deactivation) is checked first."""
+    with transaction.atomic():
+        if member.role == Role.OWNER and (
+            changes.get("role", Role.OWNER) != Role.OWNER or changes.get("is_active") is False
+        ):
+            _check_last_owner(member=member)
+        old = member_state(member)
+        for field, value in changes.items():
+            setattr(member, field, value)
+        member.save(update_fields=list(changes))
+        audit_record(actor=actor, action=action, target=member, old=old, new=member_state(member))
+    return member
+
+
 def member_role_change(*, actor: User | None, member: User, role: str) -> User:
     role_check(role)
     if role == member.role:
         return member
-    with transaction.atomic():
-        if member.role == Role.OWNER:
-            _check_last_owner(member=member)
-        old = member_state(member)
-        member.role = role
-        member.save(update_fields=["role"])
-        audit_record(
-            actor=actor,
-            action=AuditAction.MEMBER_ROLE,
-            target=member,
-            old=old,
-            new=member_state(member),
-        )
-    return member
+    return _member_change(actor=actor, member=member, action=AuditAction.MEMBER_ROLE, role=role)
 
 
 def member_deactivate(*, actor: User | None, member: User) -> User:
@@ -74,36 +79,17 @@ def member_deactivate(*, actor: User | None, member: User) -> User:
         raise ServiceError("self_deactivate", "You cannot deactivate your own account.")
     if not member.is_active:
         return member
-    with transaction.atomic():
-        if member.role == Role.OWNER:
-            _check_last_owner(member=member)
-        old = member_state(member)
-        member.is_active = False
-        member.save(update_fields=["is_active"])
-        audit_record(
-            actor=actor,
-            action=AuditAction.MEMBER_DEACTIVATE,
-            target=member,
-            old=old,
-            new=member_state(member),
-        )
-    return member
+    return _member_change(
+        actor=actor, member=member, action=AuditAction.MEMBER_DEACTIVATE, is_active=False
+    )
 
 
 def member_activate(*, actor: User | None, member: User) -> User:
     if member.is_active:
         return member
-    old = member_state(member)
-    member.is_active = True
-    member.save(update_fields=["is_active"])
-    audit_record(
-        actor=actor,
-        action=AuditAction.MEMBER_ACTIVATE,
-        target=member,
-        old=old,
-        new=member_state(member),
+    return _member_change(
+        actor=actor, member=member, action=AuditAction.MEMBER_ACTIVATE, is_active=True
     )
-    return member
 
 
 def member_unlock(*, actor: User, member: User) -> User:
