@@ -41,8 +41,20 @@ RUN CUSTOMERINFO_ENV=production CUSTOMERINFO_BUILD=1 \
     /app/.venv/bin/python manage.py collectstatic --noinput
 
 # ---------------------------------------------------------------------------------------------
-# Final: the slim Python image plus the venv and the code. No uv, no compilers, no apt packages.
+# Final: the slim Python image plus the venv, the code and PostgreSQL's client tools. No uv, no
+# compilers, no package lists.
 FROM base AS runtime
+
+# pg_dump and pg_restore for the backup CronJobs (manage.py backup_create / backup_verify).
+# pg_dump refuses a server newer than itself: the major, 15 (Debian bookworm's, the database
+# servers' major), is pinned by the package's name and its version pattern; the rest follows
+# Debian's security updates, which replace the exact version. No recommends and no package
+# lists left in the layer: about 60 MB, three quarters of it the Perl that Debian's pg_wrapper
+# (/usr/bin/pg_dump) needs. The one image for every process is worth that.
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+       "postgresql-client-15=15.*" \
+    && rm -rf /var/lib/apt/lists/*
 
 # A fixed numeric UID lets Kubernetes verify runAsNonRoot without resolving names.
 RUN groupadd --system --gid 10001 customerinfo \

@@ -6,6 +6,7 @@ Host header.
 """
 
 import hmac
+import ipaddress
 import logging
 import time
 from collections.abc import Callable
@@ -15,8 +16,12 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.request import split_domain_port
+from prometheus_client import CollectorRegistry, generate_latest
 
 from customerinfo.core.tenancy import use_public_schema
+from tenants.middleware import public_hosts
+from tenants.selectors import tenant_for_host
 
 logger = logging.getLogger(__name__)
 
@@ -131,22 +136,74 @@ class HealthCheckMiddleware:
                 "failing": failing,
             }
             return JsonResponse(body, status=200 if ready else 503)
-        if request.path == "/metrics":
+        if request.path == "/metrics" and serves_metrics(request):
             return metrics(request)
         return self.get_response(request)
 
 
-def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus text format; behind a bearer token when METRICS_TOKEN is set."""
-    from crm_sync.metrics import metrics_text
-    from operations.metrics import metrics_text as operations_metrics_text
+#: The text format every Prometheus release reads (generate_latest writes it).
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-    token = settings.METRICS_TOKEN
-    if token:
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            return JsonResponse(
-                {"error": {"code": "unauthorized", "message": "Bad token."}}, status=401
-            )
-    body = metrics_text() + operations_metrics_text()
-    return HttpResponse(body, content_type="text/plain; version=0.0.4; charset=utf-8")
+
+def is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def serves_metrics(request: HttpRequest) -> bool:
+    """/metrics answers on the pod's address and the public host, never on a retailer's host.
+
+    The figures name every retailer, so a shop's own domain must not even show that the path
+    exists: there it falls through to the host router and gets the 404 of any unknown path.
+    The Host header is read raw: Prometheus scrapes the pod by IP, which ALLOWED_HOSTS refuses.
+    """
+    host, _ = split_domain_port(request.META.get("HTTP_HOST", ""))
+    if is_ip_address(host) or host in public_hosts():
+        return True
+    if host.endswith(f".{settings.BASE_DOMAIN}"):
+        return False
+    # A shop's own domain (Domain rows other than <slug>.<base domain>).
+    return tenant_for_host(host=host) is None
+
+
+def metrics_authorized(request: HttpRequest) -> bool:
+    """Production always has a token (settings refuse to start without one)."""
+    token: str = settings.METRICS_TOKEN
+    if not token:
+        return True
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    return hmac.compare_digest(given.encode(), token.encode())
+
+
+def metrics_registry() -> CollectorRegistry:
+    """Every figure but the outbox's (crm_sync.metrics renders its own)."""
+    from billing.metrics import CloseCollector
+    from operations.metrics import collectors as operations_collectors
+    from signup.metrics import TabletQueueCollector
+
+    registry = CollectorRegistry()
+    for collector in [*operations_collectors(), TabletQueueCollector(), CloseCollector()]:
+        registry.register(collector)
+    return registry
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text format, behind a bearer token (METRICS_TOKEN).
+
+    No request counter of our own: gunicorn's workers are separate processes, whose counters
+    prometheus_client can only add up through files in a shared folder, cleaned at each worker's
+    restart; and a request the pods never answer (a 502 or 504 of the ingress while they are
+    down) would not be counted at all. The 5xx rate comes from the ingress controller's own
+    nginx_ingress_controller_requests, which sees every request (docs/alerts.md).
+    """
+    from crm_sync.metrics import metrics_text as crm_metrics_text
+
+    if not metrics_authorized(request):
+        return JsonResponse(
+            {"error": {"code": "unauthorized", "message": "Bad token."}}, status=401
+        )
+    body = crm_metrics_text() + generate_latest(metrics_registry())
+    return HttpResponse(body, content_type=METRICS_CONTENT_TYPE)

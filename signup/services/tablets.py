@@ -10,8 +10,10 @@ from customerinfo.core.accounts.models import User
 from customerinfo.core.audit import audit_record, sha256
 from customerinfo.core.errors import ServiceError
 from customerinfo.core.models import AuditAction
+from customerinfo.core.tenancy import current_tenant_id
 
 from ..devices import device_forget
+from ..metrics import tablet_unsent_record, tablets_unsent_forget
 from ..models import (
     Device,
     Location,
@@ -104,9 +106,14 @@ def device_pair(*, code: str, previous_token: str = "") -> tuple[Device, str]:
             pairing.used_at = timezone.now()
             pairing.save(update_fields=["used_at"])
             if previous_token:
-                Device.objects.filter(
+                replaced = Device.objects.filter(
                     token_hash=sha256(previous_token), revoked_at__isnull=False
-                ).update(
+                )
+                tablets_unsent_forget(
+                    tenant_id=current_tenant_id(),
+                    device_ids=list(replaced.values_list("pk", flat=True)),
+                )
+                replaced.update(
                     queue_depth=0,
                     held_count=0,
                     held_reasons={},
@@ -178,6 +185,7 @@ def device_heartbeat(
     now = timezone.now()
     if device.replaced_by_id is not None:
         return device
+    waited = device.queue_depth + device.held_count > 0
     if device.revoked_at is None:
         device.last_seen_at = now
     device.app_version = app_version[:40]
@@ -199,6 +207,14 @@ def device_heartbeat(
             "queue_reported_at",
         ]
     )
+    # The /metrics summary (signup.metrics); an idle tablet that stays idle costs it nothing.
+    if waiting or waited:
+        tablet_unsent_record(
+            tenant_id=current_tenant_id(),
+            device_id=device.pk,
+            waiting=waiting,
+            oldest_unsent_at=device.oldest_unsent_at,
+        )
     return device
 
 

@@ -76,7 +76,7 @@ def test_the_probe_runs_as_a_module_without_django_settings(tmp_path: Path) -> N
 
 def test_the_project_worker_and_beat_use_the_heartbeat(settings: Settings) -> None:
     assert "customerinfo.core.heartbeat:HeartbeatFileStep" in project_app.steps["consumer"]
-    assert project_app.conf.beat_scheduler == "customerinfo.core.heartbeat:HeartbeatScheduler"
+    assert project_app.conf.beat_scheduler == "operations.beat:BeatScheduler"
     # Beat must tick (and touch its file) far more often than the chart's 120 s limit.
     assert project_app.conf.beat_max_loop_interval <= 30
 

@@ -1,4 +1,5 @@
-"""/healthz, /readyz: liveness without dependencies, readiness that survives a Redis blip."""
+"""/healthz, /readyz: liveness without dependencies, readiness that survives a Redis blip;
+/metrics: behind its token, and only on the pod's address and the public host."""
 
 import pytest
 from django.db import connection
@@ -8,6 +9,8 @@ from pytest_django import Settings
 from customerinfo import health
 from customerinfo.embedded import free_port
 from customerinfo.health import RedisReadiness
+from tenants.models import Domain, Tenant
+from tests.customerinfo.metrics_scrape import POD_ADDRESS, scrape
 
 pytestmark = pytest.mark.django_db
 
@@ -98,3 +101,65 @@ def test_readyz_reports_unapplied_public_migrations() -> None:
     response = Client().get("/readyz")
     assert response.status_code == 503
     assert response.json()["failing"] == ["migrations"]
+
+
+# --- /metrics: behind its token, on the pod's address, never on a shop's host -----------------
+
+FAMILIES = {
+    "customerinfo_backup_last_success_timestamp_seconds",
+    "customerinfo_backup_verify_last_success_timestamp_seconds",
+    "customerinfo_backup_last_failure_timestamp_seconds",
+    "customerinfo_backup_verify_last_failure_timestamp_seconds",
+    "customerinfo_celery_queue_length",
+    "customerinfo_beat_heartbeat_timestamp_seconds",
+    "customerinfo_billing_closes",
+    "customerinfo_billing_close_last_success_timestamp_seconds",
+    "customerinfo_billing_close_checked_timestamp_seconds",
+}
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_metrics_with_a_token_refuse_anyone_without_it(settings: Settings) -> None:
+    settings.METRICS_TOKEN = "scrape-token-0123456789"
+    client = Client(HTTP_HOST=POD_ADDRESS)
+    for headers in ({}, _bearer("wrong"), _bearer(""), {"Authorization": "Basic c2NyYXBl"}):
+        response = client.get("/metrics", headers=headers)
+        assert response.status_code == 401, headers
+        assert response.json()["error"]["code"] == "unauthorized"
+        assert b"customerinfo_" not in response.content
+    names = {name for name, _ in scrape(token="scrape-token-0123456789")}
+    assert names >= FAMILIES
+
+
+@pytest.mark.parametrize("host", ["10.1.2.3:8000", "[fd00::7]:8000", "10.1.2.3", "localhost"])
+def test_metrics_answer_on_the_pod_address_and_the_public_host(
+    settings: Settings, host: str
+) -> None:
+    settings.METRICS_TOKEN = "scrape-token-0123456789"
+    response = Client(HTTP_HOST=host).get("/metrics", headers=_bearer(settings.METRICS_TOKEN))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain; version=0.0.4")
+
+
+def test_metrics_are_not_served_on_a_shops_host(
+    settings: Settings, alice_tenant: Tenant, alice_client: Client
+) -> None:
+    """A shop's host answers /metrics as it answers any path it does not have: 404."""
+    settings.METRICS_TOKEN = "scrape-token-0123456789"
+    token = _bearer(settings.METRICS_TOKEN)
+    unknown = alice_client.get("/no-such-page/", headers=token)
+    assert unknown.status_code == 404
+    response = alice_client.get("/metrics", headers=token)
+    assert response.status_code == 404
+    assert b"customerinfo_" not in response.content
+    assert response.content == unknown.content.replace(b"/no-such-page/", b"/metrics")
+    # A host under the base domain that is no shop, and a shop's own domain.
+    Domain.objects.create(domain="signup.alice-shop.example", tenant=alice_tenant, is_primary=False)
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "signup.alice-shop.example"]
+    for host in (f"nobody.{settings.BASE_DOMAIN}", "signup.alice-shop.example"):
+        response = Client(HTTP_HOST=host).get("/metrics", headers=token)
+        assert response.status_code == 404, host
+        assert b"customerinfo_" not in response.content

@@ -3,6 +3,7 @@
 Each case runs Django in a fresh interpreter, since settings are read once per process.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -21,6 +22,7 @@ PRODUCTION = {
     "CRM_ENCRYPTION_KEYS": "x5R2CgSDoZ1Y4mcpq4yC8qCDrV4d0QRPgqvkzoZIxJs=",
     "STRIPE_SECRET_KEY": "sk_live_production_key",
     "STRIPE_WEBHOOK_SECRET": "whsec_production_secret",
+    "METRICS_TOKEN": "a-production-metrics-token",
 }
 
 
@@ -28,6 +30,7 @@ def run_django(environment: dict[str, str], *arguments: str) -> subprocess.Compl
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DEBUG"))}
     for name in (
         "SECRET_KEY",
+        "SECRET_KEY_FALLBACKS",
         "DATABASE_URL",
         "REDIS_URL",
         "CUSTOMERINFO_ENV",
@@ -35,6 +38,7 @@ def run_django(environment: dict[str, str], *arguments: str) -> subprocess.Compl
         "STRIPE_SECRET_KEY",
         "STRIPE_WEBHOOK_SECRET",
         "STRIPE_API_BASE",
+        "METRICS_TOKEN",
     ):
         clean.pop(name, None)
     return subprocess.run(  # noqa: S603
@@ -57,6 +61,7 @@ def run_django(environment: dict[str, str], *arguments: str) -> subprocess.Compl
         "CRM_ENCRYPTION_KEYS",
         "STRIPE_SECRET_KEY",
         "STRIPE_WEBHOOK_SECRET",
+        "METRICS_TOKEN",
     ],
 )
 def test_production_stops_at_start_naming_a_missing_secret(missing: str) -> None:
@@ -82,6 +87,33 @@ def test_a_secret_can_come_from_a_file(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == secret_file.read_text()
+
+
+def show_fallbacks(environment: dict[str, str]) -> list[str]:
+    result = run_django(
+        environment,
+        "shell",
+        "-c",
+        "import json; from django.conf import settings; "
+        "print(json.dumps(settings.SECRET_KEY_FALLBACKS))",
+    )
+    assert result.returncode == 0, result.stderr
+    fallbacks: list[str] = json.loads(result.stdout.strip().splitlines()[-1])
+    return fallbacks
+
+
+def test_previous_secret_keys_are_read_while_one_is_rotated(tmp_path: Path) -> None:
+    old_keys = ["c" * 50 + "-the-key-before", "d" * 50 + "-the-key-before-that"]
+    assert show_fallbacks(PRODUCTION) == []
+    assert show_fallbacks({**PRODUCTION, "SECRET_KEY_FALLBACKS": ",".join(old_keys)}) == old_keys
+    # Like every other secret, from a mounted file too.
+    fallbacks_file = tmp_path / "secret_key_fallbacks"
+    fallbacks_file.write_text(",".join(old_keys))
+    from_file = {**PRODUCTION, "SECRET_KEY_FALLBACKS_FILE": str(fallbacks_file)}
+    assert show_fallbacks(from_file) == old_keys
+    # And `check --deploy` still passes with fallbacks set (each must be a strong key too).
+    result = run_django(from_file, "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stderr
 
 
 def test_debug_cannot_be_on_in_production() -> None:

@@ -26,6 +26,8 @@ class StandIn:
     env: dict[str, str]
     links: dict[str, Path]
     seeded: dict[str, str] = field(default_factory=dict)
+    #: Folders of the image's own, empty here: a RUN that names one works on the stage's copy.
+    directories: tuple[str, ...] = ()
 
 
 def uv_binary() -> Path:
@@ -70,6 +72,9 @@ def python_stand_in(tag: str) -> StandIn:
             "/etc/gshadow": _locked_shadow(group, "{}:*::"),
             "/etc/login.defs": Path("/etc/login.defs").read_text(),
         },
+        # apt's lists and dpkg's database: the replay's apt-get (dockerfile_packages.py) fills
+        # them, and the Dockerfile's `rm -rf /var/lib/apt/lists/*` empties the stage's copy.
+        directories=("/var/lib/apt/lists", "/var/lib/dpkg"),
     )
 
 

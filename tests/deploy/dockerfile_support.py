@@ -16,8 +16,10 @@ Base images are not pulled: tests/deploy/dockerfile_stand_ins.py says which mach
 their part.
 
 Confinement. A RUN may only start programs the replay can keep inside the scratch directory:
-the build's own products and stand-ins, a few shell builtins, and the shadow tools, which get
-`--prefix <scratch root>` so users land in the stage's /etc, never the machine's. Those need
+the build's own products and stand-ins, a few shell builtins, the shadow tools, which get
+`--prefix <scratch root>` so users land in the stage's /etc, never the machine's, and apt-get and
+rm (tests/deploy/dockerfile_packages.py: the machine's Debian packages unpacked into the stage,
+removals inside the scratch directory only). Those need
 root, or a user namespace where we are root (`unshare --user --map-root-user`); with neither, that
 RUN is reported as not executed rather than faked. Anything else fails, naming the program.
 """
@@ -36,6 +38,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.deploy.dockerfile_packages import installed_files, write_shims
 from tests.deploy.dockerfile_stand_ins import STAND_INS, split_image, uv_cache_directory
 from tests.deploy.dockerignore import context_files, parse_dockerignore
 from tests.deploy.support import Instruction, Stage, global_arguments, parse_dockerfile
@@ -228,6 +231,8 @@ class Replay:
             seeded = current.claim(path)
             seeded.parent.mkdir(parents=True, exist_ok=True)
             seeded.write_text(text)
+        for path in stand_in.directories:
+            current.claim(path).mkdir(parents=True, exist_ok=True)
         return current
 
     def apply(self, stage: StageRoot, instruction: Instruction) -> None:
@@ -370,6 +375,9 @@ class Replay:
             check=False,
         )
         assert result.returncode == 0, f"RUN {text}\n{result.stdout}\n{result.stderr}"
+        # What the replay's apt-get unpacked is the stage's from now on, as COPY's files are.
+        for path in installed_files(stage.root):
+            stage.claim(path)
         note = f"{time.monotonic() - begun:.1f} s"
         self.runs.append(RunRecord(stage.name, text, executed=True, note=note))
 
@@ -384,9 +392,11 @@ class Replay:
         )
 
     def shadow_shims(self, stage: StageRoot, become_root: list[str]) -> Path:
-        """useradd & co. that write the stage's /etc (shadow's --prefix), never the machine's."""
+        """useradd & co. that write the stage's /etc (shadow's --prefix), never the machine's;
+        apt-get and rm confined to the stage (dockerfile_packages.py)."""
         shims = self.scratch / "shims" / stage.name
         shims.mkdir(parents=True, exist_ok=True)
+        write_shims(shims, root=stage.root, scratch=self.scratch)
         for tool in SHADOW_TOOLS:
             real = shutil.which(tool, path="/usr/sbin:/sbin:/usr/bin:/bin")
             if real is None:

@@ -123,16 +123,71 @@ def test_dependencies_come_from_the_lock_without_dev_tools(
     assert any("uv sync --frozen --no-dev" in run for run in build_runs), build_runs
     uv_sources = [stage.base for stage in stages if stage.base.startswith("ghcr.io/astral-sh/uv")]
     assert uv_sources or any("pip install" in run and "uv" in run for run in build_runs)
-    # No package manager, compiler or uv in the final stage, nor in the stages it starts FROM.
+    # No compiler or uv in the final stage, nor in the stages it starts FROM; apt only for
+    # PostgreSQL's client (test_the_final_stage_adds_only_postgresql_s_client_tools).
     for stage in _lineage(stages, final_stage):
         for item in stage.all("RUN") + stage.all("COPY"):
-            assert not re.search(r"\b(apt-get|apt|pip|uv|gcc|make)\b", item.arguments), item
+            assert not re.search(r"\b(pip|uv|gcc|make)\b", item.arguments), item
+            assert not re.search(r"(?<![\w/])apt\s", item.arguments), "apt-get: stable interface"
     # pyproject.toml and uv.lock are copied before `uv sync` and nothing ignores them.
     builder = next(stage for stage in stages[:-1] if stage.all("RUN"))
     copied = " ".join(item.arguments for item in builder.all("COPY"))
     for needed in ("pyproject.toml", "uv.lock"):
         assert needed in copied
         assert (REPO_ROOT / needed).is_file()
+
+
+def _client_tools_major(stages: list[Stage], final_stage: Stage) -> int:
+    """The one apt RUN of the final image: update, install PostgreSQL's client of one pinned
+    major without recommends, remove the lists, all in one layer. Returns the major."""
+    (run,) = [
+        item
+        for stage in _lineage(stages, final_stage)
+        for item in stage.all("RUN")
+        if "apt-get" in item.arguments
+    ]
+    commands = [shlex.split(command) for command in run.arguments.split("&&")]
+    assert len(commands) == 3, run
+    update, install, remove = commands
+    assert update == ["apt-get", "update"]
+    *options, package = _strip_env_prefix(install)
+    assert options == ["apt-get", "install", "-y", "--no-install-recommends"]
+    pinned = re.fullmatch(r"postgresql-client-(\d+)=(\d+)\.\*", package)
+    assert pinned, f"{package}: one major, in the name and the version pattern"
+    assert pinned.group(1) == pinned.group(2)
+    assert remove == ["rm", "-rf", "/var/lib/apt/lists/*"]
+    return int(pinned.group(1))
+
+
+def test_the_final_stage_adds_only_postgresql_s_client_tools(
+    stages: list[Stage], final_stage: Stage
+) -> None:
+    """pg_dump refuses a server newer than itself: the image's client is the servers' major,
+    which the deploy guide and the backup guide name."""
+    major = _client_tools_major(stages, final_stage)
+    deploy_guide = (REPO_ROOT / "docs" / "deploy.md").read_text()
+    assert re.findall(r"Database server: PostgreSQL (\d+)", deploy_guide) == [str(major)]
+    assert f"postgresql-client-{major}" in (REPO_ROOT / "docs" / "operations.md").read_text()
+    # Installed as root, before the application user takes over.
+    keywords = [item.keyword for item in final_stage.instructions]
+    first_apt = next(
+        index for index, item in enumerate(final_stage.instructions) if "apt-get" in item.arguments
+    )
+    assert "USER" not in keywords[:first_apt]
+
+
+def test_every_server_the_project_runs_on_is_the_client_tools_major(
+    stages: list[Stage], final_stage: Stage
+) -> None:
+    """Compose and the GitLab test job start PostgreSQL themselves: a newer major there would
+    make the image's pg_dump refuse every backup taken in them."""
+    major = _client_tools_major(stages, final_stage)
+    compose = (REPO_ROOT / "docker-compose.yml").read_text()
+    gitlab = (REPO_ROOT / ".gitlab-ci.yml").read_text()
+    image = re.compile(r"(?:image:|- name:) postgres:(\d+)")
+    servers = image.findall(compose) + image.findall(gitlab)
+    assert len(servers) >= 2, "both Compose and the GitLab test job name a PostgreSQL image"
+    assert set(servers) == {str(major)}
 
 
 def test_processes_are_runtime_dependencies() -> None:

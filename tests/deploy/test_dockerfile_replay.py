@@ -5,11 +5,16 @@ stage's ENV, ARG defaults and WORKDIR, in a scratch copy of the build context (w
 lets through; COPY --from takes the earlier stage's scratch files). Here that is
 `uv sync --frozen --no-dev` (the machine's uv, from its package cache: UV_NO_CACHE is the one
 variable the replay leaves out), `manage.py collectstatic` under production settings in build
-mode with no secret given, and groupadd/useradd, run for real with `--prefix` so that they edit
-the stage's own /etc: as root, or as root of a user namespace (`unshare --user`).
+mode with no secret given, groupadd/useradd, run for real with `--prefix` so that they edit
+the stage's own /etc: as root, or as root of a user namespace (`unshare --user`), and the final
+stage's apt-get RUN, whose `rm -rf /var/lib/apt/lists/*` runs for real on the stage's copy.
 
 What is not executed, and why: base images cannot be pulled here, so the interpreter running the
-tests and the machine's uv stand in for them (tests/deploy/dockerfile_stand_ins.py). On a
+tests and the machine's uv stand in for them (tests/deploy/dockerfile_stand_ins.py). No package
+index is reached either: apt-get installs this machine's own Debian packages (the same bookworm
+as the image), unpacking each named package and the dependencies a minimal Debian lacks into
+the stage, as dpkg would (tests/deploy/dockerfile_packages.py); a package the machine lacks
+fails the RUN, as an unknown package fails apt. On a
 machine with neither root nor user namespaces the user-creating RUN cannot run: it is reported
 as not executed, the /etc/passwd test is skipped saying so, and test_dockerfile.py still reads
 its UID from the shell text and compares it with the chart's.
@@ -30,7 +35,9 @@ import fcntl
 import json
 import os
 import pickle
+import re
 import secrets
+import shutil
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -39,6 +46,7 @@ import pytest
 from packaging.markers import Marker
 from packaging.utils import canonicalize_name
 
+from tests.deploy.dockerfile_packages import installed_files, write_shims
 from tests.deploy.dockerfile_stand_ins import uv_binary
 from tests.deploy.dockerfile_support import SHADOW_TOOLS, Replay, StageRoot, programs
 from tests.deploy.support import (
@@ -61,6 +69,7 @@ RUNTIME_SECRETS = {
     "CRM_ENCRYPTION_KEYS": base64.urlsafe_b64encode(os.urandom(32)).decode(),
     "STRIPE_SECRET_KEY": "sk_test_replay",
     "STRIPE_WEBHOOK_SECRET": "whsec_replay",
+    "METRICS_TOKEN": secrets.token_urlsafe(32),
 }
 
 
@@ -208,6 +217,66 @@ def test_the_user_created_is_the_chart_s_user(replay: Replay, final: StageRoot) 
     assert [entry[0] for entry in groups if entry[2] == gid] == [account[0]]
 
 
+def _dpkg_status(stage: StageRoot) -> dict[str, str]:
+    """Package -> version, from the stage's /var/lib/dpkg/status."""
+    text = (stage.root / "var/lib/dpkg/status").read_text()
+    found: dict[str, str] = {}
+    for stanza in text.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in stanza.splitlines() if ": " in line)
+        if "Package" in fields:
+            found[fields["Package"]] = fields["Version"]
+    return found
+
+
+def _client_major(stages: list[Stage]) -> int:
+    runs = " ".join(item.arguments for item in stages[-1].all("RUN"))
+    found = re.search(r"postgresql-client-(\d+)", runs)
+    assert found, "the final stage installs no PostgreSQL client"
+    return int(found.group(1))
+
+
+def test_postgresql_s_client_is_installed_alone_and_small(
+    final: StageRoot, stages: list[Stage]
+) -> None:
+    major = _client_major(stages)
+    packages = _dpkg_status(final)
+    assert packages[f"postgresql-client-{major}"].startswith(f"{major}.")
+    assert packages["libpq5"].startswith(f"{major}.")
+    # The client alone: no server, no documentation package, nothing recommended.
+    assert not {f"postgresql-{major}", "postgresql", f"postgresql-doc-{major}"} & packages.keys()
+    # The package lists are gone from the layer.
+    assert list(final.host("/var/lib/apt/lists").iterdir()) == []
+    # Perl, which Debian's pg_wrapper needs, is most of it; the python image may have the rest.
+    installed = [final.root / path.lstrip("/") for path in installed_files(final.root)]
+    size = sum(path.lstat().st_size for path in installed)
+    assert size < 100 * 1024 * 1024, f"{size / 1024 / 1024:.0f} MiB of packages"
+
+
+@pytest.mark.parametrize("tool", ["pg_dump", "pg_restore"])
+def test_the_client_tools_run_in_the_replayed_image(
+    final: StageRoot, stages: list[Stage], tool: str
+) -> None:
+    """What backup_create finds on PATH is the image's wrapper; the binary it starts runs with
+    the image's own libpq and reports the pinned major."""
+    major = _client_major(stages)
+    on_path = shutil.which(tool, path=final.search_path())
+    assert on_path == str(final.host(f"/usr/bin/{tool}"))
+    assert Path(on_path).resolve().is_relative_to(final.root)  # Debian's pg_wrapper
+    binary = final.host(f"/usr/lib/postgresql/{major}/bin/{tool}")
+    assert binary.is_relative_to(final.root)
+    (libpq,) = [path for path in installed_files(final.root) if path.endswith("/libpq.so.5")]
+    environment = {"LD_LIBRARY_PATH": str(final.host(libpq).parent), "PATH": "/usr/bin:/bin"}
+    version = subprocess.run(  # noqa: S603 - the image's own binary
+        [str(binary), "--version"], env=environment, capture_output=True, text=True, check=True
+    )
+    assert re.fullmatch(rf"{tool} \(PostgreSQL\) {major}\.\d+ .*\n", version.stdout)
+    linked = subprocess.run(  # noqa: S603 - fixed argv
+        ["/usr/bin/ldd", str(binary)], env=environment, capture_output=True, text=True, check=True
+    )
+    (line,) = [line for line in linked.stdout.splitlines() if "libpq.so.5" in line]
+    assert str(final.root) in line, line
+
+
 def _start_checking(
     replay: Replay, final: StageRoot, stages: list[Stage], extra: dict[str, str]
 ) -> subprocess.CompletedProcess[str]:
@@ -246,3 +315,46 @@ def test_the_build_switch_cannot_start_the_server(
     result = _start_checking(replay, final, stages, {"CUSTOMERINFO_BUILD": "1"})
     assert result.returncode != 0
     assert "CUSTOMERINFO_BUILD=1 only runs `manage.py collectstatic`" in result.stderr
+
+
+def _shim(tmp_path: Path, tool: str, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """The replay's apt-get (for a stage rooted at tmp_path/root) or rm (confined to tmp_path)."""
+    shims = tmp_path / "shims"
+    shims.mkdir(exist_ok=True)
+    (tmp_path / "root").mkdir(exist_ok=True)
+    write_shims(shims, root=tmp_path / "root", scratch=tmp_path)
+    return subprocess.run(  # noqa: S603 - our own shim
+        [str(shims / tool), *arguments], capture_output=True, text=True, check=False
+    )
+
+
+def test_the_replay_s_rm_refuses_paths_outside_its_scratch_directory(tmp_path: Path) -> None:
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    refused = _shim(tmp_path, "rm", "-rf", str(outside), str(tmp_path / "root" / ".." / ".."))
+    assert refused.returncode == 1
+    assert "outside the replay's scratch directory" in refused.stderr
+    assert outside.is_dir()
+    inside = tmp_path / "root" / "var/lib/apt/lists/some-list"
+    inside.parent.mkdir(parents=True)
+    inside.write_text("")
+    assert _shim(tmp_path, "rm", "-rf", str(inside.parent) + "/some-list").returncode == 0
+    assert not inside.exists()
+
+
+def test_the_replay_s_apt_get_fails_where_apt_would(tmp_path: Path) -> None:
+    install = ["install", "-y", "--no-install-recommends"]
+    before_update = _shim(tmp_path, "apt-get", *install, "postgresql-client-15")
+    assert before_update.returncode == 100
+    assert "Unable to locate package" in before_update.stderr
+    assert _shim(tmp_path, "apt-get", "update").returncode == 0
+    for unknown in ("no-such-package-here", "postgresql-client-15=14.*"):
+        missing = _shim(tmp_path, "apt-get", *install, unknown)
+        assert missing.returncode == 100, unknown
+        assert f"Unable to locate package {unknown}" in missing.stderr
+    with_recommends = _shim(tmp_path, "apt-get", "install", "-y", "postgresql-client-15")
+    assert with_recommends.returncode != 0
+    unsupported = _shim(tmp_path, "apt-get", "dist-upgrade", "-y")
+    assert "teach tests/deploy/dockerfile_packages.py" in unsupported.stderr
+    # Nothing was unpacked by any of them.
+    assert not (tmp_path / "root" / "usr").exists()

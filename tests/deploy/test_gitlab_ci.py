@@ -68,6 +68,33 @@ def test_includes_auto_devops_and_disables_auto_test(pipeline: dict[str, Any]) -
     assert "test" not in pipeline
 
 
+#: What turns off the template's scanners (docs/operations.md, "Dependency updates and security
+#: scanning"): none may be set, here or on a job.
+SCANNER_SWITCHES = (
+    "DEPENDENCY_SCANNING_DISABLED",
+    "SAST_DISABLED",
+    "SECRET_DETECTION_DISABLED",
+    "CONTAINER_SCANNING_DISABLED",
+)
+
+
+def test_auto_devops_security_scans_stay_on(pipeline: dict[str, Any]) -> None:
+    """Dependency scanning, SAST, secret detection and container scanning come with the
+    Auto DevOps template; nothing here switches them off or overrides their jobs."""
+    assert {"template": "Auto-DevOps.gitlab-ci.yml"} in pipeline["include"]
+    jobs = {name: job for name, job in pipeline.items() if isinstance(job, dict)}
+    for switch in SCANNER_SWITCHES:
+        assert switch not in pipeline.get("variables", {}), switch
+        for name, job in jobs.items():
+            assert switch not in (job.get("variables") or {}), (name, switch)
+    # A job of ours named like the template's would be merged into it (and could `when: never`
+    # it): semgrep-sast, gemnasium-python-dependency_scanning, secret_detection, ...
+    scanner_job = re.compile(r"sast|dependency_scanning|secret_detection|container_scanning")
+    assert not [name for name in jobs if scanner_job.search(name)]
+    # The scanners run in the template's `test` stage; a stages list without it would drop them.
+    assert "stages" not in pipeline or "test" in pipeline["stages"]
+
+
 def test_auto_deploy_uses_our_chart(pipeline: dict[str, Any]) -> None:
     chart = REPO_ROOT / pipeline["variables"]["AUTO_DEVOPS_CHART"]
     assert chart.resolve() == CHART_DIR.resolve()

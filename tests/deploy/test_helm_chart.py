@@ -71,7 +71,6 @@ def test_names_are_valid_and_unique(rendering: Rendering) -> None:
     for _, name in seen:
         assert len(name) <= 63, name
     assert rendering.notes.strip()
-    assert "CronJob" not in {kind for kind, _ in seen}
 
 
 def test_every_container_runs_unprivileged(rendering: Rendering) -> None:

@@ -37,6 +37,7 @@ APPLICATION_SECRET_KEYS = {
     "CRM_ENCRYPTION_KEYS": "x5R2CgSDoZ1Y4mcpq4yC8qCDrV4d0QRPgqvkzoZIxJs=",
     "STRIPE_SECRET_KEY": "sk_live_0123456789",
     "STRIPE_WEBHOOK_SECRET": "whsec_0123456789",
+    "METRICS_TOKEN": "a-scrape-token-of-some-length",
 }
 DEPLOY_DOC = REPO_ROOT / "docs" / "deploy.md"
 
