@@ -138,14 +138,14 @@ def address_change_tell(*, signup: TrialSignup) -> None:
 
 
 def _operators_mail(message: str) -> None:
-    if not settings.BILLING_OPERATOR_EMAILS:
+    if not settings.OPERATOR_EMAILS:
         return
     try:
         send_mail(
             "CustomerInfo billing: a self-serve shop's address",
             message,
             None,
-            settings.BILLING_OPERATOR_EMAILS,
+            settings.OPERATOR_EMAILS,
         )
     except Exception:
         logger.exception("operator not mailed")

@@ -197,7 +197,7 @@ def _correct(close: PeriodClose, *, price: CatalogPrice, missing: int) -> None:
 
 
 def _operator_alert(closes: list[PeriodClose]) -> None:
-    recipients = settings.BILLING_OPERATOR_EMAILS
+    recipients = settings.OPERATOR_EMAILS
     lines = [
         f"- {close.account.tenant.slug}, period from {close.period_start:%Y-%m-%d}: "
         f"{close.get_state_display()}. {close.error}"

@@ -5,6 +5,10 @@ import os
 from .environment import BASE_DIR, ENVIRONMENT, IS_PRODUCTION, env, required
 
 SECRET_KEY = required("SECRET_KEY", development_default="insecure-development-key-" + "x" * 40)
+#: Previous keys, comma-separated (``_FILE``-able), still accepted while SECRET_KEY is rotated:
+#: sessions, password-reset and invitation links and signed values made under them stay valid.
+#: Django signs with SECRET_KEY alone, so a fallback can be removed once those have expired.
+SECRET_KEY_FALLBACKS: list[str] = env.list("SECRET_KEY_FALLBACKS", default=[])
 DEBUG: bool = env.bool("DEBUG", default=not IS_PRODUCTION)
 
 DATABASES = {
@@ -19,8 +23,14 @@ DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
 # customerinfo.core.db.prepared_cursor's. Only cursors with server-side binding can prepare, and the
 # ORM's are client-side, so this enables them for prepared_cursor alone.
 DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
-# Persistent connections: a sign-up request must not pay for a new PostgreSQL connection.
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+# Persistent connections: a sign-up request must not pay for a new PostgreSQL connection, nor
+# a renewed one for meeting each shop's tables again (3.5-4 ms for its first sign-up). What a
+# connection costs PostgreSQL is bounded by DATABASE_CONN_MAX_SCHEMAS, not by its age
+# (docs/architecture.md, "Database connections").
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=3600)
+#: A web process's connection is renewed between requests once it has served more schemas than
+#: this (0: never); each schema met costs its PostgreSQL backend memory until it closes.
+DATABASE_CONN_MAX_SCHEMAS: int = env.int("DATABASE_CONN_MAX_SCHEMAS", default=1000)
 # No "SELECT 1" before each request's first query: after a database restart the first request
 # on a stale connection fails and the connection is replaced. Tablets retry until they hear a
 # 2xx, so that costs one retry, where the check would cost a round trip on every request.

@@ -39,5 +39,5 @@ BILLING_TRIAL_DAYS: int = env.int("BILLING_TRIAL_DAYS", default=14)
 #: the hourly re-sync, in case its webhooks were missed.
 BILLING_RESYNC_AFTER_HOURS: int = env.int("BILLING_RESYNC_AFTER_HOURS", default=24)
 
-#: Who hears about a failed month-end close or a count Stripe disagrees with.
-BILLING_OPERATOR_EMAILS: list[str] = env.list("BILLING_OPERATOR_EMAILS", default=[])
+# Who hears about a failed month-end close or a count Stripe disagrees with: OPERATOR_EMAILS
+# (settings/operations.py), which still reads BILLING_OPERATOR_EMAILS when it is not set.

@@ -41,7 +41,7 @@ def _operator_takes(slug: str) -> Tenant:
 @pytest.fixture
 def operators(settings: Settings) -> list[str]:
     emails = ["ops@customerinfo.test"]
-    settings.BILLING_OPERATOR_EMAILS = emails
+    settings.OPERATOR_EMAILS = emails
     return emails
 
 

@@ -138,7 +138,7 @@ def test_stripe_short_gets_one_correction_and_over_alerts_the_operator(
     assert (close.state, close.ours, close.stripes) == (CloseState.ADJUSTED, 9, 9)
 
     # Stripe counting more than us cannot be taken back from here: the operator is told.
-    settings.BILLING_OPERATOR_EMAILS = ["ops@customerinfo.test"]
+    settings.OPERATOR_EMAILS = ["ops@customerinfo.test"]
     extra = PeriodClose.objects.create(
         account=account, period_start=period_end, period_end=period_end + timedelta(minutes=1)
     )
