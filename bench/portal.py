@@ -10,8 +10,8 @@ In one run:
    on one in four), then VACUUM ANALYZE as autovacuum would;
 3. times, inside this process through Django's test client as the owner (server side: routing,
    middleware, queries and template; no network), the median of BENCH_RUNS (default 7) requests
-   of: the list's first page, an exact email search, a partial one, the oldest page and a date
-   jump to a year ago;
+   of: the list's first page, an exact email search, a partial one, the oldest page, a date
+   jump to a year ago, and the dashboard (the home page) over 30 and 90 days;
 4. starts a Celery worker (on a Redis database of its own), asks for the export of all 200,000
    sign-ups as the "Prepare CSV" button does, and times until the worker has written the file;
 5. in a child process, purges 100,000 sign-ups (the retention period set so exactly that many
@@ -20,10 +20,11 @@ In one run:
    the last line), and tracemalloc's peak of Python objects during the purge;
 6. drops the database, and prints as its last line::
 
-    list_ms=… search_exact_ms=… search_partial_ms=… dashboard_ms=na export_200k_s=… \
+    list_ms=… search_exact_ms=… search_partial_ms=… dashboard_ms=… export_200k_s=… \
 purge_100k_peak_mb=…
 
-There is no dashboard page yet: its figure is ``na``, not invented.
+The fill goes through the triggers that keep the dashboard's daily counts (migration 0008 of
+signup), so it also checks that those counts equal a count of the sign-ups themselves.
 
 Run with ``uv run python bench/portal.py`` (PostgreSQL on 127.0.0.1:5432 as ``postgres``,
 Redis on 127.0.0.1:6379; DATABASE_URL and REDIS_URL name other servers).
@@ -47,8 +48,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.crm_delivery import worker_start, worker_stop  # noqa: E402
+from bench.portal_days import days_check, measure_trigger_cost  # noqa: E402
 
-DATABASE = "customerinfo_bench_portal"
+#: The scratch database and Redis database (BENCH_DATABASE, BENCH_REDIS_DB name others, for
+#: runs beside another one on the same servers).
+DATABASE = os.environ.get("BENCH_DATABASE", "customerinfo_bench_portal")
+REDIS_DB = os.environ.get("BENCH_REDIS_DB", "7")
 SIGNUPS = int(os.environ.get("BENCH_SIGNUPS", "200000"))
 PURGED = SIGNUPS // 2
 STORES = 20
@@ -204,6 +209,8 @@ def fill(tenant: Any) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"VACUUM ANALYZE {tenant.schema_name}.signup_submission")
         cursor.execute(f"VACUUM ANALYZE {tenant.schema_name}.signup_consent")
+        cursor.execute(f"VACUUM ANALYZE {tenant.schema_name}.signup_signupday")
+    days_check(tenant)
 
 
 #: The fastest run of each page, printed beside the medians: on a machine shared with other work
@@ -247,6 +254,9 @@ def measure_pages(tenant: Any) -> dict[str, float]:
         "date_jump": timed(client, "/signups/", {"go": year_ago}),
         "store_filter": timed(client, "/signups/", {"location": str(some.location_id)}),
         "consent_filter": timed(client, "/signups/", {"consent": "sms"}),
+        # The home page: per-day chart, per-store table, tablets, CRM health.
+        "dashboard": timed(client, "/"),
+        "dashboard_90": timed(client, "/", {"days": "90"}),
     }
 
 
@@ -338,7 +348,7 @@ def main() -> int:
     database_url = scratch_url(
         "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/customerinfo", f"/{DATABASE}"
     )
-    redis_url = scratch_url("REDIS_URL", "redis://127.0.0.1:6379/0", "/7")
+    redis_url = scratch_url("REDIS_URL", "redis://127.0.0.1:6379/0", f"/{REDIS_DB}")
     recreate_database(database_url)
     exports = tempfile.mkdtemp(prefix="bench-exports-")
     environment = {
@@ -367,6 +377,14 @@ def main() -> int:
         tenant = setup()
         fill(tenant)
         print(f"filled {SIGNUPS} sign-ups in {time.perf_counter() - started:.1f} s", flush=True)
+        cost = measure_trigger_cost(tenant)
+        print(
+            f"sign-up cost: {cost['with']:.3f} ms with the daily-count triggers, "
+            f"{cost['without']:.3f} ms without (median of alternating rounds, load included); "
+            f"PostgreSQL's own time in them: signup_trigger_server_us={cost['server_us']:.0f}",
+            flush=True,
+        )
+        days_check(tenant)
         pages = measure_pages(tenant)
         print(
             "medians: " + " ".join(f"{name}_ms={ms:.1f}" for name, ms in pages.items()), flush=True
@@ -391,7 +409,8 @@ def main() -> int:
         )
         print(
             f"list_ms={pages['list']:.1f} search_exact_ms={pages['search_exact']:.1f} "
-            f"search_partial_ms={pages['search_partial']:.1f} dashboard_ms=na "
+            f"search_partial_ms={pages['search_partial']:.1f} "
+            f"dashboard_ms={pages['dashboard']:.1f} "
             f"export_200k_s={export_seconds:.1f} "
             f"purge_100k_peak_mb={purge['peak_growth_mb']:.1f}",
             flush=True,

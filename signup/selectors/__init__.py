@@ -173,21 +173,6 @@ def audit_entries() -> QuerySet[AuditEntry]:
     return AuditEntry.objects.select_related("actor").order_by("-created_at", "-pk")
 
 
-def portal_summary(*, now: datetime) -> dict[str, int]:
-    """The few figures on the portal's home page."""
-    devices = list(Device.objects.filter(revoked_at__isnull=True))
-    return {
-        "signups_7_days": Submission.objects.filter(
-            received_at__gte=now - timedelta(days=7)
-        ).count(),
-        "tablets": len(devices),
-        "tablets_online": sum(device_is_online(device=d, now=now) for d in devices),
-        "tablets_with_backlog": sum(d.queue_depth > 0 for d in devices),
-        "stores": Location.objects.filter(is_active=True).count(),
-        "forms_published": Form.objects.filter(current_version__isnull=False).count(),
-    }
-
-
 # --- needs attention: what the server kept apart for a manager to fix --------------------------
 
 #: The two kinds of entry of the "Needs attention" list.
@@ -278,7 +263,6 @@ __all__ = [
     "locations_list",
     "only_open_location",
     "pairing_codes_pending",
-    "portal_summary",
     "rejections_open",
     "set_aside_submissions",
     "submission_count_for_email",

@@ -11,11 +11,12 @@ the portal, the "Needs attention" one included.
 import csv
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import QuerySet
+from django.db.models import F, FilteredRelation, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -65,22 +66,59 @@ class SignupRow:
     received: str
     consents: list[tuple[str, bool]]
     answers: list[str]
+    #: Its page, and its CRM delivery log.
+    url: str
+    deliveries_url: str
+
+
+#: A stand-in id: each row's links are made from one reversed URL, not one reverse per link.
+_SAMPLE = "00000000-0000-0000-0000-000000000000"
+_CHANNEL_LABELS = {channel.value: channel.label for channel in Channel}
 
 
 def _rows(rows: list[Submission], columns: list[AnswerColumn]) -> list[SignupRow]:
+    detail = reverse("portal-submission-detail", args=[_SAMPLE])
+    deliveries = reverse("crm-submission-deliveries", args=[_SAMPLE])
+    zones: dict[int, tzinfo] = {}
     result = []
     for submission in rows:
-        zone = selectors.filters_zone(location=submission.location)  # the store's own zone
+        zone = zones.get(submission.location_id)
+        if zone is None:  # the store's own zone, looked up once per store on the page
+            zone = zones[submission.location_id] = selectors.filters_zone(
+                location=submission.location
+            )
         local = timezone.localtime(submission.received_at, zone)
+        identifier = str(submission.pk)
         result.append(
             SignupRow(
                 submission,
                 f"{local:%Y-%m-%d %H:%M} {local.tzname()}",
-                [(Channel(c.channel).label, c.granted) for c in submission.consents.all()],
+                [
+                    (label, granted)
+                    for label, granted in (
+                        (_CHANNEL_LABELS["email"], getattr(submission, "email_granted", None)),
+                        (_CHANNEL_LABELS["sms"], getattr(submission, "sms_granted", None)),
+                    )
+                    if granted is not None
+                ],
                 [selectors.answer_text(submission.answers.get(c.key)) for c in columns],
+                detail.replace(_SAMPLE, identifier),
+                deliveries.replace(_SAMPLE, identifier),
             )
         )
     return result
+
+
+def with_consents(submissions: QuerySet[Submission]) -> QuerySet[Submission]:
+    """Each sign-up with ``email_granted`` and ``sms_granted`` (None: not asked), joined in the
+    page's own query: a second query for the consents was a round trip more per page."""
+    consents = {
+        f"{channel}_consent": FilteredRelation("consents", condition=Q(consents__channel=channel))
+        for channel in ("email", "sms")
+    }
+    return submissions.annotate(**consents).annotate(
+        email_granted=F("email_consent__granted"), sms_granted=F("sms_consent__granted")
+    )
 
 
 def _place(request: HttpRequest, filters: SignupFilters) -> tuple[Cursor | None, Cursor | None]:
@@ -101,7 +139,7 @@ def submissions_list(request: PortalRequest) -> HttpResponse:
     submissions = selectors.submissions_filtered(filters, path=search)
     older, newer = _place(request, filters)
     page = selectors.submissions_page(
-        submissions.select_related("location").prefetch_related("consents"),
+        with_consents(submissions.select_related("location")),
         size=PAGE_SIZE,
         older_than=older,
         newer_than=newer,

@@ -141,6 +141,7 @@ def _tenant_arguments(tenant: Tenant) -> dict[str, list[dict[str, Any]]]:
         "crm-destination-edit": [{"pk": destination.pk}],
         "crm-submission-deliveries": [{"submission_id": signup.pk}],
         "portal-attention-signup": [{"pk": held.pk}],
+        "portal-submission-detail": [{"pk": held.pk}, {"pk": signup.pk}],
         "portal-attention-signup-discard": [{"pk": held.pk}],
         "portal-attention-rejected": [{"pk": rejected.pk}],
         "portal-attention-rejected-discard": [{"pk": rejected.pk}],

@@ -40,7 +40,8 @@ def till(alice_tenant: Tenant) -> Device:
 
 
 def _emails(page: str) -> list[str]:
-    return re.findall(r"<td>([\w.+-]+@example\.com)", page)
+    # Each address links to its sign-up's page.
+    return re.findall(r'<td><a href="/signups/[0-9a-f-]{36}/">([\w.+-]+@example\.com)', page)
 
 
 def _link(page: str, rel: str) -> str | None:
