@@ -12,6 +12,7 @@ from .celery import *  # noqa: F403
 from .crm import *  # noqa: F403
 from .exports import *  # noqa: F403
 from .logging import *  # noqa: F403
+from .media import *  # noqa: F403
 from .operations import *  # noqa: F403
 from .people import *  # noqa: F403
 from .probes import *  # noqa: F403

@@ -2,9 +2,11 @@
 
 import ipaddress
 
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import DEBUG
+from .base import MIDDLEWARE as _BASE_MIDDLEWARE
 from .environment import IS_PRODUCTION, env
 from .tenancy import BASE_DOMAIN
 
@@ -26,6 +28,41 @@ for _proxy in TRUSTED_PROXIES:
         raise ImproperlyConfigured(
             f"TRUSTED_PROXIES: {_proxy!r} is not an address or a network"
         ) from _error
+
+#: Every answer's Content-Security-Policy (django-csp; customerinfo.core.headers adds the hosts a
+#: form may lead to). Pages load scripts, styles and fonts from our origin only: templates carry
+#: no inline script, no style attribute and no on* handler (tests/customerinfo/test_csp.py holds
+#: them to it), so nothing inline needs a nonce.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        # data: for the sign-in QR code of two-step sign-in. Uploaded logos are served from our
+        # origin; https: keeps the logo address of forms made before uploads working, and an
+        # operator can narrow it with CSP_IMAGE_SOURCES once those are replaced.
+        "img-src": [SELF, "data:", *env.list("CSP_IMAGE_SOURCES", default=["https:"])],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "manifest-src": [SELF],
+        "worker-src": [SELF],
+        # The form builder's preview is a srcdoc frame of our own.
+        "frame-src": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [SELF],
+        "object-src": [NONE],
+    }
+}
+
+# The headers are set outermost but for the request log, so that answers made before routing
+# (health probes, the API's JSON errors, the unknown-host page) carry them too.
+MIDDLEWARE = [
+    *_BASE_MIDDLEWARE[:1],
+    "customerinfo.core.headers.ContentSecurityPolicyMiddleware",
+    "customerinfo.core.headers.PermissionsPolicyMiddleware",
+    *_BASE_MIDDLEWARE[1:],
+]
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

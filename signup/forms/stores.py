@@ -17,6 +17,13 @@ def _time_zone_choices() -> list[tuple[str, str]]:
     return [(zone, zone) for zone in sorted(available_timezones())]
 
 
+class FormChoiceField(forms.ModelChoiceField[Form]):
+    """Forms by name, saying which are not published: a store given one takes no sign-ups."""
+
+    def label_from_instance(self, obj: Form) -> str:
+        return obj.name if obj.current_version_id else f"{obj.name} — not published"
+
+
 class LocationForm(forms.Form):
     name = forms.CharField(max_length=120)
     code = forms.SlugField(
@@ -26,7 +33,7 @@ class LocationForm(forms.Form):
         min_length=2, max_length=2, help_text="Two letters, e.g. FR. Phone numbers default to it."
     )
     time_zone = forms.ChoiceField(choices=_time_zone_choices)
-    form = forms.ModelChoiceField(
+    form = FormChoiceField(
         queryset=Form.objects.all(),
         required=False,
         empty_label="The brand form",

@@ -11,16 +11,22 @@ from customerinfo.core.portal import MANAGERS, PortalRequest, portal_page, role_
 from .. import selectors, services
 from ..forms import LocationEditForm, LocationForm, service_errors_to_form
 from ..models import Location
+from ..selectors.stores import brand_form, location_form_warning
 
 
 @role_required(MANAGERS, doing="manage stores")
 @require_GET
 def locations_list(request: PortalRequest) -> HttpResponse:
+    brand = brand_form()
+    rows = [
+        (location, location_form_warning(location=location, brand=brand))
+        for location in selectors.locations_list()
+    ]
     return portal_page(
         request,
         "signup/portal/locations_list.html",
         "stores",
-        {"locations": selectors.locations_list()},
+        {"rows": rows, "warned": [(location, why) for location, why in rows if why]},
     )
 
 
@@ -74,6 +80,10 @@ def location_edit(request: PortalRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"Store “{location.name}” saved.")
             return redirect("portal-locations")
+    warning = location_form_warning(location=location, brand=brand_form())
     return portal_page(
-        request, "signup/portal/location_form.html", "stores", {"form": store, "location": location}
+        request,
+        "signup/portal/location_form.html",
+        "stores",
+        {"form": store, "location": location, "form_warning": warning},
     )

@@ -93,17 +93,36 @@ def _device_row(device: Device, now: datetime) -> dict[str, Any]:
 @require_GET
 def devices_list(request: PortalRequest) -> HttpResponse:
     now = timezone.now()
+    # ?offline=1: only tablets that stopped checking in, the ones someone should go and look at.
+    offline_only = request.GET.get("offline") == "1"
     stores = [
         (location, [_device_row(device, now) for device in devices])
         for location, devices in selectors.devices_by_location()
     ]
+    rows = [row for _, store_rows in stores for row in store_rows]
+    counts = {
+        status: sum(1 for row in rows if row["status"] == status)
+        for status in ("online", "offline", "revoked")
+    }
+    shown = (
+        [
+            (location, [row for row in store_rows if row["status"] == "offline"])
+            for location, store_rows in stores
+        ]
+        if offline_only
+        else stores
+    )
     return portal_page(
         request,
         "signup/portal/devices_list.html",
         "tablets",
         {
-            "stores": stores,
-            "stranded": [row for _, rows in stores for row in rows if row["stranded"]],
+            "stores": [(location, store_rows) for location, store_rows in shown if store_rows]
+            if offline_only
+            else shown,
+            "offline_only": offline_only,
+            "counts": counts,
+            "stranded": [row for row in rows if row["stranded"]],
             "pending": selectors.pairing_codes_pending(now=now),
             "can_manage": request.user.role in MANAGERS,
         },

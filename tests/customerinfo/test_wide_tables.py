@@ -8,6 +8,8 @@ ROOT = Path(__file__).resolve().parents[2]
 #: Pages of the built-in fake Stripe and the CRM sink stand in for outside services under
 #: `make run`; they are not the product's pages.
 OUTSIDE = ("billing/stripe_fake/", "crm_sync/templates/crm_sync/demo_sink")
+#: Emails are read in mail clients, which neither run the portal's CSS nor scroll regions.
+EMAILS = re.compile(r"/templates/[^/]+/email/")
 _WRAPPER = re.compile(r'<div class="wide-table" tabindex="0" role="region" aria-label="[^"]+">\s*$')
 
 
@@ -15,7 +17,7 @@ def _templates() -> list[Path]:
     found = []
     for path in ROOT.glob("*/**/templates/**/*.html"):
         relative = path.relative_to(ROOT).as_posix()
-        if relative.startswith((".venv/", "node_modules/")) or relative.startswith(OUTSIDE):
+        if relative.startswith((".venv/", "node_modules/", *OUTSIDE)) or EMAILS.search(relative):
             continue
         found.append(path)
     return found
