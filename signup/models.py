@@ -346,3 +346,155 @@ class Export(models.Model):
 
     def __str__(self) -> str:
         return f"export {self.id} ({self.status})"
+
+
+class SignupDay(models.Model):
+    """Sign-ups of one store on one day (the store's own calendar day, by when the shopper
+    signed up), with its email and SMS opt-ins: what the portal's dashboard draws.
+
+    Kept by PostgreSQL triggers (migration 0008) in the same transaction as every insert,
+    delete and consent change, so no Python runs on the kiosk's path and every writer (the
+    kiosk's single statement, the ORM, the retention purge's raw batches) keeps it right. A
+    store's days are counted again when its time zone changes.
+    """
+
+    # No database foreign key: every row comes from sign-ups that already hold one, and the
+    # check would lock the store's row once more on every sign-up. No index of its own either:
+    # signup_day_once starts with it.
+    location = models.ForeignKey(
+        Location,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    day = models.DateField()
+    signups = models.IntegerField(default=0)
+    email_opt_ins = models.IntegerField(default=0)
+    sms_opt_ins = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["location", "day"], name="signup_day_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.location_id} {self.day}: {self.signups}"
+
+
+class Logo(models.Model):
+    """An uploaded logo image, kept in the logos storage and served from the retailer's host.
+
+    The name is random, so an address names no other upload, and the file never changes: a new
+    logo is a new row, and the tablets' browsers may keep the old one as long as they like.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    #: The file's name in the logos storage (``<schema>/<id>.<extension>``).
+    file_name = models.CharField(max_length=255)
+    #: Found from the file's first bytes, not from its name or the browser's word.
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField()
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"logo {self.id}"
+
+
+class ExportSchedule(models.TextChoices):
+    NONE = "", "No scheduled export"
+    DAILY = "daily", "Every morning, the day before"
+    WEEKLY = "weekly", "Every Monday, the week before"
+
+
+class NotificationPreference(models.Model):
+    """What one portal user wants by email. A user without a row has the defaults of their
+    role (``signup.selectors.notifications``): owners get the alerts and the digest."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    tablet_offline = models.BooleanField(default=False)
+    destination_paused = models.BooleanField(default=False)
+    weekly_digest = models.BooleanField(default=False)
+    export_schedule = models.CharField(
+        max_length=8, choices=ExportSchedule.choices, blank=True, default=""
+    )
+    #: The sign-up list's filters (``SignupFilters.as_json``, dates left out) the scheduled
+    #: export applies; empty: every sign-up of the period.
+    export_filters = models.JSONField(default=dict, blank=True)
+    #: Scheme and host the user saved this from: the base of the links mailed to them.
+    portal_origin = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"notifications of {self.user_id}"
+
+
+class AlertKind(models.TextChoices):
+    TABLET_OFFLINE = "tablet_offline", "Tablet offline with unsent sign-ups"
+    DESTINATION_PAUSED = "destination_paused", "CRM paused"
+
+
+class AlertEpisode(models.Model):
+    """One stretch of time a tablet or a CRM destination needed someone: mailed once when it
+    opens, closed when the condition is gone. A new episode needs a recovery first, so a
+    tablet offline for a day is one mail, not one every check."""
+
+    kind = models.CharField(max_length=20, choices=AlertKind.choices)
+    #: The tablet's or the destination's id (destinations belong to crm_sync, above this app).
+    subject_id = models.BigIntegerField()
+    subject_name = models.CharField(max_length=200)
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    recipients = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            # Two checks running at once cannot both open (and mail) the same episode.
+            models.UniqueConstraint(
+                fields=["kind", "subject_id"],
+                condition=models.Q(closed_at__isnull=True),
+                name="alert_episode_open_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.subject_name}"
+
+
+class PeriodicMailKind(models.TextChoices):
+    DIGEST = "digest", "Weekly digest"
+    DAILY_EXPORT = "daily_export", "Daily export"
+    WEEKLY_EXPORT = "weekly_export", "Weekly export"
+
+
+class PeriodicMail(models.Model):
+    """A digest or scheduled export made for one user and period: its unique key is what makes
+    a repeated beat run, or two workers, produce it once."""
+
+    kind = models.CharField(max_length=16, choices=PeriodicMailKind.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    #: The first day of the period covered, in the shop's time zone.
+    period_start = models.DateField()
+    export = models.ForeignKey(
+        Export, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "user", "period_start"], name="periodic_mail_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.period_start} for {self.user_id}"

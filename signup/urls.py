@@ -2,15 +2,28 @@
 
 from django.urls import path
 
-from .views import attention, exports, portal, signups, stores, tablets
+from .views import (
+    attention,
+    dashboard,
+    exports,
+    logos,
+    notifications,
+    portal,
+    signup_detail,
+    signups,
+    stores,
+    tablets,
+)
 
 urlpatterns = [
-    path("", portal.portal_home, name="portal-home"),
+    path("", dashboard.portal_home, name="portal-home"),
     path("forms/", portal.forms_list, name="portal-forms"),
     path("forms/new/", portal.form_create, name="portal-form-create"),
     path("forms/<int:pk>/", portal.form_edit, name="portal-form-edit"),
     path("forms/<int:pk>/preview/", portal.form_preview, name="portal-form-preview"),
     path("forms/<int:pk>/settings/", portal.form_settings, name="portal-form-settings"),
+    path("forms/<int:pk>/logo/", logos.form_logo_upload, name="portal-form-logo"),
+    path("logos/<uuid:pk>.<slug:extension>", logos.logo_file, name="logo-file"),
     path("stores/", stores.locations_list, name="portal-locations"),
     path("stores/new/", stores.location_create, name="portal-location-create"),
     path("stores/<int:pk>/", stores.location_edit, name="portal-location-edit"),
@@ -19,6 +32,7 @@ urlpatterns = [
     path("tablets/<int:pk>/revoke/", tablets.device_revoke, name="portal-device-revoke"),
     path("signups/", signups.submissions_list, name="portal-submissions"),
     path("signups/export.csv", signups.submissions_export, name="portal-submissions-export"),
+    path("signups/<uuid:pk>/", signup_detail.submission_detail, name="portal-submission-detail"),
     path("signups/exports/", exports.exports_list, name="portal-exports"),
     path("signups/exports/<uuid:pk>/", exports.export_detail, name="portal-export"),
     path(
@@ -63,6 +77,11 @@ urlpatterns = [
         name="portal-attention-rejected-discard",
     ),
     path("settings/", portal.settings_page, name="portal-settings"),
+    path(
+        "settings/notifications/",
+        notifications.notifications_page,
+        name="portal-notifications",
+    ),
     path("settings/shopper-export/", portal.shopper_export, name="portal-shopper-export"),
     path("settings/shopper-erase/", portal.shopper_erase, name="portal-shopper-erase"),
     path("audit/", portal.audit_log, name="portal-audit"),

@@ -1,11 +1,11 @@
-"""Portal pages of a retailer's host: home, forms, settings, audit (the team page is in
+"""Portal pages of a retailer's host: forms, settings, audit (the team page is in
 customerinfo.core.accounts).
 
 Plain server-rendered pages. The form builder's live preview is the tablet's own code run in the
 page (frontend/static/portal/form-preview.js), fed the unsaved draft by ``form_preview``. Every
 view says which roles may use it with ``role_required`` (the portal shell,
-``customerinfo.core.portal``). Stores, tablets, sign-ups and "Needs attention" have their own
-modules beside this one.
+``customerinfo.core.portal``). The home page (the dashboard), stores, tablets, sign-ups and
+"Needs attention" have their own modules beside this one.
 """
 
 import json
@@ -16,16 +16,13 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from customerinfo.core.accounts import selectors as account_selectors
 from customerinfo.core.accounts.models import Role
 from customerinfo.core.audit import audit_record, sha256
 from customerinfo.core.errors import ServiceError
 from customerinfo.core.models import AuditAction
 from customerinfo.core.portal import (
-    EVERYONE,
     MANAGERS,
     PAGE_SIZE,
     PortalRequest,
@@ -45,23 +42,8 @@ from ..forms import (
     builder_present,
     service_errors_to_form,
 )
+from ..forms.logos import LogoForm
 from ..models import Form
-
-# --- home --------------------------------------------------------------------------------------
-
-
-@role_required(EVERYONE, doing="see the portal")
-def portal_home(request: PortalRequest) -> HttpResponse:
-    return portal_page(
-        request,
-        "signup/portal/home.html",
-        "home",
-        {
-            "team_size": account_selectors.member_count_active(),
-            "summary": selectors.portal_summary(now=timezone.now()),
-        },
-    )
-
 
 # --- forms and the form builder ----------------------------------------------------------------
 
@@ -123,6 +105,7 @@ def _builder_page(
             "settings_form": FormSettingsForm(
                 initial={"name": form.name, "is_default": form.is_default}
             ),
+            "logo_form": LogoForm(),
         },
         status=status,
     )
