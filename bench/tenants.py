@@ -1,8 +1,10 @@
 """Tenant provisioning and fleet migration at 1,000 tenants.
 
-Creates a scratch database, provisions BENCH_TENANTS tenants (default 1,000) one by one as a
-sign-up would, then times ``manage.py migrate_tenants`` twice, as a deploy Job runs it: with
-nothing pending, and with one new trivial migration (an added column) for every tenant.
+Creates a scratch database (``<database>_bench``, beside DATABASE_URL's), provisions
+BENCH_TENANTS tenants (default 1,000) one by one as a sign-up would, then times ``manage.py
+migrate_tenants`` twice, as a deploy Job runs it: with nothing pending, and with one new trivial
+migration (an added column) for every tenant. The last line also gives the load average the
+second ran under: on a shared machine the figure means little without it.
 
 Run with ``make bench`` (embedded servers unless DATABASE_URL / REDIS_URL are set). The last line
 printed holds the figures as key=value pairs.
@@ -21,7 +23,6 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 TENANTS = int(os.environ.get("BENCH_TENANTS", "1000"))
-DATABASE = "customerinfo_bench"
 
 INITIAL_MIGRATION = """from django.db import migrations, models
 
@@ -52,17 +53,19 @@ class Migration(migrations.Migration):
 
 
 def scratch_database_url() -> str:
+    """``<database>_bench`` beside the configured database, so two people's runs never meet."""
     url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/customerinfo")
     parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{DATABASE}"))
+    return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}_bench"))
 
 
 def recreate_database(url: str) -> None:
     parts = urlsplit(url)
+    database = parts.path.lstrip("/")
     admin = urlunsplit(parts._replace(path="/postgres"))
     with psycopg.connect(admin.replace("postgres://", "postgresql://", 1), autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        c.execute(f'CREATE DATABASE "{DATABASE}"')
+        c.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        c.execute(f'CREATE DATABASE "{database}"')
 
 
 def migrate_tenants(environment: dict[str, str]) -> tuple[float, str]:
@@ -124,6 +127,8 @@ def main() -> None:
     print(f"migrate with nothing pending: {noop_seconds:.2f} s  {summary}", flush=True)
 
     (package / "0002_note.py").write_text(NEW_MIGRATION)
+    # The machine may be shared: the figure means little without the load it ran under.
+    load = os.getloadavg()[0]
     one_new_seconds, summary = migrate_tenants(environment)
     print(f"migrate with one new migration: {one_new_seconds:.2f} s  {summary}", flush=True)
 
@@ -134,7 +139,8 @@ def main() -> None:
     print(
         f"tenants={TENANTS} create_p50_s={create_p50:.3f} create_p95_s={create_p95:.3f} "
         f"migrate_noop_{TENANTS}_s={noop_seconds:.2f} "
-        f"migrate_one_new_{TENANTS}_s={one_new_seconds:.2f}"
+        f"migrate_one_new_{TENANTS}_s={one_new_seconds:.2f} "
+        f"load_1m={load:.2f} cores={os.cpu_count()}"
     )
 
 

@@ -11,6 +11,7 @@ identical, catalog entry for catalog entry, to a schema built by running the mig
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
@@ -61,7 +62,7 @@ def _tables(cursor: CursorWrapper, schema: str) -> list[_Table]:
 
 
 def _refuse_unsupported(cursor: CursorWrapper, schema: str) -> None:
-    """Views, functions, triggers and free sequences would need their own copy code; say so."""
+    """Views and free sequences would need their own copy code; say so."""
     cursor.execute(
         """
         SELECT 'relation ' || c.relname || ' of kind ' || c.relkind::text
@@ -72,13 +73,6 @@ def _refuse_unsupported(cursor: CursorWrapper, schema: str) -> None:
         JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = %(schema)s AND c.relkind = 'S' AND NOT EXISTS (
             SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'i')
-        UNION ALL
-        SELECT 'function ' || p.proname FROM pg_proc p
-        JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = %(schema)s
-        UNION ALL
-        SELECT 'trigger ' || t.tgname FROM pg_trigger t
-        JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = %(schema)s AND NOT t.tgisinternal
         """,
         {"schema": schema},
     )
@@ -133,6 +127,83 @@ def _index_statements(cursor: CursorWrapper, schema: str) -> list[str]:
     return statements
 
 
+def _routine_statements(cursor: CursorWrapper, schema: str) -> tuple[list[str], list[str]]:
+    """CREATE FUNCTION and CREATE TRIGGER statements (signup's daily counts are kept by
+    triggers). Function bodies name tables unqualified, so a copy works on its own schema."""
+    cursor.execute(
+        """
+        SELECT pg_get_functiondef(p.oid) FROM pg_proc p
+        JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = %s ORDER BY p.proname
+        """,
+        [schema],
+    )
+    # pg_get_functiondef always names the function's schema; point it at the new one.
+    functions = [
+        definition.replace(f" {quote(schema)}.", " ", 1).replace(f" {schema}.", " ", 1)
+        for (definition,) in cursor
+    ]
+    cursor.execute(
+        """
+        SELECT pg_get_triggerdef(t.oid) FROM pg_trigger t
+        JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = %s AND NOT t.tgisinternal ORDER BY t.tgname
+        """,
+        [schema],
+    )
+    # pg_get_triggerdef names the table with its schema too.
+    triggers = [
+        definition.replace(f" ON {quote(schema)}.", " ON ", 1).replace(f" ON {schema}.", " ON ", 1)
+        for (definition,) in cursor
+    ]
+    return functions, triggers
+
+
+def functions_pin_sql(schema: str) -> str:
+    """One statement pinning the search path of every function of ``schema`` to that schema.
+
+    Trigger functions (signup's daily counts) name their tables unqualified. Resolved through
+    the caller's search path, they would fail for a caller with no shop on it (a restore, a
+    schema-qualified statement) or, worse, count in another shop's tables when the connection's
+    path still names that shop. Pinned, they always work on their own schema's tables. A
+    function copied or renamed into another schema (a clone, a restore under a new name) keeps
+    the old pin, so every such path runs this again for the new schema.
+    """
+    literal = "'" + schema.replace("'", "''") + "'"
+    return f"""
+    DO $pin$
+    DECLARE routine regprocedure;
+    BEGIN
+        FOR routine IN
+            SELECT p.oid::regprocedure FROM pg_proc p
+            JOIN pg_namespace n ON n.oid = p.pronamespace
+            WHERE n.nspname = {literal} AND p.prokind = 'f'
+        LOOP
+            EXECUTE format('ALTER FUNCTION %s SET search_path = %I, public', routine, {literal});
+        END LOOP;
+    END $pin$;
+    """
+
+
+def functions_unpinned(cursor: CursorWrapper) -> list[tuple[str, str]]:
+    """(schema, function) of every function outside pg_catalog, information_schema and public
+    whose search path does not start with its own schema: what functions_pin_sql prevents."""
+    cursor.execute(
+        """
+        SELECT n.nspname, p.proname FROM pg_proc p
+        JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'public')
+          AND n.nspname NOT LIKE 'pg\\_%%'
+          AND NOT EXISTS (
+              SELECT 1 FROM unnest(coalesce(p.proconfig, '{}')) AS setting
+              WHERE setting = 'search_path=' || quote_ident(n.nspname) || ', public'
+          )
+        ORDER BY 1, 2
+        """
+    )
+    return [(schema, name) for schema, name in cursor.fetchall()]
+
+
 def schema_clone(*, source: str, target: str) -> None:
     """Creates ``target`` as a copy of ``source``: tables, keys, indexes and rows.
 
@@ -148,9 +219,13 @@ def schema_clone(*, source: str, target: str) -> None:
         tables = _tables(cursor, source)
         keys, foreign_keys = _constraint_statements(cursor, source)
         indexes = _index_statements(cursor, source)
+        functions, triggers = _routine_statements(cursor, source)
 
         cursor.execute(f"CREATE SCHEMA {quote(target)}")
         cursor.execute(f"SET LOCAL search_path TO {quote(target)}")
+        for statement in functions:
+            cursor.execute(statement)
+        cursor.execute(functions_pin_sql(target))
         for table in tables:
             source_table = f"{quote(source)}.{quote(table.name)}"
             cursor.execute(
@@ -171,7 +246,8 @@ def schema_clone(*, source: str, target: str) -> None:
                     "false)",
                     [f"{quote(target)}.{quote(table.name)}", column],
                 )
-        for statement in [*keys, *indexes, *foreign_keys]:
+        # Triggers last: the copied rows are already counted in the copied tables.
+        for statement in [*keys, *indexes, *foreign_keys, *triggers]:
             cursor.execute(statement)
     # The SET LOCAL above outlives this block when it ran inside an outer transaction; make
     # django-tenants set the connection's own search path again on the next cursor.
@@ -244,6 +320,74 @@ def schemas_behind(
             )
             current.update(row[0] for row in cursor)
     return [name for name in schema_names if name not in current]
+
+
+def applied_migrations(
+    *, schema_names: Sequence[str], chunk_size: int = 1000
+) -> dict[str, frozenset[MigrationKey]]:
+    """Every schema's applied migrations, read with one query per ``chunk_size`` schemas.
+
+    A schema without a django_migrations table maps to an empty set.
+    """
+    applied: dict[str, set[MigrationKey]] = {name: set() for name in schema_names}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relname = 'django_migrations' AND c.relkind = 'r' AND n.nspname = ANY(%s)
+            """,
+            [list(schema_names)],
+        )
+        with_table = {row[0] for row in cursor}
+        present = [name for name in schema_names if name in with_table]
+        for start in range(0, len(present), chunk_size):
+            chunk = present[start : start + chunk_size]
+            cursor.execute(
+                " UNION ALL ".join(
+                    f"SELECT %s::text, app, name FROM {quote(schema)}.django_migrations"
+                    for schema in chunk
+                ),
+                chunk,
+            )
+            for schema, app, name in cursor:
+                applied[schema].add((app, name))
+    return {name: frozenset(keys) for name, keys in applied.items()}
+
+
+def compose(sql: str, params: Sequence[Any]) -> str:
+    """``sql`` with its parameters merged in, as psycopg would send them."""
+    return str(connection.ops.compose_sql(sql, params))  # type: ignore[attr-defined]
+
+
+def record_applied_sql(*, schema_name: str, keys: Sequence[MigrationKey]) -> str:
+    """The INSERT that adds ``keys`` to the schema's django_migrations, as the recorder would."""
+    return compose(
+        f"INSERT INTO {quote(schema_name)}.django_migrations (app, name, applied) "
+        "SELECT app, name, now() FROM unnest(%s::text[], %s::text[]) AS m(app, name)",
+        [[app for app, _ in keys], [name for _, name in keys]],
+    )
+
+
+def schema_execute(*, schema_name: str, statements: Sequence[str]) -> None:
+    """Runs ``statements`` (parameters merged) in the schema, all or none, in one round trip.
+
+    PostgreSQL runs a query of several statements as one transaction; inside a caller's
+    transaction it becomes a savepoint. Unqualified names resolve as in ``migrate``: the schema,
+    then public.
+    """
+    search_path = f"{quote(schema_name)}, {quote(get_public_schema_name())}"
+    script = ";\n".join([f"SET LOCAL search_path TO {search_path}", *statements])
+    if connection.get_autocommit():
+        # SET LOCAL ends with the statement's own transaction: the connection's path is intact.
+        with connection.cursor() as cursor:
+            cursor.execute(script)
+        return
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(script)
+    finally:
+        # Here SET LOCAL outlives the savepoint; have django-tenants set the path again.
+        tenant_connection().search_path_set_schemas = None
 
 
 def schema_migrate(*, schema_name: str) -> str:

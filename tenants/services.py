@@ -1,28 +1,26 @@
 """Tenant lifecycle: create, provision (clone the template), and migrate every schema."""
 
 import logging
-import multiprocessing
 import re
 import time
-import traceback
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.db import connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_exists
 
 from customerinfo.core.accounts.models import Role, User
 from customerinfo.core.tenancy import tenant_connection, use_public_schema
 
-from . import schemas
+from . import fleet, schemas
 from .errors import TenantError
-from .models import Domain, SchemaMigration, SchemaMigrationState, Tenant, TenantStatus
+from .models import Domain, Tenant, TenantStatus
+from .selectors import hosts_changed
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +130,7 @@ def tenant_provision(*, tenant_id: int) -> Tenant:
         Tenant.objects.filter(pk=tenant_id, ready=False).update(
             status=TenantStatus.FAILED, provisioning_error=f"{type(error).__name__}: {error}"
         )
+        hosts_changed()
         logger.exception("tenant provisioning failed", extra={"tenant_id": tenant_id})
         raise
     logger.info("tenant provisioned", extra={"tenant": tenant.slug})
@@ -187,41 +186,22 @@ class MigrationReport:
     seconds: float = 0.0
 
 
-def _schema_migrate_recorded(schema_name: str, targets: list[list[str]]) -> tuple[str, str | None]:
-    """Migrates one schema and records the attempt; runs in a worker process.
+@contextmanager
+def _migration_lock_held_apart() -> Iterator[None]:
+    """``migration_lock`` on a connection of its own, which outlives the fork of the workers.
 
-    The worker writes its own state, so an interrupted run leaves an accurate record of which
-    schemas finished; returns (schema, error or None).
+    The workers must not share the parent's connections, so the parent closes them before it
+    forks: a lock taken on them would be released at that moment.
     """
-    use_public_schema()
-    SchemaMigration.objects.update_or_create(
-        schema_name=schema_name,
-        defaults={
-            "state": SchemaMigrationState.RUNNING,
-            "target": targets,
-            "error": "",
-            "started_at": timezone.now(),
-            "finished_at": None,
-        },
-    )
+    lock_connection = connections.create_connection(DEFAULT_DB_ALIAS)
     try:
-        output = schemas.schema_migrate(schema_name=schema_name)
-    except Exception as error:
-        SchemaMigration.objects.filter(schema_name=schema_name).update(
-            state=SchemaMigrationState.FAILED,
-            error=traceback.format_exc(),
-            finished_at=timezone.now(),
-        )
-        return schema_name, f"{type(error).__name__}: {error}"
-    SchemaMigration.objects.filter(schema_name=schema_name).update(
-        state=SchemaMigrationState.DONE, output=output[-10_000:], finished_at=timezone.now()
-    )
-    return schema_name, None
-
-
-def _worker_init() -> None:
-    # The parent closed its connections before forking; start clean in case it had not.
-    connections.close_all()
+        with lock_connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_KEY])
+        yield
+        with lock_connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK_KEY])
+    finally:
+        lock_connection.close()
 
 
 def tenants_migrate(
@@ -229,13 +209,14 @@ def tenants_migrate(
 ) -> MigrationReport:
     """Migrates public, then the template, then only the tenant schemas that are behind.
 
-    One query finds the schemas behind; they migrate ``workers`` at a time in separate processes.
-    Re-running after an interruption picks up exactly the schemas still behind.
+    One query finds the schemas behind; ``workers`` long-lived processes bring them up to date
+    (tenants/fleet.py). Re-running after an interruption picks up exactly the schemas still
+    behind.
     """
     started = time.monotonic()
     report = MigrationReport()
     use_public_schema()
-    with migration_lock():
+    with _migration_lock_held_apart():
         progress(schemas.schema_migrate(schema_name=get_public_schema_name()).strip())
         targets = schemas.tenant_migration_targets()
         template = settings.TENANT_TEMPLATE_SCHEMA
@@ -246,26 +227,17 @@ def tenants_migrate(
         report.checked = len(all_schemas)
         report.behind = schemas.schemas_behind(schema_names=all_schemas, targets=targets)
         progress(f"{len(report.behind)} of {len(all_schemas)} schemas are behind")
-        target_list = [list(target) for target in targets]
         if template in report.behind or not schema_exists(template):
             # New tenants are cloned from the template: bring it up to date before the others.
-            name, error = _schema_migrate_recorded(template, target_list)
+            name, error = fleet.schema_migrate_recorded(template, [list(t) for t in targets])
             _record(report, name, error, progress)
-        rest = [name for name in report.behind if name != template]
-        if workers <= 1 or len(rest) <= 1:
-            for name in rest:
-                _record(report, *_schema_migrate_recorded(name, target_list), progress)
-        else:
-            connections.close_all()
-            context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(
-                max_workers=workers, mp_context=context, initializer=_worker_init
-            ) as pool:
-                futures = [
-                    pool.submit(_schema_migrate_recorded, name, target_list) for name in rest
-                ]
-                for future in as_completed(futures):
-                    _record(report, *future.result(), progress)
+        fleet.schemas_update(
+            schema_names=[name for name in report.behind if name != template],
+            targets=targets,
+            workers=workers,
+            report=lambda outcome: _record(report, *outcome, progress),
+        )
+        use_public_schema()
     report.seconds = time.monotonic() - started
     return report
 

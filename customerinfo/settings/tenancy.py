@@ -1,5 +1,7 @@
 """django-tenants: which apps live in the public schema and which in every tenant's schema."""
 
+import os
+
 from .environment import env
 
 SHARED_APPS = [
@@ -56,10 +58,16 @@ BASE_DOMAIN: str = env.str("BASE_DOMAIN", default="localhost")
 #: The schema every new tenant is cloned from (kept migrated by ``migrate_tenants``).
 TENANT_TEMPLATE_SCHEMA: str = env.str("TENANT_TEMPLATE_SCHEMA", default="tenant_template")
 
-#: Set the search path only when the schema changes, not before every query: each request
-#: switches schema once, so this saves a round trip per query. Code that changes the search path
-#: itself (tenants.schemas.schema_clone) tells django-tenants to set it again.
+#: Set the search path only when the schema changes, and only before an ORM query: each request
+#: switches schema once, so this saves a round trip per query, and the kiosk's sign-up, which
+#: names its schema (customerinfo.core.db), sends none at all. Code that changes the search path
+#: itself (tenants.schemas.schema_clone, the sign-up inside a transaction) tells django-tenants to
+#: set it again.
 TENANT_LIMIT_SET_CALLS = True
 
-#: How many schemas ``migrate_tenants`` migrates at once.
-TENANT_MIGRATION_WORKERS: int = env.int("TENANT_MIGRATION_WORKERS", default=2)
+#: How many worker processes ``migrate_tenants`` runs, each migrating schema after schema. The
+#: default follows the cores this process may use, 2 to 4: a container sees all of its node's
+#: cores, and more workers than that would mostly wait on PostgreSQL and hold its connections.
+TENANT_MIGRATION_WORKERS: int = env.int(
+    "TENANT_MIGRATION_WORKERS", default=min(4, max(2, len(os.sched_getaffinity(0))))
+)

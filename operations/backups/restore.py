@@ -105,6 +105,8 @@ def _renamed_dump(path: Path, *, schema: str, new_schema: str, work_dir: Path) -
                     sql.Identifier(schema), sql.Identifier(new_schema)
                 )
             )
+            # The functions moved with the schema but still name the old one as their path.
+            connection.execute(tenant_schemas.functions_pin_sql(new_schema).encode())
         renamed = work_dir / f"{new_schema}.dump"
         run_tool(
             tools_folder(server_major(scratch)),

@@ -28,6 +28,17 @@ CATALOG_QUERIES = {
         SELECT i.relname, regexp_replace(pg_get_indexdef(i.oid), ' ON \\S+\\.', ' ON ')
         FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
         JOIN pg_namespace n ON n.oid = i.relnamespace WHERE n.nspname = %s ORDER BY 1""",
+    # A function's pinned search path names its schema: compared with the name taken out.
+    "functions": """
+        SELECT p.proname, pg_get_function_identity_arguments(p.oid), md5(p.prosrc),
+               replace(array_to_string(p.proconfig, ';'), n.nspname, '-')
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = %s ORDER BY 1, 2""",
+    "triggers": """
+        SELECT c.relname, t.tgname, p.proname FROM pg_trigger t
+        JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_proc p ON p.oid = t.tgfoid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = %s AND NOT t.tgisinternal ORDER BY 1, 2""",
     "migrations": "SELECT app, name FROM {schema}.django_migrations ORDER BY 1, 2",
     "content_types": "SELECT id, app_label, model FROM {schema}.django_content_type ORDER BY 1",
     "permissions": "SELECT id, codename, content_type_id FROM {schema}.auth_permission ORDER BY 1",
@@ -62,6 +73,54 @@ def test_clone_matches_a_migrated_schema() -> None:
     assert cloned["columns"], "the clone has no tables"
     for part in CATALOG_QUERIES:
         assert cloned[part] == migrated[part], part
+
+
+def test_every_function_of_every_schema_is_pinned_to_its_own_schema(
+    alice_tenant: Tenant,
+) -> None:
+    """Migrated, cloned from the template, or a shop's: a trigger resolves its tables in its own
+    schema whatever the caller's search path is (tenants.schemas.functions_pin_sql)."""
+    schemas.schema_migrate(schema_name="t_migrated")
+    schemas.schema_clone(source=settings.TENANT_TEMPLATE_SCHEMA, target="t_cloned")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname IN ('t_migrated', 't_cloned', %s)",
+            [alice_tenant.schema_name],
+        )
+        (found,) = cursor.fetchone()
+        assert found >= 3 * 7  # signup's daily counts: seven functions in each
+        assert schemas.functions_unpinned(cursor) == []
+
+
+def test_a_trigger_counts_in_its_own_schema_when_the_path_names_another() -> None:
+    schemas.schema_clone(source=settings.TENANT_TEMPLATE_SCHEMA, target="t_one")
+    schemas.schema_clone(source=settings.TENANT_TEMPLATE_SCHEMA, target="t_two")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO t_one.signup_location (name, code, country, time_zone, overrides, "
+            "language, is_active, created_at) "
+            "VALUES ('Till', 'till', 'FR', 'Europe/Paris', '{}', '', true, now()) RETURNING id"
+        )
+        (store,) = cursor.fetchone()
+        for schema in ("t_one", "t_two"):
+            cursor.execute(
+                f"INSERT INTO {schema}.signup_signupday (location_id, day, signups, "
+                "email_opt_ins, sms_opt_ins) VALUES (%s, '2026-01-05', 9, 9, 9)",
+                [store],
+            )
+        # Recounting a store with no sign-ups empties its days: in t_one, the function's own
+        # schema, and not in t_two, which the caller's path names.
+        cursor.execute("SET LOCAL search_path TO t_two")
+        cursor.execute("SELECT t_one.signup_day_recount(%s)", [store])
+        cursor.execute("SELECT count(*) FROM t_one.signup_signupday")
+        assert cursor.fetchone() == (0,)
+        cursor.execute("SELECT count(*) FROM t_two.signup_signupday")
+        assert cursor.fetchone() == (1,)
+        # With no shop on the path at all (a restore's session), it still finds its tables.
+        cursor.execute("SET LOCAL search_path TO pg_catalog")
+        cursor.execute("SELECT t_one.signup_day_recount(%s)", [store])
+    tenant_connection().search_path_set_schemas = None
 
 
 def test_clone_continues_identity_sequences_after_copied_rows() -> None:

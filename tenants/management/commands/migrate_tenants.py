@@ -10,8 +10,9 @@ from tenants.services import tenants_migrate
 
 class Command(BaseCommand):
     help = (
-        "Migrates the public schema, then finds with one query which tenant schemas are behind "
-        "and migrates only those, in parallel. Safe to re-run after an interruption."
+        "Migrates the public schema and the template, then finds with one query which tenant "
+        "schemas are behind and brings only those up to date in worker processes, each schema "
+        "in one transaction. Safe to re-run after an interruption: it continues with the rest."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -19,7 +20,7 @@ class Command(BaseCommand):
             "--workers",
             type=int,
             default=settings.TENANT_MIGRATION_WORKERS,
-            help="How many schemas to migrate at once (default: TENANT_MIGRATION_WORKERS).",
+            help="How many worker processes migrate schemas (default: TENANT_MIGRATION_WORKERS).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
