@@ -7,6 +7,8 @@
 --   BENCH_FORM_VERSION  id of the published FormVersion
 --   BENCH_SALT        8 hex digits, different for every wrk run, so ids never repeat
 --   BENCH_MAX_BAD     allowed share of non-201 answers (default 0.01)
+--   BENCH_SPREAD      if set, a count of tenants: each request goes to one drawn at random,
+--                     host <BENCH_HOST_PREFIX><i>.localhost with token <BENCH_TOKEN_PREFIX><i>
 --
 -- Every request carries a new v4-looking UUID (salt, thread number, counter, random bits), so
 -- each one is a new sign-up answered 201; a repeated id would be answered 200 (duplicate).
@@ -19,6 +21,9 @@ local token = os.getenv("BENCH_TOKEN") or ""
 local form_version = tonumber(os.getenv("BENCH_FORM_VERSION") or "0")
 local salt = os.getenv("BENCH_SALT") or "00000000"
 local max_bad = tonumber(os.getenv("BENCH_MAX_BAD") or "0.01")
+local spread = tonumber(os.getenv("BENCH_SPREAD") or "0")
+local host_prefix = os.getenv("BENCH_HOST_PREFIX") or "spread"
+local token_prefix = os.getenv("BENCH_TOKEN_PREFIX") or ""
 
 wrk.method = "POST"
 wrk.path = "/api/kiosk/submissions"
@@ -69,6 +74,14 @@ function request()
       .. '"consents":{"email":true}}',
     uuid4(), form_version, now, tid, counter
   )
+  if spread > 0 then
+    local shop = math.random(0, spread - 1)
+    local headers = {}
+    for name, value in pairs(wrk.headers) do headers[name] = value end
+    headers["Host"] = host_prefix .. shop .. ".localhost:" .. port
+    headers["Authorization"] = "Device " .. token_prefix .. shop
+    return wrk.format(nil, nil, headers, body)
+  end
   return wrk.format(nil, nil, nil, body)
 end
 

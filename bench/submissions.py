@@ -1,35 +1,52 @@
-"""Kiosk sign-up throughput against the bare Django baseline, and the kiosk's first-load weight.
+"""Kiosk sign-up throughput against the bare Django baseline, over one shop, 1,000 shops and a
+shop with a CRM destination; and the kiosk's first-load weight.
 
 In one run:
 
 1. recreates the scratch database ``customerinfo_bench_submissions``, migrates it
    (``manage.py migrate_tenants``), and makes a tenant ``bench`` with one store, the default form
-   published and one paired tablet;
+   published and one paired tablet; for the ``tenants`` phase, ``BENCH_TENANTS`` (1,000) more
+   tenants, each with its own host, schema, store, form and tablet
+   (``bench/submissions_tenants.py``); for the ``destination`` phase a tenant ``benchcrm`` like
+   ``bench`` whose shop has an enabled webhook destination pointed at the project's own demo
+   CRM sink, a Celery worker (``--concurrency 2``) delivering to it and Celery beat (the
+   relay that hands the worker new deliveries);
 2. serves the project (``gunicorn customerinfo.wsgi -w 4``, DEBUG off) and the bare baseline
    (``/work/shared/bench/baseline``: ``gunicorn bareapp -w 4`` on its own database);
-3. loads each in turn with ``wrk -t2 -c16 -d15s --latency`` after a few seconds of warm-up: the
-   project through ``bench/submissions.lua`` (POST /api/kiosk/submissions, a new sign-up every
-   request, failing if more than 1 % are not 201), the baseline through its ``post.lua``; three
-   rounds (``BENCH_ROUNDS``), alternating which server goes first; every figure is the median
-   over the rounds, the ratio the median of each round's ratio;
+3. loads each phase and the baseline in turn with ``wrk -t2 -c16 -d15s --latency`` after a
+   warm-up: the project through ``bench/submissions.lua`` (POST /api/kiosk/submissions, a new
+   sign-up every request, failing if more than 1 % are not 201; in the ``tenants`` phase each
+   request goes to a tenant drawn at random, with its host and its tablet's token), the
+   baseline through its ``post.lua``; three rounds (``BENCH_ROUNDS``), alternating the order;
+   every figure is the median over the rounds, each ratio the median of each round's ratio
+   (phase over baseline in the same round). After each ``destination`` run the worker is given
+   up to 30 s to deliver what the run stored, so its work does not fall on the next run;
 4. while each run lasts, reads from /proc the CPU time the server's gunicorn processes and its
    PostgreSQL backends spend (``bench/submissions_cpu.py``): ``cpu_ratio`` is the baseline's CPU
-   per request over the project's. It does not move with other work on the machine the way
+   per request over the single shop's. It does not move with other work on the machine the way
    requests per second do, so it tells what the ratio is on a quiet machine;
-5. weighs the kiosk's first load: GET /kiosk/ with ``Accept-Encoding: gzip, br`` and every
+5. after the ``tenants`` phase, reads the memory of each of the project's PostgreSQL backends
+   (``RssAnon`` in /proc/<pid>/status: the backend's own memory, not the shared buffers);
+6. weighs the kiosk's first load: GET /kiosk/ with ``Accept-Encoding: gzip, br`` and every
    same-origin script, stylesheet, manifest and ES module it pulls in; bytes as sent on the wire
    (compressed bodies plus response headers, the headers counted from the parsed response, so
    approximately), in kB of 1,000 bytes;
-6. stops both servers, drops both databases, and prints as its last line::
+7. stops the servers, the worker and beat, drops both databases, and prints as its last line::
 
-    ratio=0.74 project_rps=1206 baseline_rps=1622 project_p99_ms=17.5 kiosk_first_load_kb=86.1 \
-    cpu_ratio=0.72 rounds=3
+    ratio=0.74 ratio_1000_tenants=0.72 ratio_with_destination=0.71 project_p99_ms=17.5 \
+    p99_1000_tenants_ms=21.0 kiosk_first_load_kb=86.1 p99_with_destination_ms=20.1 \
+    project_rps=1206 baseline_rps=1622 cpu_ratio=0.72 backend_rss_mb_max=40.1 rounds=3
 
 Run with ``uv run python bench/submissions.py`` (PostgreSQL on 127.0.0.1:5432 as ``postgres``,
-Redis on 127.0.0.1:6379). Environment knobs, for trying things out only: ``BENCH_DURATION``
-(default ``15s``), ``BENCH_WARMUP`` (``3s``), ``BENCH_KIOSK_RATE_LIMIT`` (``1000000/s``),
-``BENCH_BASELINE_DIR``, ``BENCH_BASELINE_DB`` (``bench``), ``DATABASE_URL`` (server and user of
-the scratch database; its name is replaced).
+Redis on 127.0.0.1:6379). Environment knobs: ``BENCH_PHASES`` (``single,tenants,destination``;
+any subset, a phase left out prints ``nan``), ``BENCH_TENANTS`` (``1000``), ``BENCH_DURATION``
+(default ``15s``), ``BENCH_WARMUP`` (``3s``; the ``tenants`` phase warms up
+``BENCH_TENANTS_WARMUP``, ``30s``: the first sign-up of a shop on a worker reads its tablet and
+form and plans its statement, and a long-running process has met its shops long ago; each
+worker meets a given shop once per ~4,000 requests of the pod, so on a busy machine the rounds
+still include first meetings), ``BENCH_KIOSK_RATE_LIMIT`` (``1000000/s``), ``BENCH_BASELINE_DIR``,
+``BENCH_BASELINE_DB`` (``bench``), ``DATABASE_URL`` (server and user of the scratch database; its
+name is replaced), ``REDIS_URL`` (the project's and the worker's Redis).
 
 Why the rate limit is ``1000000/s``: one benchmark tablet sends ~1,000 sign-ups a second, where a
 real one stays under ``KIOSK_RATE_LIMIT`` (120/min); the limit is raised so every request is a
@@ -38,14 +55,16 @@ added to the shared Redis counter every 50 requests (a twentieth of the limit, a
 
 What a project request does, so the figure can be read: gunicorn sync workers (as the Dockerfile
 and the Helm chart run them; only the worker count differs, 4 here like the baseline), host
-routing from a per-process cache, the kiosk fast path (``signup.submit_fast``),
+routing from the per-process host map, the kiosk fast path (``signup.submit_fast``),
 the tablet and its count from the process's memory (``signup.devices``), one prepared INSERT
-statement (sign-up and consents, checking the tablet is still paired; the shop has no CRM
-destination, so the statement without the outbox) in autocommit. A tablet the process does not
-remember (its first request, then every ``DEVICE_CACHE_SECONDS``) is also read from PostgreSQL.
+statement naming the tenant's schema (sign-up and consents, checking the tablet is still paired;
+without a CRM destination, the statement without the outbox), no ``SET search_path``, in
+autocommit. A tablet the process does not remember (its first request, then every
+``DEVICE_CACHE_SECONDS``) is also read from PostgreSQL.
 
-Beside this script: bench/submissions_servers.py (gunicorn, wrk and reading its output) and
-bench/submissions_weight.py (the first-load weighing).
+Beside this script: bench/submissions_servers.py (gunicorn, wrk and reading its output),
+bench/submissions_tenants.py (the many shops, the destination) and bench/submissions_weight.py
+(the first-load weighing).
 """
 
 import functools
@@ -67,6 +86,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.submissions_cpu import process_tree  # noqa: E402 - needs ROOT on the path
+from bench.submissions_report import report  # noqa: E402
 from bench.submissions_servers import (  # noqa: E402 - needs ROOT on the path, just above
     MAX_BAD_SHARE,
     BenchError,
@@ -74,6 +94,16 @@ from bench.submissions_servers import (  # noqa: E402 - needs ROOT on the path, 
     Server,
     load_measure,
     warm_up,
+)
+from bench.submissions_tenants import (  # noqa: E402
+    DESTINATION_SLUG,
+    Spread,
+    backend_memory,
+    destination_shop_make,
+    outbox_drain,
+    spread_tenants_make,
+    worker_stop,
+    workers_start,
 )
 from bench.submissions_weight import kiosk_first_load, service_worker_extra  # noqa: E402
 
@@ -84,8 +114,10 @@ TENANT_SLUG = "bench"
 RATE_LIMIT = os.environ.get("BENCH_KIOSK_RATE_LIMIT", "1000000/s")
 #: Measured runs of each server, alternated (project, baseline, baseline, project, ...).
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-
-TARGET_RATIO, TARGET_P99_MS, TARGET_KIOSK_KB = 0.7, 50.0, 150.0
+PHASES = ("single", "tenants", "destination")
+SELECTED = [p.strip() for p in os.environ.get("BENCH_PHASES", ",".join(PHASES)).split(",") if p]
+TENANTS = int(os.environ.get("BENCH_TENANTS", "1000"))
+TENANTS_WARMUP = os.environ.get("BENCH_TENANTS_WARMUP", "30s")
 
 
 # --- databases ---------------------------------------------------------------------------------
@@ -124,12 +156,6 @@ def server_processes(
     }
 
 
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
 # --- the project's data ------------------------------------------------------------------------
 
 
@@ -137,6 +163,13 @@ def median(values: list[float]) -> float:
 class Kiosk:
     token: str
     form_version: int
+
+
+@dataclass(frozen=True)
+class Shops:
+    single: Kiosk
+    spread: Spread | None
+    destination: Kiosk | None
 
 
 def project_environment(cache_prefix: str) -> dict[str, str]:
@@ -154,30 +187,17 @@ def project_environment(cache_prefix: str) -> dict[str, str]:
     }
 
 
-def project_prepare(environment: dict[str, str]) -> Kiosk:
-    database_recreate(DATABASE)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate_tenants"],
-        cwd=ROOT,
-        env=environment,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    os.environ.update(environment)
-    import django
-
-    django.setup()
-    from django.db import connections
+def kiosk_shop_make(slug: str) -> Kiosk:
+    """A ready tenant with one store, the default form published and one paired tablet."""
     from django_tenants.utils import tenant_context
 
     from signup import services
     from tenants.services import tenant_create
 
     tenant = tenant_create(
-        name="Bench retailer",
-        slug=TENANT_SLUG,
-        owner_email="owner@bench.example",
+        name=f"Bench retailer {slug}",
+        slug=slug,
+        owner_email=f"owner@{slug}.example",
         provision_now=True,
     )
     with tenant_context(tenant):
@@ -194,8 +214,37 @@ def project_prepare(environment: dict[str, str]) -> Kiosk:
             actor=None, location=location, device_name="bench"
         )
         _device, token = services.device_pair(code=code)
-    connections.close_all()
     return Kiosk(token=token, form_version=version.pk)
+
+
+def project_prepare(environment: dict[str, str], port: int) -> Shops:
+    database_recreate(DATABASE)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate_tenants"],
+        cwd=ROOT,
+        env=environment,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    os.environ.update(environment)
+    import django
+
+    django.setup()
+    from django.db import connections
+
+    single = kiosk_shop_make(TENANT_SLUG)
+    spread = destination = None
+    if "tenants" in SELECTED:
+        print(f"making {TENANTS} more tenants", flush=True)
+        spread = spread_tenants_make(
+            count=TENANTS, source_slug=TENANT_SLUG, form_version=single.form_version
+        )
+    if "destination" in SELECTED:
+        destination = kiosk_shop_make(DESTINATION_SLUG)
+        destination_shop_make(port=port)
+    connections.close_all()
+    return Shops(single=single, spread=spread, destination=destination)
 
 
 def baseline_directory() -> Path:
@@ -248,6 +297,7 @@ class Target:
     url: str
     script: Path
     environment: dict[str, str]
+    warmup: str | None = None
 
 
 def kiosk_weigh(port: int) -> float:
@@ -270,15 +320,23 @@ def kiosk_weigh(port: int) -> float:
     return kiosk_kb
 
 
-def measure_rounds(targets: dict[str, Target]) -> dict[str, list[Load]]:
-    """ROUNDS measured runs of each target after one warm-up each, alternating the order."""
+def measure_rounds(targets: dict[str, Target]) -> tuple[dict[str, list[Load]], list[float]]:
+    """ROUNDS measured runs of each target after one warm-up each, alternating the order;
+    and the backends' memory after the many-tenant runs."""
     for name, target in targets.items():
-        warm_up(name=name, url=target.url, script=target.script, environment=target.environment)
+        warm_up(
+            name=name,
+            url=target.url,
+            script=target.script,
+            environment=target.environment,
+            duration=target.warmup,
+        )
     measured: dict[str, list[Load]] = {name: [] for name in targets}
+    memory: list[float] = []
     with _admin_connect() as admin:
         for number in range(ROUNDS):
             # Alternate which goes first, so a machine slowly getting busier or quieter favours
-            # neither side.
+            # no phase.
             order = list(targets) if number % 2 == 0 else list(reversed(targets))
             for name in order:
                 target = targets[name]
@@ -293,95 +351,99 @@ def measure_rounds(targets: dict[str, Target]) -> dict[str, list[Load]]:
                         ),
                     )
                 )
-    return measured
-
-
-def report(measured: dict[str, list[Load]], kiosk_kb: float) -> None:
-    """The per-round figures, the targets, and the last line of medians."""
-    # Each round's two runs are a minute apart at most: the ratio is taken per round, then the
-    # median, so one disturbed run moves the figure less than a ratio of averages would.
-    pairs = list(zip(measured["project"], measured["baseline"], strict=True))
-    ratios = [ours.requests_per_second / bare.requests_per_second for ours, bare in pairs]
-    cpu_ratios = [bare.cpu_ms_per_request / ours.cpu_ms_per_request for ours, bare in pairs]
-    rounds = zip(ratios, cpu_ratios, strict=True)
-    print("rounds: " + " ".join(f"{r:.2f}(cpu {c:.2f})" for r, c in rounds))
-    ratio = median(ratios)
-    project_rps = median([load.requests_per_second for load in measured["project"]])
-    baseline_rps = median([load.requests_per_second for load in measured["baseline"]])
-    project_p99 = median([load.p99_ms for load in measured["project"]])
-    baseline_p99 = median([load.p99_ms for load in measured["baseline"]])
-    checks = {
-        f"ratio>={TARGET_RATIO}": ratio >= TARGET_RATIO,
-        f"p99<{TARGET_P99_MS:.0f}ms": project_p99 < TARGET_P99_MS,
-        f"kiosk<={TARGET_KIOSK_KB:.0f}kB": (not math.isnan(kiosk_kb))
-        and kiosk_kb <= TARGET_KIOSK_KB,
-    }
-    print(
-        "targets: " + " ".join(f"{k}:{'ok' if ok else 'MISSED'}" for k, ok in checks.items()),
-        f"(baseline p99 {baseline_p99:.1f} ms)",
-    )
-    print(
-        f"ratio={ratio:.2f} project_rps={project_rps:.0f} baseline_rps={baseline_rps:.0f} "
-        f"project_p99_ms={project_p99:.1f} kiosk_first_load_kb={kiosk_kb:.1f} "
-        f"cpu_ratio={median(cpu_ratios):.2f} rounds={ROUNDS}"
-    )
+                if name == "destination":
+                    outbox_drain(database_url(DATABASE))
+                if name == "tenants":
+                    memory = backend_memory(admin, DATABASE)
+    return measured, memory
 
 
 # --- main --------------------------------------------------------------------------------------
+
+
+def targets_make(
+    project: Server, baseline: Server, baseline_dir: Path, shops: Shops
+) -> dict[str, Target]:
+    url = f"http://127.0.0.1:{project.port}/api/kiosk/submissions"
+    lua_env = {
+        **os.environ,
+        "BENCH_PORT": str(project.port),
+        "BENCH_HOST": f"{TENANT_SLUG}.localhost",
+        "BENCH_TOKEN": shops.single.token,
+        "BENCH_FORM_VERSION": str(shops.single.form_version),
+        "BENCH_MAX_BAD": str(MAX_BAD_SHARE),
+    }
+    targets: dict[str, Target] = {}
+    if "single" in SELECTED:
+        targets["project"] = Target(project, DATABASE, url, LUA_SCRIPT, lua_env)
+    if shops.spread is not None:
+        spread_env = {
+            **lua_env,
+            "BENCH_SPREAD": str(shops.spread.count),
+            "BENCH_HOST_PREFIX": shops.spread.host_prefix,
+            "BENCH_TOKEN_PREFIX": shops.spread.token_prefix,
+        }
+        targets["tenants"] = Target(
+            project, DATABASE, url, LUA_SCRIPT, spread_env, warmup=TENANTS_WARMUP
+        )
+    if shops.destination is not None:
+        destination_env = {
+            **lua_env,
+            "BENCH_HOST": f"{DESTINATION_SLUG}.localhost",
+            "BENCH_TOKEN": shops.destination.token,
+            "BENCH_FORM_VERSION": str(shops.destination.form_version),
+        }
+        targets["destination"] = Target(project, DATABASE, url, LUA_SCRIPT, destination_env)
+    baseline_url = f"http://127.0.0.1:{baseline.port}/signup"
+    baseline_script = baseline_dir / "post.lua"
+    targets["baseline"] = Target(
+        baseline, BASELINE_DATABASE, baseline_url, baseline_script, dict(os.environ)
+    )
+    return targets
 
 
 def main() -> int:
     if not LUA_SCRIPT.is_file():
         print(f"FAILED: {LUA_SCRIPT} is missing", file=sys.stderr)
         return 1
+    unknown = set(SELECTED) - set(PHASES)
+    if unknown or not SELECTED:
+        print(f"FAILED: BENCH_PHASES takes some of {','.join(PHASES)}", file=sys.stderr)
+        return 1
     salt = secrets.token_hex(4)
     project_env = project_environment(cache_prefix=f"bench-submissions-{salt}")
     baseline_dir = baseline_directory()
     baseline_env = baseline_environment()
+    project = Server("project", "customerinfo.wsgi:application", ROOT, project_env, "/healthz")
+    baseline = Server("baseline", "bareapp:application", baseline_dir, baseline_env, "/hello")
     servers: list[Server] = []
+    workers: list[subprocess.Popen[bytes]] = []
     try:
-        print(f"preparing {DATABASE} (migrate_tenants, tenant, store, form, tablet)", flush=True)
-        kiosk = project_prepare(project_env)
+        print(
+            f"preparing {DATABASE} (migrate_tenants, tenants, stores, forms, tablets)", flush=True
+        )
+        shops = project_prepare(project_env, project.port)
         print(f"preparing the baseline's database {BASELINE_DATABASE!r}", flush=True)
         baseline_prepare(baseline_dir, baseline_env)
 
-        project = Server("project", "customerinfo.wsgi:application", ROOT, project_env, "/healthz")
-        baseline = Server("baseline", "bareapp:application", baseline_dir, baseline_env, "/hello")
         servers += [project, baseline]
         for server in servers:
             server.start()
         for server in servers:
             server.wait_ready()
+        if shops.destination is not None:
+            workers = workers_start(project_env)
         print(f"project on :{project.port}, baseline on :{baseline.port}", flush=True)
 
         kiosk_kb = kiosk_weigh(project.port)
-        lua_env = {
-            **os.environ,
-            "BENCH_PORT": str(project.port),
-            "BENCH_HOST": f"{TENANT_SLUG}.localhost",
-            "BENCH_TOKEN": kiosk.token,
-            "BENCH_FORM_VERSION": str(kiosk.form_version),
-            "BENCH_MAX_BAD": str(MAX_BAD_SHARE),
-        }
-        project_url = f"http://127.0.0.1:{project.port}/api/kiosk/submissions"
-        baseline_url = f"http://127.0.0.1:{baseline.port}/signup"
-        measured = measure_rounds(
-            {
-                "project": Target(project, DATABASE, project_url, LUA_SCRIPT, lua_env),
-                "baseline": Target(
-                    baseline,
-                    BASELINE_DATABASE,
-                    baseline_url,
-                    baseline_dir / "post.lua",
-                    dict(os.environ),
-                ),
-            }
-        )
+        measured, memory = measure_rounds(targets_make(project, baseline, baseline_dir, shops))
     except (BenchError, subprocess.CalledProcessError) as error:
         detail = getattr(error, "stderr", "") or ""
         print(f"FAILED: {error}\n{detail}", file=sys.stderr, flush=True)
         return 1
     finally:
+        for process in workers:
+            worker_stop(process)
         for server in servers:
             server.stop()
         if "django" in sys.modules:
@@ -391,7 +453,7 @@ def main() -> int:
         for name in (DATABASE, BASELINE_DATABASE):
             database_drop(name)
 
-    report(measured, kiosk_kb)
+    report(measured, kiosk_kb, memory, tenants=TENANTS, rounds=ROUNDS)
     return 0
 
 

@@ -160,13 +160,15 @@ def wrk_run(
     return Load(load.requests_per_second, load.p99_ms, output, int(total.group(1)) if total else 0)
 
 
-def warm_up(*, name: str, url: str, script: Path, environment: dict[str, str]) -> None:
-    print(f"--- {name}: warm-up {WARMUP}", flush=True)
+def warm_up(
+    *, name: str, url: str, script: Path, environment: dict[str, str], duration: str | None = None
+) -> None:
+    print(f"--- {name}: warm-up {duration or WARMUP}", flush=True)
     wrk_run(
         name=name,
         url=url,
         script=script,
-        duration=WARMUP,
+        duration=duration or WARMUP,
         environment={**environment, "BENCH_SALT": secrets.token_hex(4)},
     )
 

@@ -16,7 +16,9 @@ cost the request more than anything it does besides storing the row, so:
   first and reads the shared count back, so a refusal is always decided on the shared count.
   A tablet can therefore exceed its limit by at most one step per web process before it is
   refused (default 120/min: by 6 per process), and a tablet at a normal pace (a sign-up every
-  few seconds) never costs a Redis call at all.
+  few seconds) never costs a Redis call at all. The process keeps a window for at most
+  ``MAX_ENTRIES`` tablets; the one used longest ago is dropped first, and its unsent requests
+  are added to Redis as it goes (``_window_evicted``), so an eviction never resets a count.
 
 Both are keyed by the tenant row's id: a token of tenant A presented on tenant B's host is looked
 up in B's schema, and refused.
@@ -29,6 +31,7 @@ from functools import lru_cache
 import redis
 from django.db import connection
 
+from customerinfo.core.caches import BoundedCache
 from customerinfo.core.redis import redis_client, redis_key
 from customerinfo.core.tenancy import current_tenant_id
 
@@ -36,8 +39,9 @@ from .models import Device, Location
 
 #: How long a process remembers a tablet. Only memory hygiene: every sign-up re-checks it.
 DEVICE_CACHE_SECONDS = 300
-#: Tablets and counters a process keeps at most; past this it starts afresh.
-_MAX_ENTRIES = 10_000
+#: Tablets, and windows of counts, a process keeps at most (about 200 bytes each); past this
+#: the one used longest ago goes.
+MAX_ENTRIES = 10_000
 
 # KEYS[1]: a token's counter for this window; ARGV[1]: the window in seconds, ARGV[2]: how many
 # requests to add. SET NX + INCRBY: a counter that expires with its window, however it started.
@@ -57,8 +61,9 @@ def _tenant_id() -> int:
     return current_tenant_id()
 
 
-def counter_key(*, token_hash: str, window_start: int) -> str:
-    return redis_key("throttle", _tenant_id(), "device", token_hash, window_start)
+def counter_key(*, token_hash: str, window_start: int, tenant_id: int | None = None) -> str:
+    tenant = _tenant_id() if tenant_id is None else tenant_id
+    return redis_key("throttle", tenant, "device", token_hash, window_start)
 
 
 # --- the tablet --------------------------------------------------------------------------------
@@ -69,10 +74,11 @@ class _Known:
     device_id: int
     location_id: int
     country: str
-    until: float
 
 
-_known: dict[tuple[int, str], _Known] = {}
+_known: BoundedCache[tuple[int, str], _Known] = BoundedCache(
+    max_entries=MAX_ENTRIES, ttl=DEVICE_CACHE_SECONDS
+)
 
 
 def device_known(*, token_hash: str) -> Device | None:
@@ -80,7 +86,7 @@ def device_known(*, token_hash: str) -> Device | None:
     the fields a sign-up needs; the others are deferred, so code that reads them gets them from
     the database rather than a blank."""
     known = _known.get((_tenant_id(), token_hash))
-    if known is None or known.until < time.monotonic():
+    if known is None:
         return None
     location = Location.from_db(
         connection.alias, ["id", "country"], [known.location_id, known.country]
@@ -96,18 +102,16 @@ def device_known(*, token_hash: str) -> Device | None:
 
 def device_remember(*, device: Device) -> None:
     """Remembers a paired device just read from the database."""
-    if len(_known) >= _MAX_ENTRIES:
-        _known.clear()
-    _known[(_tenant_id(), device.token_hash)] = _Known(
-        device_id=device.pk,
-        location_id=device.location_id,
-        country=device.location.country,
-        until=time.monotonic() + DEVICE_CACHE_SECONDS,
+    _known.set(
+        (_tenant_id(), device.token_hash),
+        _Known(
+            device_id=device.pk, location_id=device.location_id, country=device.location.country
+        ),
     )
 
 
 def device_forget(*, token_hash: str) -> None:
-    _known.pop((_tenant_id(), token_hash), None)
+    _known.pop((_tenant_id(), token_hash))
 
 
 # --- the rate limit ----------------------------------------------------------------------------
@@ -116,13 +120,33 @@ def device_forget(*, token_hash: str) -> None:
 @dataclass
 class _Window:
     start: int
+    #: Its length in seconds.
+    length: int
     #: The shared count Redis returned when this process last added to it.
     shared: int = 0
     #: This process's requests in the window not added to it yet.
     unsent: int = 0
 
 
-_windows: dict[tuple[int, str], _Window] = {}
+def _add(*, tenant_id: int, token_hash: str, counted: _Window) -> int:
+    """Adds the window's unsent requests to the shared counter; returns the shared count."""
+    key = counter_key(token_hash=token_hash, window_start=counted.start, tenant_id=tenant_id)
+    shared = int(_add_script()(keys=[key], args=[counted.length, counted.unsent]))
+    counted.unsent = 0
+    return shared
+
+
+def _window_evicted(key: tuple[int, str], counted: _Window) -> None:
+    """A window dropped from memory hands its unsent requests to Redis first: the count is
+    the shared one, and the process's part of it must not vanish with the entry."""
+    if counted.unsent and counted.start + counted.length > time.time():
+        tenant_id, token_hash = key
+        _add(tenant_id=tenant_id, token_hash=token_hash, counted=counted)
+
+
+_windows: BoundedCache[tuple[int, str], _Window] = BoundedCache(
+    max_entries=MAX_ENTRIES, on_evict=_window_evicted
+)
 
 
 @dataclass(frozen=True)
@@ -141,21 +165,16 @@ def device_count(*, token_hash: str, limit: int, window: int) -> DeviceCount:
     """Counts one request of the token (throttled ones too) against ``limit`` per ``window``."""
     now = int(time.time())
     window_start = now - now % window
-    key = (_tenant_id(), token_hash)
+    tenant_id = _tenant_id()
+    key = (tenant_id, token_hash)
     counted = _windows.get(key)
     if counted is None or counted.start != window_start:
-        if len(_windows) >= _MAX_ENTRIES:
-            _windows.clear()
-        counted = _windows[key] = _Window(start=window_start)
+        # A window that has ended takes its unsent requests with it: they counted against it.
+        counted = _Window(start=window_start, length=window)
+        _windows.set(key, counted)
     counted.unsent += 1
     if counted.unsent >= _step(limit) or counted.shared + counted.unsent > limit:
-        counted.shared = int(
-            _add_script()(
-                keys=[counter_key(token_hash=token_hash, window_start=window_start)],
-                args=[window, counted.unsent],
-            )
-        )
-        counted.unsent = 0
+        counted.shared = _add(tenant_id=tenant_id, token_hash=token_hash, counted=counted)
     return DeviceCount(
         throttled=counted.shared + counted.unsent > limit,
         retry_after=window_start + window - now,
@@ -163,6 +182,6 @@ def device_count(*, token_hash: str, limit: int, window: int) -> DeviceCount:
 
 
 def devices_memory_clear() -> None:
-    """Forgets every tablet and unsent count this process holds (as a new process would)."""
+    """Forgets every tablet and window this process holds; unsent requests go to Redis."""
     _known.clear()
     _windows.clear()

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import set_urlconf
 
+from customerinfo.core.db import connection_recycle_if_spread
 from customerinfo.core.tenancy import (
     TenantRequest,
     current_tenant,
@@ -56,9 +57,13 @@ class TenantRoutingMiddleware:
         cast(TenantRequest, request).tenant = tenant
         current = current_tenant()
         if current is None or getattr(current, "pk", None) != tenant.pk:
-            # Only a change of tenant costs a SET search_path: a worker serving the same shop's
-            # tablets request after request keeps its connection where it is.
+            # Costs nothing by itself: the SET search_path is sent before the next ORM query, if
+            # there is one. The kiosk's sign-up names its schema and sends none (core.db).
             tenant_connection().set_tenant(tenant)
         request.urlconf = settings.ROOT_URLCONF
         set_urlconf(None)
-        return self.get_response(request)
+        response = self.get_response(request)
+        # A connection that has served too many shops' schemas is renewed between requests: a
+        # PostgreSQL backend never gives back the memory each schema's tables cost it.
+        connection_recycle_if_spread(tenant.schema_name)
+        return response

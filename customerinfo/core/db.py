@@ -3,23 +3,27 @@
 Django sends every query with its parameters inlined (client-side binding) and without
 prepared statements, so PostgreSQL parses and plans each one from scratch. For the few
 statements on a hot path that is most of their database cost: the kiosk's sign-up INSERT
-(two INSERTs in one CTE) spends more time being planned than inserting. ``prepared_cursor``
+(two INSERTs in one CTE) spends more time being planned than inserting. ``schema_cursor``
 binds parameters on the server and prepares each statement on first use; later executions on
 the same connection send only the parameters. Django turns psycopg's preparing off unless the
 database OPTIONS set ``prepare_threshold``, which settings.base does.
 
-Safe with django-tenants: PostgreSQL re-analyses a prepared statement when ``search_path`` has
-changed since it was planned, so a statement prepared in one tenant's schema never writes to
-it from another's. Prepared statements live in the session, which is why we support PgBouncer
-in session pooling mode only (README).
+Each statement names its tenant's schema (``tenant_qualified``), so which shop it writes to is
+in its text, never in the session's search_path. Prepared statements live in the session,
+which is why we support PgBouncer in session pooling mode only (docs/operations.md).
 """
 
+import functools
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Self
 
 import psycopg
+from django.apps import apps
+from django.conf import settings
 from django.db import connection
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
 
 
@@ -37,15 +41,64 @@ class _PreparingCursor(psycopg.Cursor[Any]):
         return super().execute(query, params, prepare=True, binary=binary)
 
 
+# --- statements that name their tenant's schema -------------------------------------------------
+#
+# PostgreSQL plans a cached statement again whenever the session's search_path has changed since
+# it was planned: a connection serving one shop after another (every web process, once there are
+# many shops) would re-plan at each change, and pay a ``SET search_path`` round trip per request
+# besides. A statement that names its schema needs no SET, so the session's path stays put and
+# its plan survives any number of tenant changes; each tenant's text is its own prepared
+# statement on the connection. Figures in docs/architecture.md, "Database connections".
+
+
+@functools.cache
+def _tenant_tables() -> re.Pattern[str]:
+    """The tables of every app in a tenant's schema, as one pattern of bare names."""
+    names = {
+        model._meta.db_table
+        for config in apps.get_app_configs()
+        if config.name in settings.TENANT_APPS
+        for model in config.get_models(include_auto_created=True)
+    }
+    alternatives = "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
+    # A bare name only: not a column of an alias (x.name), not part of a longer word.
+    return re.compile(rf'(?<![\w."])({alternatives})(?![\w"])')
+
+
+def schema_quote(schema: str) -> str:
+    """A schema name as an SQL identifier, whatever characters it has."""
+    return '"' + schema.replace('"', '""') + '"'
+
+
+@functools.cache
+def _template(sql: str) -> str:
+    # Braces in the SQL are doubled so that only the schema placeholder is formatted.
+    escaped = sql.replace("{", "{{").replace("}", "}}")
+    return _tenant_tables().sub(r"{schema}.\1", escaped)
+
+
+def tenant_qualified(sql: str, *, schema: str) -> str:
+    """``sql`` with every table of a tenant app named in ``schema``; public tables (named
+    ``public.x`` or found on any search_path) are left as they are. For constant SQL only."""
+    return _template(sql).format(schema=schema_quote(schema))
+
+
 @contextmanager
-def prepared_cursor() -> Iterator[CursorWrapper]:
+def schema_cursor() -> Iterator[CursorWrapper]:
     """Like ``connection.cursor()`` (same wrapper: query logging, errors, execute wrappers),
-    with server-side binding and prepared statements. Only for SQL written by hand for it:
-    the ORM's SQL is not always valid with server-side binding."""
-    # Opens the connection and, through django-tenants, sets the tenant's search_path.
-    connection.cursor().close()
-    raw: Any = _PreparingCursor(connection.connection)
-    # What Django's own connection.cursor() does with the cursor it creates.
+    with server-side binding and prepared statements, and without setting the tenant's
+    search_path: for SQL written by hand that names its schema (``tenant_qualified``), so no
+    ``SET search_path`` goes before it. The ORM's SQL is not always valid with server-side
+    binding."""
+    connection.ensure_connection()
+    raw_connection: Any = connection.connection
+    # psycopg keeps 100 prepared statements per connection and deallocates the oldest past that:
+    # one per shop, so a connection serving more shops would plan again most of the time. It
+    # keeps one per schema the connection may serve before it is renewed, and the with-outbox
+    # variant of each.
+    wanted = 2 * settings.DATABASE_CONN_MAX_SCHEMAS or 100_000
+    raw_connection.prepared_max = max(raw_connection.prepared_max, wanted)
+    raw: Any = _PreparingCursor(raw_connection)
     wrapped = (
         connection.make_debug_cursor(raw)
         if connection.queries_logged
@@ -53,3 +106,36 @@ def prepared_cursor() -> Iterator[CursorWrapper]:
     )
     with wrapped as cursor:
         yield cursor
+
+
+# --- how many schemas a connection has met ------------------------------------------------------
+#
+# A PostgreSQL backend keeps the catalog entries and plans of every table it has touched, for
+# as long as it lives, and never gives that memory back: a connection that has served many shops
+# holds a copy of each one's (docs/architecture.md, "Database connections", has the figures).
+# Each connection therefore counts the schemas it has served and is closed, between two
+# requests, once past ``DATABASE_CONN_MAX_SCHEMAS``; the next request opens a fresh one.
+
+
+def schemas_met(schema: str, *, using: BaseDatabaseWrapper = connection) -> int:
+    """Notes that the open connection served ``schema``; returns how many it has served."""
+    raw = using.connection
+    if raw is None:
+        return 0
+    met: tuple[object, set[str]] | None = getattr(using, "customerinfo_schemas_met", None)
+    if met is None or met[0] is not raw:
+        met = (raw, set())
+        using.customerinfo_schemas_met = met  # type: ignore[attr-defined]
+    met[1].add(schema)
+    return len(met[1])
+
+
+def connection_recycle_if_spread(schema: str, *, using: BaseDatabaseWrapper = connection) -> bool:
+    """Closes the connection if it has now served more schemas than it may keep; True if so.
+    Call between requests or tasks: inside a transaction it only counts."""
+    limit: int = settings.DATABASE_CONN_MAX_SCHEMAS
+    met = schemas_met(schema, using=using)
+    if not limit or using.in_atomic_block or met <= limit:
+        return False
+    using.close()
+    return True

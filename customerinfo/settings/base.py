@@ -20,8 +20,8 @@ DATABASES = {
 }
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
 # Django turns psycopg's prepared statements off (prepare_threshold None), and with it
-# customerinfo.core.db.prepared_cursor's. Only cursors with server-side binding can prepare, and the
-# ORM's are client-side, so this enables them for prepared_cursor alone.
+# customerinfo.core.db.schema_cursor's. Only cursors with server-side binding can prepare, and
+# the ORM's are client-side, so this enables them for schema_cursor alone.
 DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 # Persistent connections: a sign-up request must not pay for a new PostgreSQL connection, nor
 # a renewed one for meeting each shop's tables again (3.5-4 ms for its first sign-up). What a

@@ -6,16 +6,21 @@ from typing import Any
 from unittest.mock import patch
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from customerinfo.core.caches import BoundedCache
+from customerinfo.core.redis import redis_client
 from signup import devices, services, submit_fast
 from signup.authentication import DeviceRateThrottle
-from signup.models import Device, Submission
-from tenants.models import Tenant
+from signup.models import Device, SignupDay, Submission
+from signup.services import submissions
+from tenants.models import Domain, Tenant
+from tenants.schemas import schema_clone
 from tests.signup.factories import Kiosk, kiosk_create, submission_body, submission_post
 
 pytestmark = pytest.mark.django_db
@@ -193,33 +198,68 @@ def test_prepared_inserts_follow_the_tenant(
     alice_tenant: Tenant,
     charlie_tenant: Tenant,
 ) -> None:
-    """One connection, one prepared INSERT, two schemas: each sign-up lands in its own."""
+    """One connection, two shops taking turns: each sign-up lands in its own schema, in one
+    statement that names it, with no SET search_path, from a plan prepared once per shop."""
     with tenant_context(charlie_tenant):
         charlies = kiosk_create(code="charlie-store")
     sent: dict[str, list[str]] = {"alice": [], "charlie": []}
-    for _ in range(3):
-        for name, client, tablet in [
-            ("alice", alice_client, kiosk),
-            ("charlie", charlie_client, charlies),
-        ]:
-            payload = submission_body(tablet)
-            assert submission_post(client, tablet, payload).status_code == 201
-            sent[name].append(payload["id"])
+    tablets = [("alice", alice_client, kiosk), ("charlie", charlie_client, charlies)]
+    for name, client, tablet in tablets:  # each process meets each tablet once first
+        payload = submission_body(tablet)
+        assert submission_post(client, tablet, payload).status_code == 201
+        sent[name].append(payload["id"])
+    with CaptureQueriesContext(connection) as alternating:
+        for _ in range(3):
+            for name, client, tablet in tablets:
+                payload = submission_body(tablet)
+                assert submission_post(client, tablet, payload).status_code == 201
+                sent[name].append(payload["id"])
+    statements = [query["sql"] or "" for query in alternating.captured_queries]
+    assert len(statements) == 6, "one statement per sign-up, whichever shop it is for"
+    assert not [sql for sql in statements if "search_path" in sql.lower()]
     for name, tenant in [("alice", alice_tenant), ("charlie", charlie_tenant)]:
         with tenant_context(tenant):
             stored = {str(pk) for pk in Submission.objects.values_list("pk", flat=True)}
+            # The daily counts, kept by triggers that name their tables unqualified, are counted
+            # in the shop's own schema too, whatever shop the connection served before.
+            counted = sum(SignupDay.objects.values_list("signups", flat=True))
         assert stored == set(sent[name]), name
-    # Prepared once on this connection (with and without the outbox), and six sign-ups executed
-    # from them: not parsed and planned again each time.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT generic_plans + custom_plans FROM pg_prepared_statements"
-            " WHERE statement LIKE %s",
-            ["%INSERT INTO signup_submission%"],
-        )
-        executions = [count for (count,) in cursor.fetchall()]
-    assert len(executions) <= 2
-    assert sum(executions) == 6
+        assert counted == len(sent[name]), name
+        # Prepared once on this connection for this shop (with and without the outbox, at
+        # most), and its four sign-ups executed from it: not parsed and planned again.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT generic_plans + custom_plans FROM pg_prepared_statements"
+                " WHERE statement LIKE %s",
+                [f'%INSERT INTO "{tenant.schema_name}".signup_submission%'],
+            )
+            executions = [count for (count,) in cursor.fetchall()]
+        assert len(executions) <= 2, name
+        assert sum(executions) == 4, name
+
+
+def test_a_schema_whose_name_needs_quoting_takes_sign_ups(alice_tenant: Tenant) -> None:
+    """A schema name with capitals, a hyphen and a dot is quoted, not split or folded."""
+    tenant = Tenant.objects.create(
+        name="Quoted",
+        slug="quoted",
+        schema_name="Shop-Quoted.Name",
+        owner_email="owner@quoted.example",
+        ready=True,
+    )
+    Domain.objects.create(domain="quoted.localhost", tenant=tenant, is_primary=True)
+    schema_clone(source=settings.TENANT_TEMPLATE_SCHEMA, target=tenant.schema_name)
+    with tenant_context(tenant):
+        tablet = kiosk_create(code="quoted")
+    client = Client(HTTP_HOST="quoted.localhost")
+    payloads = [submission_body(tablet) for _ in range(2)]
+    for payload in payloads:
+        assert submission_post(client, tablet, payload).status_code == 201
+    with tenant_context(tenant):
+        stored = {str(pk) for pk in Submission.objects.values_list("pk", flat=True)}
+    assert stored == {payload["id"] for payload in payloads}
+    with tenant_context(alice_tenant):
+        assert not Submission.objects.filter(pk__in=stored).exists()
 
 
 @pytest.mark.parametrize(
@@ -327,3 +367,53 @@ def test_a_tablet_needs_no_csrf_token(alice_tenant: Tenant, kiosk: Kiosk) -> Non
     # The test client skips CSRF checks unless told; a tablet has no cookie to ride on anyway.
     tablet = Client(enforce_csrf_checks=True, HTTP_HOST=str(alice_tenant.get_primary_domain()))
     assert submission_post(tablet, kiosk, submission_body(kiosk)).status_code == 201
+
+
+# --- bounded memory ------------------------------------------------------------------------------
+
+
+def test_an_evicted_rate_limit_window_loses_no_count(
+    in_alice: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests counted only in the process's memory go to Redis when their window is evicted,
+    so a tablet pushed out of memory is still refused at its limit."""
+    windows = BoundedCache[tuple[int, str], Any](max_entries=1, on_evict=devices._window_evicted)
+    monkeypatch.setattr(devices, "_windows", windows)
+    limit, window = 100, 86_400  # a step of 5 requests; a window no test run crosses
+    for _ in range(4):  # below the step: counted in memory only
+        assert not devices.device_count(token_hash="a", limit=limit, window=window).throttled
+    devices.device_count(token_hash="b", limit=limit, window=window)  # pushes "a" out
+    assert len(windows) == 1
+    now = int(time.time())
+    key = devices.counter_key(token_hash="a", window_start=now - now % window)
+    stored: Any = redis_client().get(key)
+    assert int(stored) == 4
+    answers = [
+        devices.device_count(token_hash="a", limit=limit, window=window).throttled
+        for _ in range(limit - 4 + 1)
+    ]
+    assert answers.index(True) == limit - 4, "refused at the limit's 101st request, not later"
+
+
+def test_the_tablets_remembered_are_bounded_and_a_forgotten_one_is_read_again(
+    alice_client: Client, alice_tenant: Tenant, kiosk: Kiosk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(devices, "_known", BoundedCache[tuple[int, str], Any](max_entries=1))
+    second = kiosk_create(code="second")
+    for tablet in (kiosk, second, kiosk):
+        assert submission_post(alice_client, tablet, submission_body(tablet)).status_code == 201
+        assert len(devices._known) == 1
+    assert devices.device_known(token_hash=second.device.token_hash) is None
+    assert devices.device_known(token_hash=kiosk.device.token_hash) is not None
+
+
+def test_form_versions_kept_are_bounded(
+    alice_client: Client, kiosk: Kiosk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    versions = BoundedCache[tuple[int, int], Any](max_entries=1)
+    monkeypatch.setattr(submissions, "_versions", versions)
+    newer = services.form_publish(actor=None, form=kiosk.form)
+    for version in (kiosk.version, newer, kiosk.version):
+        payload = {**submission_body(kiosk), "form_version": version.pk}
+        assert submission_post(alice_client, kiosk, payload).status_code == 201
+        assert [key[1] for key in versions.oldest_first()] == [version.pk]

@@ -1,0 +1,218 @@
+"""The shops of bench/submissions.py's phases beyond the single shop: many tenants, and a shop
+with a CRM destination. Imported by bench/submissions.py (run it, not this module).
+
+Many tenants: each is a real tenant (a row, a host ``spread<i>.localhost``, a schema cloned from
+the template like any new shop's) given a copy of the single shop's store, form and tablet rows,
+its tablet with a token of its own. Copying the rows rather than going through the services
+makes 1,000 shops in minutes instead of a quarter of an hour; the rows are the same ones.
+"""
+
+import hashlib
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+SPREAD_SLUG = "spread"
+DESTINATION_SLUG = "benchcrm"
+#: Tables whose rows the many tenants copy from the single shop (in this order: keys first).
+_COPIED = (
+    "signup_location",
+    "signup_form",
+    "signup_consenttext",
+    "signup_formversion",
+    "signup_device",
+)
+#: How long the worker may take to deliver a destination run's sign-ups before the next run.
+DRAIN_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Spread:
+    """The many tenants: host ``<prefix><i>.localhost`` and token ``<token><i>`` for i < count."""
+
+    count: int
+    host_prefix: str
+    token_prefix: str
+    form_version: int
+
+
+def _spread_tenant_make(index: int, source_schema: str, token_prefix: str) -> None:
+    from django.conf import settings
+    from django.db import connection, transaction
+
+    from customerinfo.core.tenancy import use_public_schema
+    from tenants.models import Domain, Tenant, TenantStatus
+    from tenants.schemas import quote, schema_clone
+    from tenants.services import schema_name_for
+
+    slug = f"{SPREAD_SLUG}{index}"
+    with transaction.atomic():
+        tenant = Tenant.objects.create(
+            name=f"Spread {index}",
+            slug=slug,
+            schema_name=schema_name_for(slug),
+            owner_email=f"{slug}@bench.example",
+            ready=True,
+            status=TenantStatus.ACTIVE,
+        )
+        Domain.objects.create(
+            domain=f"{slug}.{settings.BASE_DOMAIN}", tenant=tenant, is_primary=True
+        )
+        schema_clone(source=settings.TENANT_TEMPLATE_SCHEMA, target=tenant.schema_name)
+        use_public_schema()
+        with connection.cursor() as cursor:
+            # Keys are not checked while copying: the rows copied are consistent.
+            cursor.execute("SET LOCAL session_replication_role = replica")
+            for table in _COPIED:
+                cursor.execute(
+                    f"INSERT INTO {quote(tenant.schema_name)}.{table} "  # noqa: S608 - names
+                    f"OVERRIDING SYSTEM VALUE SELECT * FROM {quote(source_schema)}.{table}"
+                )
+            token_hash = hashlib.sha256(f"{token_prefix}{index}".encode()).hexdigest()
+            cursor.execute(
+                f"UPDATE {quote(tenant.schema_name)}.signup_device SET token_hash = %s",  # noqa: S608
+                [token_hash],
+            )
+
+
+def _spread_slice(indexes: list[int], source_schema: str, token_prefix: str) -> int:
+    from django.db import connections
+
+    connections.close_all()  # the parent's connection is not this process's to use
+    for index in indexes:
+        _spread_tenant_make(index, source_schema, token_prefix)
+    connections.close_all()
+    return len(indexes)
+
+
+def spread_tenants_make(*, count: int, source_slug: str, form_version: int) -> Spread:
+    """``count`` ready tenants, each with a copy of ``source_slug``'s store, form and tablet.
+
+    Made by ``BENCH_MAKE_PROCESSES`` (4) processes at once: cloning a schema mostly waits for
+    the disk, so four go about three times as fast as one on two cores."""
+    from django.db import connections
+
+    from tenants.models import Tenant
+
+    source_schema = Tenant.objects.get(slug=source_slug).schema_name
+    token_prefix = f"bench-spread-{os.urandom(6).hex()}-"
+    processes = int(os.environ.get("BENCH_MAKE_PROCESSES", "4"))
+    connections.close_all()
+    slices = [list(range(start, count, processes)) for start in range(processes)]
+    made = 0
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        for done in pool.starmap(
+            _spread_slice, [(part, source_schema, token_prefix) for part in slices if part]
+        ):
+            made += done
+    print(f"  {made} tenants made", flush=True)
+    return Spread(
+        count=count,
+        host_prefix=SPREAD_SLUG,
+        token_prefix=token_prefix,
+        form_version=form_version,
+    )
+
+
+def destination_shop_make(*, port: int) -> None:
+    """Gives the shop ``DESTINATION_SLUG`` an enabled webhook destination pointed at the
+    project's own demo sink (``/sink/<slug>/`` on the public host) on ``port``."""
+    from django_tenants.utils import tenant_context
+
+    from crm_sync.crypto import credentials_decrypt
+    from crm_sync.providers.webhook import secret_generate
+    from crm_sync.services import destination_create
+    from crm_sync.sink import sink_secret_key
+    from customerinfo.core.redis import redis_client
+    from tenants.models import Tenant
+
+    url = f"http://localhost:{port}/sink/{DESTINATION_SLUG}/"
+    with tenant_context(Tenant.objects.get(slug=DESTINATION_SLUG)):
+        destination = destination_create(
+            actor=None,
+            name="Bench sink",
+            kind="webhook",
+            settings={"url": url},
+            credentials={"secret": secret_generate()},
+        )
+        secret = credentials_decrypt(destination.credentials)["secret"]
+    redis_client().set(sink_secret_key(DESTINATION_SLUG), secret)
+
+
+def _celery(arguments: list[str], environment: dict[str, str]) -> "subprocess.Popen[bytes]":
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "customerinfo", *arguments],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def workers_start(environment: dict[str, str]) -> list["subprocess.Popen[bytes]"]:
+    """The Celery worker that delivers the destination shop's sign-ups to the sink, and beat,
+    whose relay hands new deliveries to it (as deployed: the chart runs both)."""
+    schedule = Path(tempfile.mkdtemp(prefix="bench-beat-")) / "schedule"
+    worker = [
+        "worker",
+        "--concurrency=2",
+        "--prefetch-multiplier=1",
+        "--loglevel=WARNING",
+        "--without-heartbeat",
+        "--without-mingle",
+        "--without-gossip",
+    ]
+    beat = ["beat", "--loglevel=WARNING", "--schedule", str(schedule)]
+    return [_celery(worker, environment), _celery(beat, environment)]
+
+
+def worker_stop(process: "subprocess.Popen[bytes]") -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def outbox_drain(url: str) -> None:
+    """Waits, up to DRAIN_SECONDS, until no delivery of the run is left to send."""
+    started = time.monotonic()
+    left = 0
+    url = url.replace("postgres://", "postgresql://", 1)
+    with psycopg.connect(url, autocommit=True) as project:
+        while time.monotonic() - started < DRAIN_SECONDS:
+            row = project.execute(
+                "SELECT count(*) FROM public.crm_outbox_delivery WHERE status = 'pending'"
+            ).fetchone()
+            left = int(str(row[0])) if row else 0
+            if not left:
+                break
+            time.sleep(0.5)
+        print(f"--- outbox: {left} pending after {time.monotonic() - started:.1f} s", flush=True)
+
+
+def backend_memory(admin: psycopg.Connection[tuple[object, ...]], database: str) -> list[float]:
+    """RssAnon of each PostgreSQL backend on the project's database, in MB."""
+    sizes = []
+    rows = admin.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend'",
+        [database],
+    )
+    for (pid,) in rows.fetchall():
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("RssAnon:"):
+                sizes.append(int(line.split()[1]) / 1024)
+    return sizes
