@@ -2,8 +2,9 @@
 
 In one run:
 
-1. recreates the scratch database ``customerinfo_bench_crm``, migrates it and makes 10 tenants,
-   each with a store, the default form published, a paired tablet and a HubSpot destination;
+1. recreates the scratch database ``customerinfo_bench_crm``, migrates it and makes 200 tenants
+   (BENCH_QUIET_TENANTS), each with a store, the default form published, a paired tablet and a
+   HubSpot destination; the first 10 take the load of every phase but the second;
 2. starts a fake HubSpot in a process of its own (the test fake, answering each call in about
    20 ms and noting when each contact arrived), Celery beat (the relay) and the Celery worker as
    the README recommends for 2 cores (``--concurrency 4``, prefetch 1), on a Redis database of
@@ -11,17 +12,24 @@ In one run:
 3. steady: stores sign-ups at 50/s for BENCH_STEADY_SECONDS (default 30) across the tenants,
    through ``signup.services.submission_create`` as the kiosk API does; latency is from the
    sign-up's commit to the fake CRM receiving the contact;
-4. outage: the same steady load for BENCH_OUTAGE_SECONDS (default 60) plus 10 s either side,
+4. steady over 200 tenants: the same 50/s spread over all 200, each a quiet shop with a sign-up
+   every 4 s, so nearly every delivery is its destination's only due row;
+5. outage: the same steady load for BENCH_OUTAGE_SECONDS (default 60) plus 10 s either side,
    while the CRM answers 500 to every upsert for those 60 s. Each sign-up stored during the
    outage is timed from the end of the outage to its arrival: with the breaker holding
    deliveries back without spending attempts and a probe every few seconds, that is the time
    the CRM's return takes to reach everyone who waited;
-5. backlog: stops the worker, stores 5,000 sign-ups (500 per tenant), starts the worker again
+6. backlog: stops the worker, stores 5,000 sign-ups (500 per tenant), starts the worker again
    and times until the CRM has received all of them (the worker sends them in batches);
-6. stops everything, drops the database, and prints as its last line::
+7. stops everything, drops the database, and prints as its last line::
 
-    steady_p50_s=0.08 steady_p99_s=0.31 steady_rate=50.0 outage_60s_recovery_p50_s=9.1
-    outage_60s_recovery_p99_s=14.2 backlog_drain_per_s=900
+    steady_p50_s=0.4 steady_p99_s=0.9 steady_200_p50_s=0.4 steady_200_p99_s=1.0
+    backlog_drain_per_s=1500 steady_rate=50.0 outage_60s_recovery_p50_s=9.1
+    outage_60s_recovery_p99_s=14.2 cpu_ms_per_delivery=9.0 cpu_ms_per_delivery_200=12.0
+
+``cpu_ms_per_delivery`` (and ``_200``) is the worker's CPU time over the steady phase (over 200
+tenants) per delivery received: latency rises with whatever else the machine runs, this does
+not, so it shows what many quiet shops cost against a few busy ones.
 
 Run with ``uv run python bench/crm_delivery.py`` (PostgreSQL on 127.0.0.1:5432 as ``postgres``,
 Redis on 127.0.0.1:6379; DATABASE_URL and REDIS_URL name other servers).
@@ -50,6 +58,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DATABASE = "customerinfo_bench_crm"
 TENANTS = 10
+QUIET_TENANTS = int(os.environ.get("BENCH_QUIET_TENANTS", "200"))
 STEADY_RATE = 50.0
 STEADY_SECONDS = float(os.environ.get("BENCH_STEADY_SECONDS", "30"))
 OUTAGE_SECONDS = float(os.environ.get("BENCH_OUTAGE_SECONDS", "60"))
@@ -66,8 +75,10 @@ def scratch_database_url() -> str:
 
 
 def scratch_redis_url() -> str:
+    """The bench's own Redis database (BENCH_REDIS_DB, default 6), flushed at the start: its
+    worker must not take another process's tasks, nor another process take its own."""
     url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    return urlunsplit(urlsplit(url)._replace(path="/6"))
+    return urlunsplit(urlsplit(url)._replace(path=f"/{os.environ.get('BENCH_REDIS_DB', '6')}"))
 
 
 def recreate_database(url: str, *, drop_only: bool = False) -> None:
@@ -184,6 +195,24 @@ def worker_start(environment: dict[str, str]) -> "subprocess.Popen[bytes]":
     )
 
 
+def worker_cpu_seconds(process: "subprocess.Popen[bytes]") -> float:
+    """CPU time (user + system) the worker's processes have spent so far: its process group,
+    the main process and its pool. Unlike latency, this hardly moves with other work on the
+    machine, so it tells what a phase's deliveries cost."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # After the command's closing parenthesis: state, ppid, pgrp, ... utime (12th),
+            # stime (13th).
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == process.pid:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def worker_stop(process: "subprocess.Popen[bytes]") -> None:
     os.killpg(process.pid, signal.SIGTERM)
     try:
@@ -194,7 +223,7 @@ def worker_stop(process: "subprocess.Popen[bytes]") -> None:
 
 
 def setup(crm_url: str) -> list[Any]:
-    """Ten provisioned tenants, each with a kiosk and a HubSpot destination."""
+    """QUIET_TENANTS provisioned tenants, each with a kiosk and a HubSpot destination."""
     from django.core.management import call_command
     from django_tenants.utils import tenant_context
 
@@ -205,7 +234,7 @@ def setup(crm_url: str) -> list[Any]:
 
     call_command("migrate_tenants", verbosity=0)
     kiosks = []
-    for number in range(TENANTS):
+    for number in range(max(TENANTS, QUIET_TENANTS)):
         tenant = tenant_create(
             name=f"Bench shop {number}",
             slug=f"bench{number}",
@@ -261,7 +290,7 @@ def paced(
             time.sleep(pause)
         if on_the_way is not None:
             on_the_way(time.monotonic() - started)
-        tenant, kiosk = kiosks[number % TENANTS]
+        tenant, kiosk = kiosks[number % len(kiosks)]
         email = f"{prefix}-{number}@example.com"
         committed[email] = sign_up(tenant, kiosk, email)
     return committed
@@ -281,7 +310,7 @@ def outage_phase(crm_url: str, kiosks: list[Any]) -> tuple[list[float], str]:
             moments["end"] = time.time()
 
     committed = paced(
-        kiosks,
+        kiosks[:TENANTS],
         prefix="outage",
         seconds=OUTAGE_SECONDS + 2 * OUTAGE_MARGIN_SECONDS,
         on_the_way=switch,
@@ -309,6 +338,14 @@ def attempts_summary() -> str:
     outcomes = dict(DeliveryAttempt.objects.values_list("outcome").annotate(Count("pk")).order_by())
     most = Delivery.objects.aggregate(most=Max("attempts"))["most"]
     return f"attempts by outcome {outcomes}, at most {most} per delivery"
+
+
+def steady_latencies(url: str, committed: dict[str, float]) -> list[float]:
+    """From each sign-up's commit to its arrival at the CRM, for those that arrived."""
+    received = wait_for(url, list(committed), timeout=60)
+    return sorted(
+        received[email] - moment for email, moment in committed.items() if email in received
+    )
 
 
 def wait_for(url: str, emails: list[str], *, timeout: float) -> dict[str, float]:
@@ -353,16 +390,33 @@ def main() -> int:  # noqa: PLR0915 - one run, told in order
         time.sleep(3)  # the worker's start-up is not what is measured
 
         started = time.monotonic()
-        committed = paced(kiosks, prefix="steady", seconds=STEADY_SECONDS)
+        cpu = worker_cpu_seconds(worker)
+        committed = paced(kiosks[:TENANTS], prefix="steady", seconds=STEADY_SECONDS)
         steady_elapsed = time.monotonic() - started
-        received = wait_for(crm_url, list(committed), timeout=60)
-        latencies = sorted(
-            received[email] - moment for email, moment in committed.items() if email in received
-        )
+        latencies = steady_latencies(crm_url, committed)
+        cpu_ms = (worker_cpu_seconds(worker) - cpu) * 1000 / max(len(latencies), 1)
         missing = len(committed) - len(latencies)
         p50 = statistics.median(latencies)
         p99 = percentile(latencies, 0.99)
         steady_rate = len(latencies) / steady_elapsed
+
+        print(
+            f"steady over {TENANTS} tenants: {len(committed)} sign-ups, {missing} not received; "
+            f"p50 {p50:.3f} s, p99 {p99:.3f} s; worker CPU {cpu_ms:.1f} ms a delivery",
+            flush=True,
+        )
+        cpu = worker_cpu_seconds(worker)
+        quiet = paced(kiosks, prefix="quiet", seconds=STEADY_SECONDS)
+        quiet_latencies = steady_latencies(crm_url, quiet)
+        quiet_cpu_ms = (worker_cpu_seconds(worker) - cpu) * 1000 / max(len(quiet_latencies), 1)
+        print(
+            f"steady over {len(kiosks)} tenants: {len(quiet)} sign-ups, "
+            f"{len(quiet) - len(quiet_latencies)} not received; "
+            f"p50 {statistics.median(quiet_latencies):.3f} s, "
+            f"p99 {percentile(quiet_latencies, 0.99):.3f} s; "
+            f"worker CPU {quiet_cpu_ms:.1f} ms a delivery",
+            flush=True,
+        )
 
         recovery, outage_line = outage_phase(crm_url, kiosks)
         print(f"{outage_line}; {attempts_summary()}", flush=True)
@@ -392,10 +446,13 @@ def main() -> int:  # noqa: PLR0915 - one run, told in order
             flush=True,
         )
         print(
-            f"steady_p50_s={p50:.3f} steady_p99_s={p99:.3f} steady_rate={steady_rate:.1f} "
+            f"steady_p50_s={p50:.3f} steady_p99_s={p99:.3f} "
+            f"steady_200_p50_s={statistics.median(quiet_latencies):.3f} "
+            f"steady_200_p99_s={percentile(quiet_latencies, 0.99):.3f} "
+            f"backlog_drain_per_s={drain_rate:.0f} steady_rate={steady_rate:.1f} "
             f"outage_{OUTAGE_SECONDS:.0f}s_recovery_p50_s={statistics.median(recovery):.1f} "
             f"outage_{OUTAGE_SECONDS:.0f}s_recovery_p99_s={percentile(recovery, 0.99):.1f} "
-            f"backlog_drain_per_s={drain_rate:.0f}",
+            f"cpu_ms_per_delivery={cpu_ms:.1f} cpu_ms_per_delivery_200={quiet_cpu_ms:.1f}",
             flush=True,
         )
     finally:

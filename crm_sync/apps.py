@@ -12,5 +12,5 @@ class CrmSyncConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the sending task in every process, web included: the outbox, which cannot
-        # import crm_sync, wakes it by name after each sign-up (outbox.services.DELIVER_TASK).
+        # import crm_sync, wakes it by name for a requeued sign-up (outbox.services.DELIVER_TASK).
         from . import tasks  # noqa: F401

@@ -5,11 +5,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from django.core.paginator import Paginator
 from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from customerinfo.core.tenancy import current_tenant_id
-from outbox.models import Delivery, DeliveryStatus
+from outbox.models import Delivery, DeliveryStatus, DeliveryTally
 
 from . import limits
 from .models import Destination
@@ -32,20 +34,50 @@ class DestinationHealth:
         return max(0.0, (timezone.now() - self.oldest_pending_at).total_seconds())
 
 
-def _health_rows(deliveries: "QuerySet[Delivery]") -> "QuerySet[Any]":
-    return deliveries.values("tenant_id", "destination_id").annotate(
-        pending=Count("pk", filter=Q(status=DeliveryStatus.PENDING)),
-        held=Count("pk", filter=Q(status=DeliveryStatus.HELD)),
-        dead=Count("pk", filter=Q(status=DeliveryStatus.DEAD)),
-        delivered=Count("pk", filter=Q(status=DeliveryStatus.DELIVERED)),
-        oldest_pending_at=Min("created_at", filter=Q(status=DeliveryStatus.PENDING)),
+def _health_rows(*, tenant_id: int | None) -> list[dict[str, Any]]:
+    """Per destination: the undelivered rows by status (read from the partial index
+    ``delivery_undelivered_idx``, which holds no delivered row) and the delivered tally
+    (``DeliveryTally``: a counter, so no scan of the history)."""
+    deliveries = Delivery.objects.all()
+    tallies = DeliveryTally.objects.all()
+    if tenant_id is not None:
+        deliveries = deliveries.filter(tenant_id=tenant_id)
+        tallies = tallies.filter(tenant_id=tenant_id)
+    undelivered = (
+        deliveries.exclude(status=DeliveryStatus.DELIVERED)
+        .values("tenant_id", "destination_id")
+        .annotate(
+            pending=Count("pk", filter=Q(status=DeliveryStatus.PENDING)),
+            held=Count("pk", filter=Q(status=DeliveryStatus.HELD)),
+            dead=Count("pk", filter=Q(status=DeliveryStatus.DEAD)),
+            oldest_pending_at=Min("created_at", filter=Q(status=DeliveryStatus.PENDING)),
+        )
+        .order_by()
     )
+    rows: dict[tuple[int, int], dict[str, Any]] = {
+        (row["tenant_id"], row["destination_id"]): {**row, "delivered": 0} for row in undelivered
+    }
+    for tenant, destination, delivered in tallies.values_list(
+        "tenant_id", "destination_id", "delivered"
+    ):
+        row = rows.setdefault(
+            (tenant, destination),
+            {
+                "tenant_id": tenant,
+                "destination_id": destination,
+                "pending": 0,
+                "held": 0,
+                "dead": 0,
+                "oldest_pending_at": None,
+            },
+        )
+        row["delivered"] = delivered
+    return list(rows.values())
 
 
 def destinations_health() -> dict[int, DestinationHealth]:
-    """Health of every destination of the current tenant, with one query."""
+    """Health of every destination of the current tenant, with two small queries."""
     tenant_id = current_tenant_id()
-    rows = _health_rows(Delivery.objects.filter(tenant_id=tenant_id))
     health = {
         row["destination_id"]: DestinationHealth(
             destination_id=row["destination_id"],
@@ -60,7 +92,7 @@ def destinations_health() -> dict[int, DestinationHealth]:
                 )
             ),
         )
-        for row in rows
+        for row in _health_rows(tenant_id=tenant_id)
     }
     for destination_id in Destination.objects.values_list("pk", flat=True):
         health.setdefault(destination_id, DestinationHealth(destination_id=destination_id))
@@ -68,8 +100,8 @@ def destinations_health() -> dict[int, DestinationHealth]:
 
 
 def all_tenants_health() -> list[dict[str, Any]]:
-    """Every destination of every tenant (for Prometheus), with one query on the outbox."""
-    rows = _health_rows(Delivery.objects.all())
+    """Every destination of every tenant (for Prometheus): one query on the outbox's undelivered
+    rows and one on the tallies; ``delivered`` is the tally, which only grows."""
     return [
         {
             **row,
@@ -79,7 +111,7 @@ def all_tenants_health() -> list[dict[str, Any]]:
                 )
             ),
         }
-        for row in rows
+        for row in _health_rows(tenant_id=None)
     ]
 
 
@@ -101,3 +133,27 @@ def deliveries_of_destination(
     if status:
         deliveries = deliveries.filter(status=status)
     return deliveries.order_by("-created_at", "-pk")
+
+
+#: The destination page lists this many of the newest deliveries at most: an exact count of a
+#: long history read every row of it on each view.
+PAGE_COUNT_CAP = 10_000
+
+
+class CappedPaginator(Paginator[Delivery]):
+    """Pages over at most ``PAGE_COUNT_CAP`` rows, newest first (``delivery_page_idx``);
+    ``more`` says whether older rows exist beyond them."""
+
+    @cached_property
+    def _capped(self) -> tuple[int, bool]:
+        rows: QuerySet[Delivery] = self.object_list  # type: ignore[assignment]
+        count = rows.order_by().values("pk")[: PAGE_COUNT_CAP + 1].count()
+        return min(count, PAGE_COUNT_CAP), count > PAGE_COUNT_CAP
+
+    @cached_property
+    def count(self) -> int:
+        return self._capped[0]
+
+    @property
+    def more(self) -> bool:
+        return self._capped[1]

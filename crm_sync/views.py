@@ -14,7 +14,6 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -229,7 +228,7 @@ def _detail_page(
     deliveries = selectors.deliveries_of_destination(
         destination=destination, status=status_filter or None
     )
-    page = Paginator(deliveries, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = selectors.CappedPaginator(deliveries, PAGE_SIZE).get_page(request.GET.get("page"))
     emails = dict(
         Submission.objects.filter(
             pk__in=[delivery.submission_id for delivery in page.object_list]

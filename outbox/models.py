@@ -58,15 +58,52 @@ class Delivery(models.Model):
                 condition=Q(status="pending"),
                 name="delivery_due_idx",
             ),
+            # The destination page, newest first, with or without a status filter: read from
+            # the top of this index, never sorted over the destination's whole history.
+            models.Index(
+                fields=["tenant", "destination_id", "-created_at", "-id"],
+                name="delivery_page_idx",
+            ),
+            # Health and /metrics count only what is not delivered: delivered rows are most of
+            # the table and never enter this index.
             models.Index(
                 fields=["tenant", "destination_id", "status", "created_at"],
-                name="delivery_destination_idx",
+                condition=~Q(status="delivered"),
+                name="delivery_undelivered_idx",
+            ),
+            # The retention purge: the oldest delivered rows first (outbox.services.retention).
+            models.Index(
+                fields=["delivered_at"],
+                condition=Q(status="delivered"),
+                name="delivery_purge_idx",
             ),
             models.Index(fields=["tenant", "submission_id"], name="delivery_submission_idx"),
         ]
 
     def __str__(self) -> str:
         return f"delivery {self.pk} ({self.status})"
+
+
+class DeliveryTally(models.Model):
+    """How many deliveries each destination has delivered, ever: a counter, not a count.
+
+    Delivered rows are removed after ``OUTBOX_RETENTION_DAYS``, and counting the ones left cost
+    a scan of most of the table per scrape. The statement that marks rows delivered adds to this
+    row in the same transaction (crm_sync.services.claims), so it is exact and never goes down;
+    a delivery sent again (a requeue) counts again.
+    """
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    destination_id = models.BigIntegerField()
+    delivered = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "destination_id"], name="tally_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"destination {self.destination_id}: {self.delivered} delivered"
 
 
 class AttemptOutcome(models.TextChoices):

@@ -1,13 +1,19 @@
-"""Writing and announcing outbox rows: the part of CRM delivery the sign-up statement uses.
+"""Writing, announcing and removing outbox rows: the part of CRM delivery below both apps.
 
 The outbox sits below both apps that use it: signup writes rows with its sign-ups, crm_sync
 sends them. It imports neither. It names crm_sync's destination tables in its routing SQL (a
 data contract both apps' tests cover) and wakes the sending task by its registered name.
+
+A sign-up's rows need no message: they are written due and without a lease, and the relay
+(``crm_sync.tasks.relay``, every ``CRM_RELAY_INTERVAL_SECONDS``) hands out every due row of
+every tenant in one query, several destinations to a task. The request therefore makes no call
+to Redis for its deliveries: a wake per sign-up cost a quiet shop a task of its own each time.
 """
 
 import logging
+import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -15,31 +21,18 @@ from uuid import UUID
 from celery import current_app
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
-from customerinfo.core.redis import redis_client, redis_key
+from customerinfo.core.caches import BoundedCache
 from customerinfo.core.tenancy import current_schema, current_tenant_id
 
-from .models import DeliveryStatus
+from .models import Delivery, DeliveryStatus
 
 logger = logging.getLogger(__name__)
 
 
 #: The task that sends a destination's deliveries (``crm_sync.tasks.deliver``).
 DELIVER_TASK = "crm_sync.tasks.deliver"
-
-#: How long "a task is already on its way" stands; after that a sign-up enqueues another, so a
-#: lost message delays deliveries by this much at most (the relay covers the rest).
-WAKE_SECONDS = 10
-
-
-def _wake_key(schema_name: str, destination_id: int) -> str:
-    return redis_key("crm", "wake", schema_name, destination_id)
-
-
-def wake_clear(*, destination_id: int) -> None:
-    """Called by the task as it starts: sign-ups from now on need a task of their own."""
-    schema_name = current_schema()
-    redis_client().delete(_wake_key(schema_name, destination_id))
 
 
 def lease_until(now: datetime) -> datetime:
@@ -67,7 +60,8 @@ _ROUTE_FILTER = """
 
 #: Appended to the sign-up's INSERT statement (signup.services): one delivery per enabled
 #: destination whose forms and stores include this sign-up's, in the same statement and so the
-#: same transaction. A paused destination's deliveries start held. Its named parameters come
+#: same transaction. A paused destination's deliveries start held; the others are due at once,
+#: with no lease, for the relay's next run. Its named parameters come
 #: from ``outbox_parameters``; it reads the CTE ``new_submission`` of the statement it joins.
 OUTBOX_CTE = f"""
 new_deliveries AS (
@@ -77,8 +71,7 @@ new_deliveries AS (
     )
     SELECT %(tenant_id)s, destination.id, new_submission.id,
         CASE WHEN destination.state = 'paused' THEN 'held' ELSE 'pending' END,
-        0, %(now)s::timestamptz, %(lease_until)s::timestamptz, '', %(now)s::timestamptz,
-        %(now)s::timestamptz
+        0, %(now)s::timestamptz, NULL, '', %(now)s::timestamptz, %(now)s::timestamptz
     FROM new_submission
     JOIN crm_sync_destination AS destination ON {_ROUTE_FILTER}
     RETURNING id, destination_id, status
@@ -135,36 +128,37 @@ ROUTED_SQL = "EXISTS (SELECT 1 FROM crm_sync_destination WHERE enabled)"
 #: Per tenant, what this process's last sign-up statement saw of ``ROUTED_SQL``. Only a hint:
 #: the statement without ``OUTBOX_CTE`` checks it again in its own snapshot and stores nothing
 #: if it has become true, so a stale hint costs one more round trip, never a lost delivery.
-_routed: dict[int, bool] = {}
+#: Bounded: a process may see every tenant of the installation over its life.
+_routed: BoundedCache[int, bool] = BoundedCache(max_entries=4096)
 
 
 def outbox_expected() -> bool:
     """Whether the next sign-up of this tenant should be written with ``OUTBOX_CTE``; unknown
     tenants are assumed to have destinations."""
-    return _routed.get(current_tenant_id(), True)
+    routed = _routed.get(current_tenant_id())
+    return True if routed is None else routed
 
 
 def outbox_learned(*, routed: bool) -> None:
-    _routed[current_tenant_id()] = routed
+    _routed.set(current_tenant_id(), routed)
 
 
 def outbox_parameters(*, form_id: int, location_id: int, now: datetime) -> dict[str, Any]:
     """The named parameters ``OUTBOX_CTE`` reads, besides the sign-up's own."""
-    # The fast path holds a lease on new rows, so the relay leaves them to it unless it is lost.
     return {
         "tenant_id": current_tenant_id(),
         "now": now,
-        "lease_until": lease_until(now),
         "form_id": form_id,
         "location_id": location_id,
     }
 
 
 def deliveries_announce(*, deliveries: Sequence[tuple[int, int, str]]) -> None:
-    """After commit, hands the new pending deliveries to a worker: the fast path.
+    """After commit, hands these pending deliveries to a worker at once, one task per
+    destination: for rows made due outside a sign-up (a requeue, a CRM's backlog released).
 
     The rows are already committed, so a failure here (Redis down) loses nothing: the relay
-    sends them when their lease runs out. It must never fail the sign-up that was just stored.
+    sends them on its next run. It must never fail the change that was just stored.
     """
     by_destination: dict[int, list[int]] = defaultdict(list)
     for delivery_id, destination_id, status in deliveries:
@@ -180,18 +174,86 @@ def deliveries_announce(*, deliveries: Sequence[tuple[int, int, str]]) -> None:
                 # By name from the Celery app's registry (crm_sync registers it when Django
                 # starts): the task object itself, without importing crm_sync, which sits above.
                 deliver = current_app.tasks[DELIVER_TASK]
-                # One waiting task per destination is enough: it sends everything due when it
-                # runs. A busy shop then costs one task per batch, not one per sign-up.
-                if not redis_client().set(
-                    _wake_key(schema_name, destination_id), 1, nx=True, ex=WAKE_SECONDS
-                ):
-                    continue
                 deliver.delay(schema_name=schema_name, destination_id=destination_id, ids=ids)
             except Exception:
                 logger.warning(
-                    "fast-path enqueue failed; the relay will send the delivery",
+                    "enqueue failed; the relay will send the delivery",
                     exc_info=True,
                     extra={"destination_id": destination_id},
                 )
 
     transaction.on_commit(enqueue)
+
+
+# --- retention --------------------------------------------------------------------------------
+
+#: Rows removed per statement: each batch is a short transaction holding a few thousand row
+#: locks, so sending, the relay and sign-ups never wait on the purge for long.
+PURGE_BATCH_SIZE = 5000
+#: A run stops after this long (the next one continues), well inside Celery's time limit.
+PURGE_SECONDS = 120.0
+
+#: One batch of delivered rows past the retention period, oldest first (the partial index
+#: ``delivery_purge_idx``), with their attempt log. Rows another transaction holds (a requeue
+#: making one pending again) are skipped, never waited for, and re-checked next run.
+_PURGE_DELIVERED = """
+WITH doomed AS (
+    SELECT id FROM public.crm_outbox_delivery
+    WHERE status = 'delivered' AND delivered_at < %(cutoff)s
+    ORDER BY delivered_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), attempts AS (
+    DELETE FROM public.crm_outbox_deliveryattempt WHERE delivery_id IN (SELECT id FROM doomed)
+)
+DELETE FROM public.crm_outbox_delivery WHERE id IN (SELECT id FROM doomed)
+"""
+
+#: For a statement that deletes sign-ups of the current tenant whose ids are in its CTE
+#: ``batch`` (signup's retention purge): their deliveries and attempt logs go in the same
+#: statement. Reads the named parameter ``outbox_tenant_id``.
+OUTBOX_FORGET_CTE = """
+outbox_doomed AS (
+    SELECT id FROM public.crm_outbox_delivery
+    WHERE tenant_id = %(outbox_tenant_id)s AND submission_id IN (SELECT id FROM batch)
+), outbox_attempts AS (
+    DELETE FROM public.crm_outbox_deliveryattempt
+    WHERE delivery_id IN (SELECT id FROM outbox_doomed)
+), outbox_deliveries AS (
+    DELETE FROM public.crm_outbox_delivery WHERE id IN (SELECT id FROM outbox_doomed)
+)"""
+
+
+def deliveries_purge(
+    *,
+    now: datetime | None = None,
+    batch_size: int = PURGE_BATCH_SIZE,
+    seconds: float = PURGE_SECONDS,
+) -> int:
+    """Deletes delivered rows older than ``OUTBOX_RETENTION_DAYS``, of every tenant (the outbox
+    is one table), in batches; returns how many. Pending, held and dead rows are never touched:
+    they are work not done yet, or the record of what failed."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.OUTBOX_RETENTION_DAYS)
+    deleted = 0
+    deadline = time.monotonic() + seconds
+    while True:
+        # A transaction per batch: locks and WAL stay bounded, and a run stopped half-way keeps
+        # what it deleted.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_PURGE_DELIVERED, {"cutoff": cutoff, "limit": batch_size})
+            count: int = cursor.rowcount
+        deleted += count
+        if count < batch_size or time.monotonic() > deadline:
+            break
+    if deleted:
+        logger.info("outbox purged", extra={"deleted": deleted, "before": cutoff.isoformat()})
+    return deleted
+
+
+def deliveries_forget(*, submission_ids: Iterable[UUID]) -> int:
+    """Deletes the current tenant's deliveries of these sign-ups, whatever their status, with
+    their attempt logs (a shopper erased); returns how many deliveries."""
+    deliveries = Delivery.objects.filter(
+        tenant_id=current_tenant_id(), submission_id__in=list(submission_ids)
+    )
+    return int(deliveries.delete()[1].get("crm_outbox.Delivery", 0))

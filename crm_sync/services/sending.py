@@ -26,14 +26,13 @@ from django.utils import timezone
 
 from customerinfo.core.tenancy import current_tenant
 from outbox.models import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus
-from outbox.services import wake_clear
 from signup.models import Submission
 from tenants.models import TenantAccess
 
 from .. import limits
 from ..contacts import contact_build
 from ..failures import contacts_send
-from ..http import http_client
+from ..http import shared_client
 from ..models import Destination, DestinationState
 from ..providers import PROVIDERS, Contact, Provider, Result, Verdict
 from ..schedule import GIVE_UP_AFTER, MAX_ATTEMPTS, retry_delay
@@ -139,8 +138,6 @@ def deliveries_send(
     lease makes that so without holding a transaction across the CRM call is in ``claims``.
     """
     report = SendReport()
-    # From here on a new sign-up wakes another task: this one may already be past its last look.
-    wake_clear(destination_id=destination_id)
     destination = Destination.objects.filter(pk=destination_id).first()
     # A kind whose code is gone (a rollback) still has its rows claimed and tried: making its
     # provider fails inside the boundary, which records each try with the reason.
@@ -157,45 +154,46 @@ def deliveries_send(
         _hold(claim)
         claim_write(claim, report=report)
         return report
-    own_client = client is None
-    client = client or http_client()
+    # This process's client for the kind: its connections to the CRM are reused by the next
+    # batch and the next task, whichever retailer they are for.
+    client = client or shared_client(kind=destination.kind)
     # Made on first use, inside the boundary: decrypting credentials can fail too.
     provider = cache(partial(destination_provider, destination=destination, client=client))
     size = cls.batch_size
     broken: Result | None = None
-    try:
-        wanted = list(ids)
-        for _ in range(max_rounds):
-            before = report.troubles()
-            # The ids given, a batch per claim, the last batch topped up from the backlog.
-            chunks = [wanted[start : start + size] for start in range(0, len(wanted), size)]
-            wanted = []
-            taken = 0
-            for number, chunk in enumerate(chunks or [[]], start=1):
-                claim = claim_take(
-                    destination_id=destination_id,
-                    ids=chunk,
-                    top_up_to=size if number >= len(chunks) else 0,
+    wanted = list(ids)
+    for _ in range(max_rounds):
+        before = report.troubles()
+        # The ids given, a batch per claim, the last batch topped up from the backlog.
+        chunks = [wanted[start : start + size] for start in range(0, len(wanted), size)]
+        wanted = []
+        taken = 0
+        drained = False
+        for number, chunk in enumerate(chunks or [[]], start=1):
+            claim = claim_take(
+                destination_id=destination_id,
+                ids=chunk,
+                top_up_to=size if number >= len(chunks) else 0,
+            )
+            taken += len(claim.rows)
+            # The last claim had room and found no more due rows: no round is left to run
+            # (rows that fall due later are the relay's).
+            drained = len(claim.rows) < size
+            if not claim.rows:
+                continue
+            if broken is not None:
+                _hold(claim)
+            else:
+                broken = _send_batch(
+                    destination=destination, cls=cls, provider=provider, claim=claim
                 )
-                taken += len(claim.rows)
-                if not claim.rows:
-                    continue
-                if broken is not None:
-                    _hold(claim)
-                else:
-                    broken = _send_batch(
-                        destination=destination, cls=cls, provider=provider, claim=claim
-                    )
-                claim_write(claim, report=report)
-            if not taken:
-                break
-            if broken is not None or report.troubles() > before:
-                # Broken: pause below. Failing, or asking us to wait: the rest of the backlog
-                # stays in the outbox for its own turn rather than hammering a struggling CRM.
-                break
-    finally:
-        if own_client:
-            client.close()
+            claim_write(claim, report=report)
+        if not taken or drained:
+            break
+        if broken is not None or report.troubles() > before:
+            # Broken: pause below. Failing, or asking us to wait: the rest of the backlog
+            # stays in the outbox for its own turn rather than hammering a struggling CRM.
+            break
     if broken is not None:
         destination_pause(
             destination=destination,

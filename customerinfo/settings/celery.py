@@ -32,11 +32,20 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_step": 0.2,
     "interval_max": 0.2,
 }
+CRM_RELAY_INTERVAL_SECONDS = env.float("CRM_RELAY_INTERVAL_SECONDS", default=0.5)
 CELERY_BEAT_SCHEDULE = {
-    # The outbox relay: due and orphaned CRM deliveries of every tenant go to the workers.
+    # The outbox relay: every due CRM delivery of every tenant goes to the workers, new sign-ups
+    # included (they send no message of their own), so its interval is their latency. A run
+    # not started within a few intervals is dropped: the next one does the same work.
     "crm-relay": {
         "task": "crm_sync.tasks.relay",
-        "schedule": timedelta(seconds=env.float("CRM_RELAY_INTERVAL_SECONDS", default=2.0)),
+        "schedule": timedelta(seconds=CRM_RELAY_INTERVAL_SECONDS),
+        "options": {"expires": max(5.0, 4 * CRM_RELAY_INTERVAL_SECONDS)},
+    },
+    # Delivered outbox rows past OUTBOX_RETENTION_DAYS are deleted in short batches.
+    "outbox-retention-purge": {
+        "task": "outbox.tasks.retention_purge",
+        "schedule": crontab(minute=47),
     },
     # Tenants whose provisioning task was lost (Redis flushed, worker killed) get it again.
     "tenants-provision-pending": {
@@ -52,6 +61,19 @@ CELERY_BEAT_SCHEDULE = {
     "signup-exports-purge": {
         "task": "signup.tasks.exports_purge_all",
         "schedule": crontab(minute=23),
+    },
+    # Retailers' alerts (tablet offline with sign-ups unsent, CRM paused): one sweep of every
+    # schema, a task only for shops where an alert opens or closes (signup.services.notifications).
+    "signup-alerts-check": {
+        "task": "signup.tasks.alerts_check_all",
+        "schedule": timedelta(minutes=10),
+        "options": {"expires": 9 * 60},
+    },
+    # Scheduled exports and Monday digests, for shops whose morning it is in their time zone.
+    "signup-morning-mail": {
+        "task": "signup.tasks.morning_mail_all",
+        "schedule": crontab(minute=5),
+        "options": {"expires": 50 * 60},
     },
     # Sign-ups of the hour that ended go to Stripe's meter; seats and stale sign-ups are swept.
     # Ten past: the hour's last sign-ups are committed by then (billing.services.usage).

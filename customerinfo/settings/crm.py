@@ -7,7 +7,7 @@ from .base import SECRET_KEY
 from .environment import IS_PRODUCTION, SECRETS_REQUIRED, env
 
 #: Fernet keys for destination credentials, newest first. Add a new key in front, deploy, run
-#: ``manage.py crm_rotate_credentials``, then drop the old key. Development derives one from
+#: ``manage.py crm_keys_rotate``, then drop the old key. Development derives one from
 #: SECRET_KEY so a fresh clone needs nothing.
 CRM_ENCRYPTION_KEYS: list[str] = (
     env.list("CRM_ENCRYPTION_KEYS")
@@ -25,12 +25,16 @@ CRM_BLOCK_PRIVATE_ADDRESSES: bool = env.bool("CRM_BLOCK_PRIVATE_ADDRESSES", defa
 #: How long a delivery handed to a worker is left alone before the relay hands it out again.
 CRM_DELIVERY_LEASE_SECONDS: int = env.int("CRM_DELIVERY_LEASE_SECONDS", default=60)
 
+#: Threads a worker process sends one relay task's destinations on, side by side (each with its
+#: own database connection); 1 sends them one after the other.
+CRM_SEND_THREADS: int = env.int("CRM_SEND_THREADS", default=6)
+
+#: Delivered outbox rows are deleted this many days after delivery (hourly, in batches); a
+#: shop's sign-up retention, when shorter, removes its rows with the sign-ups.
+OUTBOX_RETENTION_DAYS: int = env.int("OUTBOX_RETENTION_DAYS", default=30)
+
 #: The demo webhook receiver at /sink/<name>/ on the public host (make run's demo shop).
 CRM_DEMO_SINK: bool = env.bool("CRM_DEMO_SINK", default=not IS_PRODUCTION)
-
-#: Token that Prometheus must send as ``Authorization: Bearer …`` to read /metrics; empty means
-#: the endpoint is open (development, or a network policy that already restricts it).
-METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")
 
 # Alerts to retailers (a paused destination) go out by mail.
 _email = env.email_url("EMAIL_URL", default="consolemail://")

@@ -10,6 +10,8 @@ from customerinfo.core.accounts.models import User
 from customerinfo.core.audit import audit_record, sha256
 from customerinfo.core.errors import ServiceError
 from customerinfo.core.models import AuditAction
+from customerinfo.core.tenancy import current_tenant_id
+from outbox.services import OUTBOX_FORGET_CTE, deliveries_forget
 
 from ..answers import normalise_email
 from ..models import (
@@ -50,19 +52,23 @@ def retention_update(*, actor: User | None, days: int) -> RetailerSettings:
 #: transaction holding few locks, large enough that 100,000 rows take a few dozen statements.
 PURGE_BATCH_SIZE = 5000
 
-# One batch of old sign-ups, in one statement: their consent evidence goes with them (as the
-# ORM's CASCADE would), refused sign-ups released from them forget them (SET_NULL), and no row
-# ever reaches Python. The CTE is read once, so all three see the same ids.
-_PURGE_BATCH_SQL = """
+# One batch of old sign-ups, in one statement: their consent evidence and their CRM deliveries
+# go with them (as the ORM's CASCADE would), refused sign-ups released from them forget them
+# (SET_NULL), and no row ever reaches Python. The CTE is read once, so all see the same ids.
+_PURGE_BATCH_SQL = (
+    """
 WITH batch AS (
     SELECT id FROM {submission} WHERE received_at < %(cutoff)s LIMIT %(limit)s
-), consents AS (
+), """  # noqa: S608 - constant SQL only; table names from the models, values as parameters
+    + OUTBOX_FORGET_CTE
+    + """, consents AS (
     DELETE FROM {consent} WHERE submission_id IN (SELECT id FROM batch)
 ), released AS (
     UPDATE {rejected} SET submission_id = NULL WHERE submission_id IN (SELECT id FROM batch)
 )
 DELETE FROM {submission} WHERE id IN (SELECT id FROM batch)
 """
+)
 
 _PURGE_REJECTED_SQL = """
 DELETE FROM {rejected} WHERE id IN (
@@ -87,7 +93,10 @@ def _delete_in_batches(sql: str, *, cutoff: datetime, batch_size: int) -> tuple[
         # A transaction per batch: locks and WAL stay bounded, and a purge stopped half-way
         # keeps what it deleted; the next run continues.
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, {"cutoff": cutoff, "limit": batch_size})
+            cursor.execute(
+                sql,
+                {"cutoff": cutoff, "limit": batch_size, "outbox_tenant_id": current_tenant_id()},
+            )
             count = cursor.rowcount
         deleted += count
         batches += 1
@@ -179,7 +188,10 @@ def shopper_export(*, email: str) -> dict[str, Any]:
 def shopper_erase(*, actor: User | None, email: str) -> int:
     """Erases every sign-up of one email address; the audit log keeps only a hash of it."""
     email = normalise_email(email)
-    deleted = Submission.objects.filter(email=email).delete()[1].get("signup.Submission", 0)
+    with transaction.atomic():
+        shopper = Submission.objects.filter(email=email)
+        deliveries_forget(submission_ids=shopper.values_list("pk", flat=True))
+        deleted = shopper.delete()[1].get("signup.Submission", 0)
     rejected = RejectedSubmission.objects.filter(email=email).delete()[0]
     settings_row = retailer_settings()
     audit_record(

@@ -7,13 +7,13 @@ from uuid import UUID
 
 from django.utils import timezone
 
-from customerinfo.core.db import prepared_cursor
+from customerinfo.core.caches import BoundedCache
+from customerinfo.core.db import schema_cursor, tenant_qualified
 from customerinfo.core.errors import ServiceError
-from customerinfo.core.tenancy import current_tenant
+from customerinfo.core.tenancy import current_schema, current_tenant
 from outbox.services import (
     OUTBOX_CTE,
     ROUTED_SQL,
-    deliveries_announce,
     outbox_expected,
     outbox_learned,
     outbox_parameters,
@@ -31,10 +31,12 @@ from ..models import (
 #: A tablet clock may run a little fast; beyond this a capture time is not believable.
 CLOCK_SKEW = timedelta(minutes=10)
 
-#: Published versions never change, so each process keeps the ones it has read. The key is the
-#: tenant row's id, not its schema name: a schema re-created under the same name starts its ids
-#: again and must not be served another tenant's form.
-_versions: dict[tuple[int, int], FormVersion] = {}
+#: Published versions never change, so each process keeps the ones it has read, the most
+#: recently used ``FORM_VERSIONS_KEPT`` of them (a version's definition is a few kB). The key is
+#: the tenant row's id, not its schema name: a schema re-created under the same name starts its
+#: ids again and must not be served another tenant's form.
+FORM_VERSIONS_KEPT = 2_048
+_versions: BoundedCache[tuple[int, int], FormVersion] = BoundedCache(max_entries=FORM_VERSIONS_KEPT)
 
 
 def form_version(*, version_id: int) -> FormVersion | None:
@@ -43,7 +45,7 @@ def form_version(*, version_id: int) -> FormVersion | None:
     if version is None:
         version = FormVersion.objects.filter(pk=version_id).first()
         if version is not None and tenant_id:
-            _versions[(tenant_id, version_id)] = version
+            _versions.set((tenant_id, version_id), version)
     return version
 
 
@@ -226,6 +228,11 @@ def submission_create(
 # the same snapshot, that it is still paired to the store, and the store in the country, that
 # the answers were checked against, and that the store had not closed before the sign-up was
 # captured; if not it stores nothing and says which.
+#
+# The statement names its tenant's schema (customerinfo.core.db) and no SET search_path goes
+# before it, whatever shop the connection served last. The triggers it sets off (the daily
+# counts, migration 0008) have their search path pinned to their own schema
+# (tenants.schemas.functions_pin_sql), so they count in this shop's tables too.
 _SUBMISSION_CTES = """
 WITH checks AS (
     SELECT {routed} AS routed,
@@ -297,10 +304,11 @@ def _insert_once(
 ) -> bool:
     """Inserts the submission, its consents and deliveries unless the id exists.
 
-    Returns True if it inserted; the new deliveries are then announced to the workers. Raises
+    Returns True if it inserted; its deliveries are then due for the relay. Raises
     DeviceRefusedError if the tablet was revoked or its store changed country meanwhile, and
     LocationClosedError if the store closed before the sign-up was captured.
     """
+    schema = current_schema()
     parameters: dict[str, Any] = {
         "id": submission.pk,
         "form_version_id": submission.form_version_id,
@@ -328,11 +336,13 @@ def _insert_once(
     # looked, and then with the outbox, which is always right.
     outbox = outbox_expected()
     while True:
-        # Prepared once per connection: planning this statement costs PostgreSQL more than
-        # running it.
-        with prepared_cursor() as cursor:
-            cursor.execute(_INSERT_SUBMISSION[outbox], parameters)
-            inserted, deliveries, routed, paired, accepting = cursor.fetchone()
+        # Prepared once per connection and tenant: planning this statement costs PostgreSQL
+        # more than running it. It names the tenant's schema, so it needs no SET search_path and
+        # its plan outlives the connection serving other tenants in between (core.db).
+        statement = tenant_qualified(_INSERT_SUBMISSION[outbox], schema=schema)
+        with schema_cursor() as cursor:
+            cursor.execute(statement, parameters)
+            inserted, _deliveries, routed, paired, accepting = cursor.fetchone()
         outbox_learned(routed=routed)
         if not paired:
             raise DeviceRefusedError
@@ -342,8 +352,7 @@ def _insert_once(
             # The guard stored nothing; the statement with the outbox will.
             outbox = True
             continue
-        if inserted:
-            deliveries_announce(deliveries=[tuple(row) for row in deliveries])
+        # Its deliveries, if any, are due: the relay's next run hands them out (outbox.services).
         return bool(inserted)
 
 

@@ -21,7 +21,7 @@ from crm_sync.providers import PROVIDERS, ProviderUnavailableError, Result, Verd
 from crm_sync.providers.webhook import secret_generate
 from crm_sync.schedule import MAX_ATTEMPTS, RETRY_AFTER_CAP_SECONDS
 from crm_sync.services import sending
-from crm_sync.tasks import deliver
+from crm_sync.tasks import deliver, deliver_due
 from outbox.models import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus
 from tenants.models import Tenant
 from tests.signup.factories import Kiosk
@@ -113,13 +113,19 @@ def test_an_exception_inside_a_provider_is_an_attempt_then_dead_with_its_reason(
 
 
 @pytest.fixture
-def run_tasks_here(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The relay's tasks run at once in this process (inside the test's transaction)."""
+def run_tasks_here(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+    """The relay's tasks run at once in this process (inside the test's transaction, which
+    threads of their own could not see: one after the other)."""
+    settings.CRM_SEND_THREADS = 1
 
     def run(**kwargs: Any) -> None:
         deliver.apply(kwargs=kwargs)
 
+    def run_due(**kwargs: Any) -> None:
+        deliver_due.apply(kwargs=kwargs)
+
     monkeypatch.setattr(deliver, "delay", run)
+    monkeypatch.setattr(deliver_due, "delay", run_due)
 
 
 @pytest.mark.usefixtures("run_tasks_here")

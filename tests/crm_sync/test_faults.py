@@ -29,7 +29,7 @@ from django_tenants.utils import tenant_context
 from crm_sync import services
 from crm_sync.models import Destination, DestinationState
 from crm_sync.schedule import MAX_ATTEMPTS
-from crm_sync.tasks import deliver
+from crm_sync.tasks import deliver, deliver_due
 from customerinfo.celery import app
 from customerinfo.core.redis import redis_client, redis_key
 from outbox.models import Delivery, DeliveryStatus
@@ -165,13 +165,18 @@ def stack(
     settings.CRM_DELIVERY_LEASE_SECONDS = LEASE_SECONDS
     connection = app.connection_for_write(broker)
 
-    # The fast path and the relay of this process publish to the stack's own broker.
+    # Wakes and the relay of this process publish to the stack's own broker.
     def publish(**kwargs: Any) -> None:
         # What apply_async(connection=...) makes inside Celery, in a form its stubs type.
         producer = app.amqp.Producer(connection, auto_declare=False)
         deliver.apply_async(kwargs=kwargs, producer=producer)
 
+    def publish_due(**kwargs: Any) -> None:
+        producer = app.amqp.Producer(connection, auto_declare=False)
+        deliver_due.apply_async(kwargs=kwargs, producer=producer)
+
     monkeypatch.setattr(deliver, "delay", publish)
+    monkeypatch.setattr(deliver_due, "delay", publish_due)
     slug = f"crm-faults-{worker}"
     fake = FakeHubSpot(token=TOKEN).start()
     with django_db_blocker.unblock():
@@ -196,6 +201,7 @@ def stack(
 def test_a_worker_killed_mid_request_loses_and_duplicates_nothing(stack: Stack) -> None:
     stack.fake.delay = 2.0  # the CRM is slow: the kill lands while the request is in flight
     emails = sign_ups(stack.kiosk, 5, prefix="killed")
+    services.deliveries_relay()  # beat's next run hands the new rows out
     first = stack.worker_start()
     assert wait_until(lambda: stack.fake.arrived > 0, timeout=60, step=0.05), (
         "no request reached the CRM"
@@ -216,7 +222,8 @@ def test_a_worker_killed_mid_request_loses_and_duplicates_nothing(stack: Stack) 
 
 def test_redis_flushed_with_deliveries_queued_loses_nothing(stack: Stack) -> None:
     emails = sign_ups(stack.kiosk, 5, prefix="flushed")
-    # Every fast-path message is gone before any worker saw it.
+    assert services.deliveries_relay() == 5
+    # Every message the relay sent is gone before any worker saw it.
     redis.Redis.from_url(stack.broker).flushdb()
     stack.worker_start()
     assert stack.relay_until_delivered(5, timeout=90), stack.statuses()
@@ -235,13 +242,19 @@ def hubspot() -> Iterator[FakeHubSpot]:
 
 
 @pytest.fixture
-def run_tasks_here(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The relay's tasks run at once in this process (inside the test's transaction)."""
+def run_tasks_here(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+    """The relay's tasks run at once in this process (inside the test's transaction, which
+    threads of their own could not see: one after the other)."""
+    settings.CRM_SEND_THREADS = 1
 
     def run(**kwargs: Any) -> None:
         deliver.apply(kwargs=kwargs)
 
+    def run_due(**kwargs: Any) -> None:
+        deliver_due.apply(kwargs=kwargs)
+
     monkeypatch.setattr(deliver, "delay", run)
+    monkeypatch.setattr(deliver_due, "delay", run_due)
 
 
 def time_passes(*, destination: Destination) -> None:
@@ -347,7 +360,7 @@ def test_a_backlog_goes_out_in_full_batches(kiosk: Kiosk, hubspot: FakeHubSpot) 
     emails = sign_ups(kiosk, 30, prefix="backlog")
     first = Delivery.objects.order_by("pk").first()
     assert first is not None
-    # One fast-path task, given one row, takes the rest of the due backlog with it.
+    # One task, given one row, takes the rest of the due backlog with it.
     report = services.deliveries_send(destination_id=destination.pk, ids=[first.pk])
     assert dict(report.counts) == {"delivered": 30}
     assert len([r for r in hubspot.requests if r.path.endswith("/batch/upsert")]) == 1

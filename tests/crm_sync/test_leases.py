@@ -49,7 +49,8 @@ class World:
     kiosk: Kiosk
     destination: Destination
     receiver: FakeWebhookReceiver
-    #: What the fast path and the relay handed to Celery: no worker runs beside these tests.
+    #: What the relay (one group per destination) and wakes handed to Celery: no worker runs
+    #: beside these tests.
     handed_out: list[dict[str, Any]]
 
     def send(self, ids: Sequence[int]) -> dict[str, int]:
@@ -86,6 +87,10 @@ def world(
 ) -> Iterator[World]:
     handed_out: list[dict[str, Any]] = []
     monkeypatch.setattr("crm_sync.tasks.deliver.delay", lambda **task: handed_out.append(task))
+    # The relay's tasks carry several destinations: each group is what one ``deliver`` took.
+    monkeypatch.setattr(
+        "crm_sync.tasks.deliver_due.delay", lambda **task: handed_out.extend(task["groups"])
+    )
     slug = f"crm-leases-{os.environ.get('PYTEST_XDIST_WORKER', 'gw0')}"
     secret = secret_generate()
     with FakeWebhookReceiver(secrets=[secret]) as receiver, django_db_blocker.unblock():
@@ -137,6 +142,7 @@ def test_the_relay_hands_out_an_abandoned_row_for_anyone_to_take(
     """Inside the test transaction, like most tests (it also makes pytest-django set up the test
     database when this module runs alone: the tests below only borrow it)."""
     monkeypatch.setattr("crm_sync.tasks.deliver.delay", lambda **task: None)
+    monkeypatch.setattr("crm_sync.tasks.deliver_due.delay", lambda **task: None)
     webhook_destination(url="https://crm.example/hooks")
     (row,) = deliveries_of(sign_up(kiosk))
     # Taken by a worker that died: its token stays, its lease ran out.
@@ -154,6 +160,7 @@ def test_a_requeue_takes_the_row_from_a_worker_still_sending_it(
     kiosk: Kiosk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("crm_sync.tasks.deliver.delay", lambda **task: None)
+    monkeypatch.setattr("crm_sync.tasks.deliver_due.delay", lambda **task: None)
     webhook_destination(url="https://crm.example/hooks")
     submission_id = sign_up(kiosk)
     (row,) = deliveries_of(submission_id)
@@ -215,7 +222,7 @@ def test_rows_being_sent_are_left_alone_by_other_workers_and_the_relay(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (row,) = deliveries_of(sign_up(world.kiosk))
-    lease_runs_out(row)  # the fast-path message was lost: the relay would hand the row out
+    lease_runs_out(row)  # due and free: the relay would hand the row out
     seen: dict[str, Any] = {}
 
     def before() -> None:

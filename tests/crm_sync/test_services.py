@@ -6,14 +6,17 @@ destination. Pausing, the breaker, replay and credentials are in test_services_d
 """
 
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from django.utils import timezone
 
 from crm_sync import services
 from crm_sync.http import http_client
 from crm_sync.models import Destination
 from crm_sync.schedule import MAX_ATTEMPTS
-from customerinfo.core.tenancy import current_tenant_id
+from crm_sync.tasks import deliver, deliver_due
+from customerinfo.core.tenancy import current_schema, current_tenant_id
 from outbox.models import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus
 from outbox.services import outbox_expected
 from signup.models import Submission
@@ -34,9 +37,9 @@ def test_a_sign_up_writes_one_pending_delivery_per_enabled_destination(
     assert delivery.tenant_id == current_tenant_id()
     assert delivery.status == DeliveryStatus.PENDING
     assert delivery.attempts == 0
-    # The fast path holds a lease so the relay leaves the row to it.
-    assert delivery.lease_expires_at is not None
-    assert delivery.lease_expires_at > timezone.now()
+    # Due at once and with no lease: the relay's next run hands it out (no message per sign-up).
+    assert delivery.lease_expires_at is None
+    assert delivery.next_attempt_at <= timezone.now()
 
 
 def test_a_repeated_sign_up_writes_no_second_delivery(
@@ -241,3 +244,30 @@ def test_an_erased_sign_up_is_not_sent(
     assert delivery.status == DeliveryStatus.DEAD
     assert "erased" in delivery.last_error
     assert receiver.requests == []
+
+
+def test_a_sign_up_sends_no_message_and_the_relay_hands_its_delivery_out(
+    kiosk: Kiosk,
+    destination: Destination,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """No Redis round trip per sign-up: the delivery is due at once, for the relay's next run."""
+    sent: list[dict[str, Any]] = []
+    monkeypatch.setattr(deliver, "delay", lambda **task: sent.append(task))
+    monkeypatch.setattr(deliver_due, "delay", lambda **task: sent.append(task))
+    with django_capture_on_commit_callbacks(execute=True):
+        (delivery,) = deliveries_of(sign_up(kiosk))
+    assert sent == []
+    assert services.deliveries_relay() == 1
+    assert sent == [
+        {
+            "groups": [
+                {
+                    "schema_name": current_schema(),
+                    "destination_id": destination.pk,
+                    "ids": [delivery.pk],
+                }
+            ]
+        }
+    ]
