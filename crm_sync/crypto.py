@@ -1,7 +1,7 @@
 """Destination credentials, encrypted at rest with keys that can be rotated.
 
 MultiFernet decrypts with any configured key and encrypts with the first, so a new key is
-added in front, every row is re-encrypted (``manage.py crm_rotate_credentials``), and only then
+added in front, every row is re-encrypted (``manage.py crm_keys_rotate``), and only then
 is the old key removed.
 """
 

@@ -29,6 +29,7 @@ from ..endpoints import settings_normalise
 from ..failures import probe
 from ..http import http_client
 from ..models import Destination, DestinationKind, DestinationState
+from ..paused import destination_paused_record
 from ..providers import PROVIDERS, Provider, Result, provider_class
 from ..providers.webhook import secret_generate
 from .replay import deliveries_reschedule
@@ -281,6 +282,11 @@ def destination_pause(
         old=old,
         new={"state": destination.state, "enabled": destination.enabled, "reason": reason},
     )
+    destination_paused_record(
+        tenant_id=current_tenant_id(),
+        destination_id=destination.pk,
+        paused_at=destination.paused_at,
+    )
     if actor is None:
         _owners_alert(destination=destination, reason=reason)
 
@@ -295,6 +301,9 @@ def destination_resume(*, actor: User | None, destination: Destination) -> int:
     destination.paused_at = None
     destination.enabled = True
     destination.save()
+    destination_paused_record(
+        tenant_id=current_tenant_id(), destination_id=destination.pk, paused_at=None
+    )
     limits.breaker_record(scope=destination_scope(destination), success=True)
     count = deliveries_reschedule(destination=destination, statuses=[DeliveryStatus.HELD])
     audit_record(
