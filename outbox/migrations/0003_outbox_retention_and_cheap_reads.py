@@ -2,11 +2,19 @@
 
 Indexes are built concurrently: the outbox takes a row with every sign-up, and a plain CREATE
 INDEX would hold those inserts for as long as it reads the table.
+
+The outbox lives in the public schema only, yet every tenant schema's migration plan lists this
+migration too (the router makes it a no-op there). Django's concurrent operations refuse to run
+inside a transaction before they ask the router, so a tenant schema migrated inside one (a
+clone's template, a test) would fail on an operation that does nothing: the operations below
+ask the router first.
 """
 
 import django.db.models.deletion
 from django.contrib.postgres.operations import AddIndexConcurrently, RemoveIndexConcurrently
 from django.db import migrations, models
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import ProjectState
 
 #: What the tally starts from: the delivered rows the outbox holds today.
 _SEED_TALLY = """
@@ -15,6 +23,54 @@ SELECT tenant_id, destination_id, count(*) FROM crm_outbox_delivery
 WHERE status = 'delivered' GROUP BY tenant_id, destination_id
 ON CONFLICT (tenant_id, destination_id) DO NOTHING
 """
+
+
+class AddIndexWherePublic(AddIndexConcurrently):
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
+class RemoveIndexWherePublic(RemoveIndexConcurrently):
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
 class Migration(migrations.Migration):
@@ -53,14 +109,14 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.RunSQL(_SEED_TALLY, migrations.RunSQL.noop),
-        AddIndexConcurrently(
+        AddIndexWherePublic(
             model_name="delivery",
             index=models.Index(
                 fields=["tenant", "destination_id", "-created_at", "-id"],
                 name="delivery_page_idx",
             ),
         ),
-        AddIndexConcurrently(
+        AddIndexWherePublic(
             model_name="delivery",
             index=models.Index(
                 condition=models.Q(("status", "delivered"), _negated=True),
@@ -68,7 +124,7 @@ class Migration(migrations.Migration):
                 name="delivery_undelivered_idx",
             ),
         ),
-        AddIndexConcurrently(
+        AddIndexWherePublic(
             model_name="delivery",
             index=models.Index(
                 condition=models.Q(("status", "delivered")),
@@ -76,5 +132,5 @@ class Migration(migrations.Migration):
                 name="delivery_purge_idx",
             ),
         ),
-        RemoveIndexConcurrently(model_name="delivery", name="delivery_destination_idx"),
+        RemoveIndexWherePublic(model_name="delivery", name="delivery_destination_idx"),
     ]
