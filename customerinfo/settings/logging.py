@@ -4,6 +4,10 @@ from .environment import env
 
 LOG_LEVEL: str = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT: str = env.str("LOG_FORMAT", default="json")
+#: Celery's own per-task lines ("received", "succeeded in", beat's "sending due task"). The CRM
+#: relay runs twice a second, so at INFO they would be some 500,000 lines a day of nothing
+#: happening, and bury make run's terminal; failures are logged at ERROR whatever this says.
+CELERY_LOG_LEVEL: str = env.str("CELERY_LOG_LEVEL", default="WARNING")
 
 LOGGING = {
     "version": 1,
@@ -26,5 +30,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "django.server": {"level": "INFO"},
+        "celery.app.trace": {"level": CELERY_LOG_LEVEL},
+        "celery.worker.strategy": {"level": CELERY_LOG_LEVEL},
+        "celery.beat": {"level": CELERY_LOG_LEVEL},
     },
 }

@@ -79,9 +79,12 @@ def chart(series: list[DayCount]) -> dict[str, object]:
         for index, day in enumerate(series)
         if (len(series) - 1 - index) % every == 0
     ]
+    # Gridlines at whole numbers only: a line drawn at 2.5 and labelled "2" misreads every bar.
+    # The top is 1, 2 or 5 times a power of ten (at least 5): halves of 10 and 20, fifths of 5.
+    step = top // 5 if str(top).startswith("5") else top // 2
     levels = [
-        Tick(_unit(PLOT_BOTTOM - plot_height * fraction), f"{int(top * fraction):,}")
-        for fraction in (0, 0.5, 1)
+        Tick(_unit(PLOT_BOTTOM - plot_height * value / top), f"{value:,}")
+        for value in range(0, top + 1, step)
     ]
     total = sum(day.signups for day in series)
     return {

@@ -58,3 +58,18 @@ def test_a_forged_request_id_is_replaced() -> None:
     response = Client(HTTP_X_REQUEST_ID='bad"\nid').get("/", HTTP_HOST="localhost")
     assert response["X-Request-ID"] != 'bad"\nid'
     assert len(response["X-Request-ID"]) == 32
+
+
+def test_celery_s_per_task_chatter_is_quiet_but_failures_are_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The relay runs twice a second: its "received"/"succeeded" lines would flood the logs."""
+    import logging
+
+    with caplog.at_level(logging.INFO):
+        for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat"):
+            logging.getLogger(name).info("Task crm_sync.tasks.relay succeeded in 0.006s: 0")
+        logging.getLogger("celery.app.trace").error("Task crm_sync.tasks.deliver_due raised")
+    assert [record.getMessage() for record in caplog.records] == [
+        "Task crm_sync.tasks.deliver_due raised"
+    ]

@@ -293,3 +293,24 @@ def test_the_dashboard_in_chromium_at_laptop_and_phone_size(browser: Browser, si
             page.set_viewport_size(size)
             assert_accessible(page)
             assert horizontal_overflow(page) == 0, size
+
+
+@pytest.mark.parametrize("highest", [0, 3, 5, 7, 12, 20, 37, 120, 480, 999, 4321])
+def test_every_gridline_sits_at_the_value_it_is_labelled(highest: int) -> None:
+    """A line drawn at 2.5 and labelled "2" misreads every bar against it."""
+    from signup.selectors.dashboard import DayCount
+    from signup.views import dashboard
+
+    day = date(2026, 11, 2)
+    chart = dashboard.chart([DayCount(day=day, signups=highest, email_opt_ins=0, sms_opt_ins=0)])
+    levels: Any = chart["levels"]
+    assert len(levels) >= 3
+    bottom, top = dashboard.PLOT_BOTTOM, dashboard.PLOT_TOP
+    scale_top = int(levels[-1].label.replace(",", ""))
+    assert scale_top >= highest
+    for tick in levels:
+        value = int(tick.label.replace(",", ""))
+        expected = bottom - (bottom - top) * value / scale_top
+        assert float(tick.position) == pytest.approx(expected, abs=0.01)
+    (bar,) = chart["bars"]  # type: ignore[misc]
+    assert float(bar.height) == pytest.approx((bottom - top) * highest / scale_top, abs=0.01)
