@@ -312,5 +312,6 @@ def test_every_gridline_sits_at_the_value_it_is_labelled(highest: int) -> None:
         value = int(tick.label.replace(",", ""))
         expected = bottom - (bottom - top) * value / scale_top
         assert float(tick.position) == pytest.approx(expected, abs=0.01)
-    (bar,) = chart["bars"]  # type: ignore[misc]
+    bars: Any = chart["bars"]
+    (bar,) = bars
     assert float(bar.height) == pytest.approx((bottom - top) * highest / scale_top, abs=0.01)
