@@ -7,7 +7,9 @@ LOG_FORMAT: str = env.str("LOG_FORMAT", default="json")
 #: Celery's own per-task lines ("received", "succeeded in", beat's "sending due task"). The CRM
 #: relay runs twice a second, so at INFO they would be some 500,000 lines a day of nothing
 #: happening, and bury make run's terminal; failures are logged at ERROR whatever this says.
-CELERY_LOG_LEVEL: str = env.str("CELERY_LOG_LEVEL", default="WARNING")
+#: Not CELERY_LOG_LEVEL: Celery's worker writes that variable itself, as a number ("40"),
+#: which logging's configuration refuses, and the worker would die at start-up.
+TASK_LOG_LEVEL: str = env.str("TASK_LOG_LEVEL", default="WARNING")
 
 LOGGING = {
     "version": 1,
@@ -30,8 +32,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "django.server": {"level": "INFO"},
-        "celery.app.trace": {"level": CELERY_LOG_LEVEL},
-        "celery.worker.strategy": {"level": CELERY_LOG_LEVEL},
-        "celery.beat": {"level": CELERY_LOG_LEVEL},
+        "celery.app.trace": {"level": TASK_LOG_LEVEL},
+        "celery.worker.strategy": {"level": TASK_LOG_LEVEL},
+        "celery.beat": {"level": TASK_LOG_LEVEL},
     },
 }

@@ -73,3 +73,26 @@ def test_celery_s_per_task_chatter_is_quiet_but_failures_are_logged(
     assert [record.getMessage() for record in caplog.records] == [
         "Task crm_sync.tasks.deliver_due raised"
     ]
+
+
+def test_a_celery_worker_starts_with_the_logging_configuration() -> None:
+    """Celery's worker exports CELERY_LOG_LEVEL as a number: no setting of ours may read a
+    variable Celery writes, or the worker dies at start-up."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    environment = {**os.environ, "CELERY_LOG_LEVEL": "40", "CUSTOMERINFO_ENV": "test"}
+    environment.pop("PYTEST_VERSION", None)
+    checked = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); print('configured')"],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**environment, "DJANGO_SETTINGS_MODULE": "customerinfo.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert "configured" in checked.stdout
