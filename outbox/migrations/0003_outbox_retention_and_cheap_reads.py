@@ -25,7 +25,19 @@ ON CONFLICT (tenant_id, destination_id) DO NOTHING
 """
 
 
-class AddIndexWherePublic(AddIndexConcurrently):
+class _WherePublic:
+    """Asks the router before the concurrent operation's transaction check (module docstring).
+    Only the model's app decides, so the state it is looked up in does not matter."""
+
+    model_name: str
+
+    def _allowed(
+        self, app_label: str, editor: BaseDatabaseSchemaEditor, state: ProjectState
+    ) -> bool:
+        model = state.apps.get_model(app_label, self.model_name)
+        allowed: bool = self.allow_migrate_model(editor.connection.alias, model)  # type: ignore[attr-defined]
+        return allowed
+
     def database_forwards(
         self,
         app_label: str,
@@ -33,9 +45,8 @@ class AddIndexWherePublic(AddIndexConcurrently):
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        model = to_state.apps.get_model(app_label, self.model_name)
-        if self.allow_migrate_model(schema_editor.connection.alias, model):
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
+        if self._allowed(app_label, schema_editor, to_state):
+            super().database_forwards(app_label, schema_editor, from_state, to_state)  # type: ignore[misc]
 
     def database_backwards(
         self,
@@ -44,33 +55,16 @@ class AddIndexWherePublic(AddIndexConcurrently):
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        model = from_state.apps.get_model(app_label, self.model_name)
-        if self.allow_migrate_model(schema_editor.connection.alias, model):
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
+        if self._allowed(app_label, schema_editor, from_state):
+            super().database_backwards(app_label, schema_editor, from_state, to_state)  # type: ignore[misc]
 
 
-class RemoveIndexWherePublic(RemoveIndexConcurrently):
-    def database_forwards(
-        self,
-        app_label: str,
-        schema_editor: BaseDatabaseSchemaEditor,
-        from_state: ProjectState,
-        to_state: ProjectState,
-    ) -> None:
-        model = from_state.apps.get_model(app_label, self.model_name)
-        if self.allow_migrate_model(schema_editor.connection.alias, model):
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
+class AddIndexWherePublic(_WherePublic, AddIndexConcurrently):
+    pass
 
-    def database_backwards(
-        self,
-        app_label: str,
-        schema_editor: BaseDatabaseSchemaEditor,
-        from_state: ProjectState,
-        to_state: ProjectState,
-    ) -> None:
-        model = to_state.apps.get_model(app_label, self.model_name)
-        if self.allow_migrate_model(schema_editor.connection.alias, model):
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+class RemoveIndexWherePublic(_WherePublic, RemoveIndexConcurrently):
+    pass
 
 
 class Migration(migrations.Migration):
