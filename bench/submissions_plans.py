@@ -2,12 +2,15 @@
 
 In one run: recreates the scratch database ``customerinfo_bench_plans``, makes a shop and
 ``BENCH_PLAN_TENANTS`` (200) more like bench/submissions.py does, then on fresh connections
-times the sign-up INSERT (the statement without the outbox, as most shops use) four ways, first
+times the sign-up INSERT (the statement without the outbox, as most shops use) five ways, first
 over one shop, then rotating over every shop:
 
 - ``search_path``: unqualified text, prepared, a ``SET search_path`` whenever the shop changes
   (what the kiosk did before: PostgreSQL plans the statement again after each change);
-- ``qualified``: the text naming the shop's schema, prepared: one plan per shop per connection;
+- ``qualified``: the text naming the shop's schema, prepared: one plan per shop per connection,
+  PostgreSQL's default plan cache mode (the first five runs of each planned afresh);
+- ``qualified_generic``: the same with ``plan_cache_mode = force_generic_plan``, as the project
+  sets it: the generic plan from the first run;
 - ``qualified_lru100``: the same with psycopg's default of 100 prepared statements kept per
   connection (older ones deallocated);
 - ``unprepared``: the qualified text, parsed and planned every time;
@@ -103,6 +106,14 @@ def ways(plain: str, qualified: Callable[[str], str]) -> dict[str, tuple[Way, in
     def unprepared(connection: psycopg.Connection[Any], schema: str, values: Any) -> None:
         connection.execute(qualified(schema), values, prepare=False).fetchone()
 
+    def generic(connection: psycopg.Connection[Any], schema: str, values: Any) -> None:
+        # What the project does (customerinfo.core.db): the generic plan from the first run,
+        # where PostgreSQL would otherwise plan each of a statement's first five runs afresh.
+        if current.get(id(connection)) != "generic":
+            connection.execute("SET plan_cache_mode = force_generic_plan")
+            current[id(connection)] = "generic"
+        prepared(connection, schema, values)
+
     def without_triggers(connection: psycopg.Connection[Any], schema: str, values: Any) -> None:
         # What the statement costs without the daily-count triggers it fires (replica role).
         if current.get(id(connection)) != "replica":
@@ -113,6 +124,7 @@ def ways(plain: str, qualified: Callable[[str], str]) -> dict[str, tuple[Way, in
     return {
         "search_path": (search_path, None),
         "qualified": (prepared, 100_000),
+        "qualified_generic": (generic, 100_000),
         "qualified_lru100": (prepared, 100),
         "unprepared": (unprepared, None),
         "qualified_no_triggers": (without_triggers, 100_000),

@@ -3,12 +3,13 @@
 from collections.abc import Iterator
 
 import pytest
-from django.db import connections
+from django.db import connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from pytest_django import DjangoDbBlocker, Settings
 
 from customerinfo.core.db import (
     connection_recycle_if_spread,
+    schema_cursor,
     schema_quote,
     schemas_met,
     tenant_qualified,
@@ -81,3 +82,16 @@ def test_no_limit_never_renews(own_connection: BaseDatabaseWrapper, settings: Se
     settings.DATABASE_CONN_MAX_SCHEMAS = 0
     for index in range(5):
         assert not connection_recycle_if_spread(f"t_{index}", using=own_connection)
+
+
+@pytest.mark.django_db
+def test_statements_of_a_schema_cursor_keep_their_generic_plan_from_the_first_run() -> None:
+    """Set once per connection, before its first hand-written statement."""
+    with schema_cursor() as cursor:
+        cursor.execute("SHOW plan_cache_mode")
+        assert cursor.fetchone() == ("force_generic_plan",)
+    raw = connection.connection
+    assert raw is not None
+    with schema_cursor() as cursor:
+        cursor.execute("SELECT 1")
+    assert connection.connection is raw, "the same connection, set once"
