@@ -19,9 +19,11 @@ from django.utils.functional import SimpleLazyObject
 
 from tenants.models import Tenant, TenantAccess
 
-#: What a suspended shop may still change: paying, signing in and out, its password, tablets.
+#: What a suspended shop may still change: paying, signing in and out, its password, tablets,
+#: the language it reads the portal in.
 OPEN_WHEN_SUSPENDED = (
     "/billing/",
+    "/language/",
     "/welcome/",
     "/login/",
     "/logout/",

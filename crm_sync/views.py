@@ -17,6 +17,7 @@ from django.contrib import messages
 from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from customerinfo.core.errors import ServiceError
@@ -31,6 +32,7 @@ from customerinfo.core.portal import (
 from outbox.models import Delivery, DeliveryStatus
 from signup.forms import service_errors_to_form
 from signup.models import Location, Submission
+from signup.selectors.access import store_scope
 
 from . import selectors, services
 from .forms import DestinationForm, PauseForm, ReplayForm, kinds_available
@@ -106,7 +108,7 @@ def _provider_missing(request: PortalRequest, destination: Destination) -> HttpR
 # --- destinations ------------------------------------------------------------------------------
 
 
-@role_required(MANAGERS, doing="manage CRM destinations")
+@role_required(MANAGERS, doing=gettext_lazy("manage CRM destinations"))
 @require_GET
 def destinations_list(request: PortalRequest) -> HttpResponse:
     health = selectors.destinations_health()
@@ -117,7 +119,7 @@ def destinations_list(request: PortalRequest) -> HttpResponse:
     return _page(request, "destinations_list.html", {"rows": rows})
 
 
-@role_required(MANAGERS, doing="manage CRM destinations")
+@role_required(MANAGERS, doing=gettext_lazy("manage CRM destinations"))
 @require_GET
 def destination_kind_choose(request: PortalRequest) -> HttpResponse:
     return _page(request, "destination_kind.html", {"kinds": kinds_available()})
@@ -136,7 +138,7 @@ def _secret_page(
     return response
 
 
-@role_required(MANAGERS, doing="manage CRM destinations")
+@role_required(MANAGERS, doing=gettext_lazy("manage CRM destinations"))
 @require_http_methods(["GET", "POST"])
 def destination_create(request: PortalRequest, kind: str) -> HttpResponse:
     if kind not in dict(kinds_available()):
@@ -179,7 +181,7 @@ def destination_create(request: PortalRequest, kind: str) -> HttpResponse:
     )
 
 
-@role_required(MANAGERS, doing="manage CRM destinations")
+@role_required(MANAGERS, doing=gettext_lazy("manage CRM destinations"))
 @require_http_methods(["GET", "POST"])
 def destination_edit(request: PortalRequest, pk: int) -> HttpResponse:
     destination = get_object_or_404(Destination, pk=pk)
@@ -257,7 +259,7 @@ def _detail_page(
     )
 
 
-@role_required(MANAGERS, doing="manage CRM destinations")
+@role_required(MANAGERS, doing=gettext_lazy("manage CRM destinations"))
 @require_GET
 def destination_detail(request: PortalRequest, pk: int) -> HttpResponse:
     destination = get_object_or_404(Destination, pk=pk)
@@ -274,7 +276,7 @@ def _test_words(result: Result) -> dict[str, Any]:
     }
 
 
-@role_required(MANAGERS, doing="manage CRM destinations")
+@role_required(MANAGERS, doing=gettext_lazy("manage CRM destinations"))
 @require_POST
 def destination_test(request: PortalRequest, pk: int) -> HttpResponseBase:
     """One harmless call to the CRM. With HTMX only the verdict is swapped into the page."""
@@ -301,7 +303,7 @@ def destination_test(request: PortalRequest, pk: int) -> HttpResponseBase:
     return redirect("crm-destination", pk=destination.pk)
 
 
-@role_required(MANAGERS, doing="manage CRM destinations")
+@role_required(MANAGERS, doing=gettext_lazy("manage CRM destinations"))
 @require_POST
 def destination_pause(request: PortalRequest, pk: int) -> HttpResponseBase:
     destination = get_object_or_404(Destination, pk=pk)
@@ -319,7 +321,7 @@ def destination_pause(request: PortalRequest, pk: int) -> HttpResponseBase:
     return redirect("crm-destination", pk=destination.pk)
 
 
-@role_required(MANAGERS, doing="manage CRM destinations")
+@role_required(MANAGERS, doing=gettext_lazy("manage CRM destinations"))
 @require_POST
 def destination_resume(request: PortalRequest, pk: int) -> HttpResponseBase:
     destination = get_object_or_404(Destination, pk=pk)
@@ -338,7 +340,7 @@ def destination_resume(request: PortalRequest, pk: int) -> HttpResponseBase:
     return redirect("crm-destination", pk=destination.pk)
 
 
-@role_required(MANAGERS, doing="manage CRM destinations")
+@role_required(MANAGERS, doing=gettext_lazy("manage CRM destinations"))
 @require_POST
 def webhook_secret_rotate(request: PortalRequest, pk: int) -> HttpResponseBase:
     destination = get_object_or_404(Destination, pk=pk)
@@ -354,7 +356,7 @@ def _datetime_words(value: datetime | None, zone: tzinfo) -> str:
     return timezone.localtime(value, zone).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
-@role_required(MANAGERS, doing="replay CRM deliveries")
+@role_required(MANAGERS, doing=gettext_lazy("replay CRM deliveries"))
 @require_POST
 def destination_replay(request: PortalRequest, pk: int) -> HttpResponse:
     """Dead and held deliveries of a time range back to pending, spread out by the service."""
@@ -387,7 +389,7 @@ def destination_replay(request: PortalRequest, pk: int) -> HttpResponse:
     return redirect("crm-destination", pk=destination.pk)
 
 
-@role_required(MANAGERS, doing="replay CRM deliveries")
+@role_required(MANAGERS, doing=gettext_lazy("replay CRM deliveries"))
 @require_POST
 def delivery_replay(request: PortalRequest, pk: int) -> HttpResponseBase:
     """One delivery again. ``back`` says which page the button was on (never a free URL)."""
@@ -411,10 +413,12 @@ def delivery_replay(request: PortalRequest, pk: int) -> HttpResponseBase:
 # --- a sign-up's delivery log ------------------------------------------------------------------
 
 
-@role_required(EVERYONE, doing="see sign-ups")
+@role_required(EVERYONE, doing=gettext_lazy("see sign-ups"))
 @require_GET
 def submission_deliveries(request: PortalRequest, submission_id: UUID) -> HttpResponse:
-    submission = get_object_or_404(Submission.objects.select_related("location"), pk=submission_id)
+    # Staff limited to stores find only their stores' sign-ups here, as on the sign-up's page.
+    visible = store_scope(request.user).narrow(Submission.objects.select_related("location"))
+    submission = get_object_or_404(visible, pk=submission_id)
     deliveries = selectors.deliveries_of_submission(submission_id=submission.pk)
     destinations = Destination.objects.in_bulk([row.destination_id for row in deliveries])
     rows = [

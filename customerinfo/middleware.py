@@ -10,6 +10,9 @@ CSRF protection is untouched (Django's own middleware, on every path), and a kio
 carry no session to ride on anyway, since the session and auth middlewares do not run for it.
 The security headers (SecurityMiddleware), Content-Length (CommonMiddleware) and X-Frame-Options
 are still set on kiosk answers.
+
+The portal's language (``LocaleMiddleware``) stands aside too: the kiosk translates itself in
+the tablet's browser (frontend/static/kiosk), so its API has nothing to translate.
 """
 
 from typing import Any, TypeVar, cast
@@ -17,6 +20,9 @@ from typing import Any, TypeVar, cast
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
+from django.http import HttpRequest, HttpResponseBase
+from django.middleware import locale
+from django.utils import translation
 from django_htmx import middleware as htmx
 from whitenoise import middleware as whitenoise
 
@@ -43,3 +49,38 @@ SessionMiddleware = browser_only(sessions.SessionMiddleware)
 AuthenticationMiddleware = browser_only(auth.AuthenticationMiddleware)
 MessageMiddleware = browser_only(messages.MessageMiddleware)
 HtmxMiddleware = browser_only(htmx.HtmxMiddleware)
+
+
+def saved_language(request: HttpRequest) -> str:
+    """The signed-in person's chosen language, or "" (anonymous, or none chosen)."""
+    user = getattr(request, "user", None)
+    language = getattr(user, "language", "") if user is not None else ""
+    return (
+        language if isinstance(language, str) and translation.check_for_language(language) else ""
+    )
+
+
+class _UserLocaleMiddleware(locale.LocaleMiddleware):
+    """Django's, with the signed-in person's saved language first: it follows them from one
+    browser to another. Then the language cookie (the chooser of a signed-out page), then the
+    browser's Accept-Language. It sits after AuthenticationMiddleware to know who is signed in.
+    """
+
+    # Its __call__ restores the thread's language afterwards, which an await would outlive.
+    async_capable = False
+
+    def process_request(self, request: HttpRequest) -> None:
+        language = saved_language(request) or translation.get_language_from_request(request)
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        # Django leaves the language active in the thread after the response. The kiosk API
+        # skips this middleware, so it would answer in the last portal visitor's language
+        # (DRF's own messages are translated): what was active before is put back instead.
+        with translation.override(translation.get_language()):
+            # Sync only (async_capable is off), so never the awaitable MiddlewareMixin may return.
+            return cast(HttpResponseBase, super().__call__(request))
+
+
+LocaleMiddleware = browser_only(_UserLocaleMiddleware)

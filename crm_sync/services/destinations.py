@@ -21,6 +21,7 @@ from customerinfo.core.models import AuditAction
 from customerinfo.core.tenancy import current_tenant_id
 from outbox.models import Delivery, DeliveryStatus
 from signup.models import Form, Location
+from signup.selectors import notifications as notification_selectors
 from tenants.models import Tenant
 
 from .. import limits
@@ -220,9 +221,9 @@ def webhook_secret_rotate(*, actor: User | None, destination: Destination) -> st
 
 def _owners_alert(*, destination: Destination, reason: str) -> None:
     tenant = Tenant.objects.get(pk=current_tenant_id())
-    recipients = list(
-        User.objects.filter(role=Role.OWNER, is_active=True).values_list("email", flat=True)
-    )
+    # Owners who kept this alert (it is on until they turn it off on their Notifications page).
+    chosen = notification_selectors.recipients(choice="destination_paused", roles=[Role.OWNER])
+    recipients = [owner.email for owner, _ in chosen]
     if not recipients:
         return
     subject = f"CustomerInfo: sign-ups to {destination.name} are on hold"

@@ -12,6 +12,8 @@ from typing import Any, Concatenate, ParamSpec, TypeAlias, cast
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
 from django_htmx.middleware import HtmxDetails
 from django_tenants.models import TenantMixin
 
@@ -43,8 +45,11 @@ OWNERS = frozenset({Role.OWNER})
 PAGE_SIZE = 50
 
 
-def role_required(roles: frozenset[Role], *, doing: str) -> Callable[[PortalView[P]], View[P]]:
-    """Lets ``roles`` in; ``doing`` completes "Your role cannot ..." on the 403 page."""
+def role_required(
+    roles: frozenset[Role], *, doing: str | Promise
+) -> Callable[[PortalView[P]], View[P]]:
+    """Lets ``roles`` in; ``doing`` completes "Your role cannot ..." on the 403 page. Pass it
+    through gettext_lazy: it is read when the page is drawn, in the reader's language."""
 
     def decorate(view: PortalView[P]) -> View[P]:
         def wrapper(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> HttpResponseBase:
@@ -52,7 +57,7 @@ def role_required(roles: frozenset[Role], *, doing: str) -> Callable[[PortalView
             if not isinstance(user, User) or not user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             if user.role not in roles:
-                allowed = sorted(Role(role).label for role in roles)
+                allowed = sorted(str(Role(role).label) for role in roles)
                 return render(
                     request,
                     "core/forbidden.html",
@@ -82,9 +87,9 @@ def age(delta: timedelta) -> str:
     """A short, readable duration: "4 min", "2 h", "3 d"."""
     minutes = max(int(delta.total_seconds() // 60), 0)
     if minutes < 1:
-        return "under 1 min"
+        return _("under 1 min")
     if minutes < 60:
-        return f"{minutes} min"
+        return _("%(count)d min") % {"count": minutes}
     if minutes < 48 * 60:
-        return f"{minutes // 60} h"
-    return f"{minutes // (24 * 60)} d"
+        return _("%(count)d h") % {"count": minutes // 60}
+    return _("%(count)d d") % {"count": minutes // (24 * 60)}

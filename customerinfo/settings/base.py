@@ -1,6 +1,7 @@
 """Django core settings: apps, middleware, database, templates, static files."""
 
 import os
+from typing import Literal
 
 from .environment import BASE_DIR, ENVIRONMENT, IS_PRODUCTION, env, required
 
@@ -70,6 +71,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "customerinfo.middleware.AuthenticationMiddleware",
+    # After auth (a signed-in person's saved language wins) and before messages, whose
+    # translated texts are written out when the response passes back through it.
+    "customerinfo.middleware.LocaleMiddleware",
     "customerinfo.middleware.MessageMiddleware",
     "customerinfo.middleware.HtmxMiddleware",
     # A suspended retailer's portal is read-only but for billing; tablets are let through.
@@ -87,6 +91,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "billing.middleware.billing_banner",
@@ -112,7 +117,16 @@ LOGIN_REDIRECT_URL = "portal-home"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en"
+# Each language named in itself: that is how a reader finds theirs in the chooser.
 LANGUAGES = [("en", "English"), ("fr", "Français"), ("es", "Español")]
+# Catalogs of customerinfo/ (its templates, the kernel, accounts); each other app keeps its own
+# <app>/locale, which Django finds by itself. README, "Translations", says how to update them.
+LOCALE_PATHS = [BASE_DIR / "customerinfo" / "locale"]
+# A signed-out reader's choice is kept a year (Django's default would end with the browser).
+LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60
+LANGUAGE_COOKIE_SAMESITE: Literal["Lax", "Strict", "None", False] = "Lax"
+# English short dates year first (customerinfo/formats/en); French and Spanish are Django's own.
+FORMAT_MODULE_PATH = ["customerinfo.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

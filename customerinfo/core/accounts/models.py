@@ -6,16 +6,18 @@ stored inside that retailer's schema and no query in one tenant can reach anothe
 
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
-    OWNER = "owner", "Owner"
-    MANAGER = "manager", "Manager"
-    STAFF = "staff", "Store staff"
+    OWNER = "owner", _("Owner")
+    MANAGER = "manager", _("Manager")
+    STAFF = "staff", _("Store staff")
 
 
 class UserManager(BaseUserManager["User"]):
@@ -49,6 +51,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     invited_by = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+
+    #: The portal's language for this person, wherever they sign in; blank follows the
+    #: browser (its language cookie, then Accept-Language). Emails to them use it too.
+    language = models.CharField(max_length=8, blank=True, default="", choices=settings.LANGUAGES)
 
     objects: ClassVar[UserManager] = UserManager()
 

@@ -7,6 +7,7 @@ from .invitations import (
     invitation_revoke,
     member_invite,
 )
+from .language import account_language_set
 from .members import (
     member_activate,
     member_deactivate,
@@ -25,6 +26,7 @@ from .two_factor import (
 )
 
 __all__ = [
+    "account_language_set",
     "backup_codes_renew",
     "invitation_accept",
     "invitation_link",

@@ -21,9 +21,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext as _
 
 from customerinfo.core.audit import audit_record
 from customerinfo.core.errors import FieldErrors, ServiceError
+from customerinfo.core.i18n import in_language_of
 from customerinfo.core.models import AuditAction
 from customerinfo.core.tenancy import current_tenant
 
@@ -61,16 +63,20 @@ def _invitation_mail(*, member: User, site_url: str) -> None:
         "site_url": site_url,
         "days": settings.INVITATION_TIMEOUT.days,
     }
-    subject = render_to_string("accounts/email/invitation_subject.txt", context)
-    body = render_to_string("accounts/email/invitation.txt", context)
+    with in_language_of(member):
+        subject = render_to_string("accounts/email/invitation_subject.txt", context)
+        body = render_to_string("accounts/email/invitation.txt", context)
     try:
         send_mail(" ".join(subject.split()), body, None, [member.email])
     except (smtplib.SMTPException, OSError) as error:
         logger.warning("invitation mail to member %s failed: %s", member.pk, error)
         raise ServiceError(
             "mail_failed",
-            f"The invitation for {member.email} is saved, but the email could not be sent. "
-            "Try Re-send in a moment.",
+            _(
+                "The invitation for %(email)s is saved, but the email could not be sent. "
+                "Try Re-send in a moment."
+            )
+            % {"email": member.email},
             status_code=502,
         ) from error
 
@@ -82,22 +88,22 @@ def member_invite(*, actor: User, email: str, full_name: str, role: str, site_ur
     try:
         validate_email(email)
     except ValidationError:
-        fields["email"] = [{"code": "invalid", "message": "Enter a valid email address."}]
+        fields["email"] = [{"code": "invalid", "message": _("Enter a valid email address.")}]
     if role not in Role.values:
-        fields["role"] = [{"code": "invalid", "message": "Choose owner, manager or staff."}]
+        fields["role"] = [{"code": "invalid", "message": _("Choose owner, manager or staff.")}]
     if fields:
-        raise ServiceError("validation_failed", "The invitation has mistakes.", fields=fields)
+        raise ServiceError("validation_failed", _("The invitation has mistakes."), fields=fields)
     with transaction.atomic():
         existing = User.objects.filter(email=email).first()
         if existing is not None:
             message = (
-                "Already invited: use Re-send in the list."
+                _("Already invited: use Re-send in the list.")
                 if existing.invitation_pending
-                else "Already on the team."
+                else _("Already on the team.")
             )
             raise ServiceError(
                 "duplicate",
-                "Someone on the team already has this email address.",
+                _("Someone on the team already has this email address."),
                 fields={"email": [{"code": "duplicate", "message": message}]},
             )
         member = User.objects.create_user(
@@ -122,7 +128,9 @@ def member_invite(*, actor: User, email: str, full_name: str, role: str, site_ur
 def _check_pending(member: User) -> None:
     if not member.invitation_pending:
         raise ServiceError(
-            "not_invited", f"{member.email} has already joined the team.", status_code=409
+            "not_invited",
+            _("%(email)s has already joined the team.") % {"email": member.email},
+            status_code=409,
         )
 
 
@@ -166,7 +174,7 @@ def invitation_accept(*, member: User, password: str) -> User:
     except ValidationError as error:
         raise ServiceError(
             "validation_failed",
-            "Choose another password.",
+            _("Choose another password."),
             fields={"password": [{"code": "weak", "message": m} for m in error.messages]},
         ) from error
     with transaction.atomic():

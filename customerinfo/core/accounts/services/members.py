@@ -7,6 +7,7 @@ without one nobody could manage the team or the retention period again.
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from customerinfo.core.audit import audit_record
 from customerinfo.core.errors import ServiceError
@@ -34,7 +35,7 @@ def _check_last_owner(*, member: User) -> None:
     if owners == [member.pk]:
         raise ServiceError(
             "last_owner",
-            "The team needs at least one active owner; make someone else an owner first.",
+            _("The team needs at least one active owner; make someone else an owner first."),
             status_code=409,
         )
 
@@ -43,8 +44,8 @@ def role_check(role: str) -> None:
     if role not in Role.values:
         raise ServiceError(
             "validation_failed",
-            "Unknown role.",
-            fields={"role": [{"code": "invalid", "message": "Choose owner, manager or staff."}]},
+            _("Unknown role."),
+            fields={"role": [{"code": "invalid", "message": _("Choose owner, manager or staff.")}]},
         )
 
 
@@ -76,7 +77,7 @@ def member_role_change(*, actor: User | None, member: User, role: str) -> User:
 def member_deactivate(*, actor: User | None, member: User) -> User:
     """Signs the member out for good (their sessions stop working); their history stays."""
     if actor is not None and actor.pk == member.pk:
-        raise ServiceError("self_deactivate", "You cannot deactivate your own account.")
+        raise ServiceError("self_deactivate", _("You cannot deactivate your own account."))
     if not member.is_active:
         return member
     return _member_change(

@@ -11,6 +11,7 @@ from base64 import b32encode
 import qrcode
 import qrcode.image.svg
 from django.db import transaction
+from django.utils.translation import gettext as _
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -59,12 +60,12 @@ def two_factor_confirm(*, user: User, code: str) -> list[str]:
     with transaction.atomic():
         device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).first()
         if device is None:
-            raise ServiceError("no_setup", "Start the set-up again.", status_code=409)
+            raise ServiceError("no_setup", _("Start the set-up again."), status_code=409)
         if not device.verify_token(code.replace(" ", "")):
             raise ServiceError(
                 "wrong_code",
-                "That code does not match.",
-                fields={"code": [{"code": "wrong_code", "message": _WRONG_CODE}]},
+                _("That code does not match."),
+                fields={"code": [{"code": "wrong_code", "message": _wrong_code()}]},
             )
         device.confirmed = True
         device.save(update_fields=["confirmed"])
@@ -80,17 +81,19 @@ def two_factor_confirm(*, user: User, code: str) -> list[str]:
     return codes
 
 
-_WRONG_CODE = (
-    "That code does not match. Check the time on your phone, then type the code the app shows now."
-)
+def _wrong_code() -> str:
+    return _(
+        "That code does not match. Check the time on your phone, then type the code the app "
+        "shows now."
+    )
 
 
 def _check_password(user: User, password: str) -> None:
     if not user.check_password(password):
         raise ServiceError(
             "wrong_password",
-            "That is not your password.",
-            fields={"password": [{"code": "wrong_password", "message": "Not your password."}]},
+            _("That is not your password."),
+            fields={"password": [{"code": "wrong_password", "message": _("Not your password.")}]},
         )
 
 
@@ -98,7 +101,7 @@ def backup_codes_renew(*, user: User, password: str) -> list[str]:
     """New backup codes; the old ones stop working."""
     _check_password(user, password)
     if not two_factor_enabled(user):
-        raise ServiceError("not_enabled", "Two-step sign-in is off.", status_code=409)
+        raise ServiceError("not_enabled", _("Two-step sign-in is off."), status_code=409)
     with transaction.atomic():
         return _backup_codes_replace(user=user)
 

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
@@ -44,7 +45,10 @@ def invitation_accept(request: HttpRequest, uidb64: str, token: str) -> HttpResp
         else:
             request.session.pop(SESSION_KEY, None)
             login(request, member, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, f"Welcome to the team. You are signed in as {member.email}.")
+            messages.success(
+                request,
+                _("Welcome to the team. You are signed in as %(email)s.") % {"email": member.email},
+            )
             return redirect("portal-home")
     return render(
         request,

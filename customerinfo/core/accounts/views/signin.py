@@ -15,11 +15,12 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from .. import selectors, services, throttling
-from ..forms import CodeForm
+from ..forms import CodeForm, PasswordResetForm
 from ..models import User
 
 #: The session key of a sign-in waiting for its code: user id, backend, where to go, when.
@@ -59,7 +60,7 @@ def signin_code(request: HttpRequest) -> HttpResponseBase:
     found = _pending(request)
     if found is None:
         request.session.pop(PENDING, None)
-        messages.info(request, "Sign in again: the code step waits 10 minutes at most.")
+        messages.info(request, _("Sign in again: the code step waits 10 minutes at most."))
         return redirect("login")
     user, pending = found
     form = CodeForm(request.POST or None)
@@ -70,8 +71,10 @@ def signin_code(request: HttpRequest) -> HttpResponseBase:
             return redirect(pending["next"])
         form.add_error(
             "code",
-            "That code does not match. Type the code your app shows now, or a backup code. "
-            "After several wrong codes, each new try must wait a little longer.",
+            _(
+                "That code does not match. Type the code your app shows now, or a backup code. "
+                "After several wrong codes, each new try must wait a little longer."
+            ),
         )
     return render(
         request,
@@ -79,6 +82,10 @@ def signin_code(request: HttpRequest) -> HttpResponseBase:
         {"form": form, "email": user.email},
         status=400 if form.errors else 200,
     )
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    form_class = PasswordResetForm
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):

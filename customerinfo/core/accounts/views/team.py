@@ -5,6 +5,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from customerinfo.core.errors import ServiceError
@@ -20,7 +22,7 @@ def _site_url(request: PortalRequest) -> str:
     return f"{request.scheme}://{request.get_host()}"
 
 
-@role_required(OWNERS, doing="manage the team")
+@role_required(OWNERS, doing=gettext_lazy("manage the team"))
 @require_http_methods(["GET", "POST"])
 def team_list(request: PortalRequest) -> HttpResponse:
     invite = MemberInviteForm(request.POST or None, initial={"role": Role.STAFF})
@@ -43,8 +45,12 @@ def team_list(request: PortalRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Invitation sent to {member.email}. The link works once, for "
-                f"{settings.INVITATION_TIMEOUT.days} days.",
+                ngettext(
+                    "Invitation sent to %(email)s. The link works once, for %(days)d day.",
+                    "Invitation sent to %(email)s. The link works once, for %(days)d days.",
+                    settings.INVITATION_TIMEOUT.days,
+                )
+                % {"email": member.email, "days": settings.INVITATION_TIMEOUT.days},
             )
             return redirect("portal-team")
     return portal_page(
@@ -63,7 +69,7 @@ def team_list(request: PortalRequest) -> HttpResponse:
     )
 
 
-@role_required(OWNERS, doing="manage the team")
+@role_required(OWNERS, doing=gettext_lazy("manage the team"))
 @require_POST
 def member_update(request: PortalRequest, pk: int) -> HttpResponse:
     member = get_object_or_404(User, pk=pk)
@@ -71,29 +77,41 @@ def member_update(request: PortalRequest, pk: int) -> HttpResponse:
     try:
         if action == "deactivate":
             services.member_deactivate(actor=request.user, member=member)
-            messages.success(request, f"{member.email} is deactivated and signed out.")
+            messages.success(
+                request, _("%(email)s is deactivated and signed out.") % {"email": member.email}
+            )
         elif action == "activate":
             services.member_activate(actor=request.user, member=member)
-            messages.success(request, f"{member.email} can sign in again.")
+            messages.success(request, _("%(email)s can sign in again.") % {"email": member.email})
         elif action == "resend":
             services.invitation_resend(
                 actor=request.user, member=member, site_url=_site_url(request)
             )
-            messages.success(request, f"A new invitation is on its way to {member.email}.")
+            messages.success(
+                request, _("A new invitation is on its way to %(email)s.") % {"email": member.email}
+            )
         elif action == "revoke":
             services.invitation_revoke(actor=request.user, member=member)
-            messages.success(request, f"The invitation of {member.email} is withdrawn.")
+            messages.success(
+                request, _("The invitation of %(email)s is withdrawn.") % {"email": member.email}
+            )
         elif action == "unlock":
             services.member_unlock(actor=request.user, member=member)
-            messages.success(request, f"{member.email} can try to sign in again now.")
+            messages.success(
+                request, _("%(email)s can try to sign in again now.") % {"email": member.email}
+            )
         else:
             role = MemberRoleForm(request.POST)
             if not role.is_valid():
-                raise ServiceError("validation_failed", "Choose owner, manager or staff.")
+                raise ServiceError("validation_failed", _("Choose owner, manager or staff."))
             services.member_role_change(
                 actor=request.user, member=member, role=role.cleaned_data["role"]
             )
-            messages.success(request, f"{member.email} is now {member.get_role_display()}.")
+            messages.success(
+                request,
+                _("%(email)s is now %(role)s.")
+                % {"email": member.email, "role": member.get_role_display()},
+            )
     except ServiceError as error:
         messages.error(request, error.message)
     return redirect("portal-team")

@@ -3,6 +3,8 @@
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
@@ -37,7 +39,7 @@ def _setup_context(request: PortalRequest, form: CodeForm) -> dict[str, object]:
     }
 
 
-@role_required(MANAGERS, doing="set up two-step sign-in")
+@role_required(MANAGERS, doing=gettext_lazy("set up two-step sign-in"))
 @never_cache
 @sensitive_post_parameters("password", "code")
 @require_http_methods(["GET", "POST"])
@@ -62,7 +64,7 @@ def two_factor_page(request: PortalRequest) -> HttpResponse:
             try:
                 if action == "disable":
                     services.two_factor_disable(user=user, password=password)
-                    messages.success(request, "Two-step sign-in is off.")
+                    messages.success(request, _("Two-step sign-in is off."))
                     return redirect("two-factor")
                 codes = services.backup_codes_renew(user=user, password=password)
             except ServiceError as error:
