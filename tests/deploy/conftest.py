@@ -67,7 +67,8 @@ PRODUCTION_TRACKS = (
 MANUAL: dict[str, list[str]] = {
     # `helm install` with the chart's defaults.
     "defaults": [],
-    # Fixed replicas, an existing certificate, no catalog sync, an existing ServiceAccount.
+    # Fixed replicas, an existing certificate, no catalog sync, an existing ServiceAccount, no
+    # shop affinity.
     "fixed": [
         "replicaCount=4",
         "web.autoscaling.enabled=false",
@@ -79,6 +80,7 @@ MANUAL: dict[str, list[str]] = {
         "migrations.syncBillingCatalog=false",
         "serviceAccount.create=false",
         "serviceAccount.name=customerinfo-workload-identity",
+        "ingress.shopAffinity=false",
     ],
     # Queue-length autoscaling, a namespaced Issuer, narrowed network peers.
     "options": [

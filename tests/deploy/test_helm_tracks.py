@@ -189,6 +189,16 @@ def test_a_canary_joins_the_stable_ingress_as_its_nginx_canary(
     )
 
 
+def test_each_shops_host_goes_to_the_same_web_pod_unless_turned_off(
+    renderings: dict[str, Rendering],
+) -> None:
+    hash_by = "nginx.ingress.kubernetes.io/upstream-hash-by"
+    (stable,) = renderings["production"].of_kind("Ingress")
+    assert stable["metadata"]["annotations"][hash_by] == "$host"
+    (fixed,) = renderings["fixed"].of_kind("Ingress")
+    assert hash_by not in fixed["metadata"].get("annotations", {})
+
+
 def test_extra_hosts_are_served_by_the_stable_ingress(renderings: dict[str, Rendering]) -> None:
     (ingress,) = renderings["production-extra-hosts"].of_kind("Ingress")
     assert ingress_hosts(ingress) == [
