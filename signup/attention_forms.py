@@ -14,6 +14,8 @@ import unicodedata
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from .forms import TYPE_NAMES, _in_language
 from .models import RejectedSubmission, Submission
@@ -21,41 +23,41 @@ from .models import RejectedSubmission, Submission
 #: Refusal codes in plain words: the manager reads these, the code is shown beside them.
 REFUSAL_WORDS = {
     # A tablet's held sign-ups and rejected sign-ups (refused whole).
-    "invalid_email": "invalid email",
-    "validation_failed": "not valid",
-    "unknown_form_version": "unknown form version",
-    "location_closed": "store closed",
-    "id_conflict": "id used by another tablet",
-    "too_large": "too large",
-    "malformed_request": "unreadable",
+    "invalid_email": _("invalid email"),
+    "validation_failed": _("not valid"),
+    "unknown_form_version": _("unknown form version"),
+    "location_closed": _("store closed"),
+    "id_conflict": _("id used by another tablet"),
+    "too_large": _("too large"),
+    "malformed_request": _("unreadable"),
     # Answers set aside on a stored sign-up.
-    "invalid_phone": "not a valid phone number",
-    "invalid_postal_code": "not a valid postal code",
-    "invalid_birthday": "not a real month and day",
-    "invalid_choice": "not one of the options",
-    "invalid_characters": "holds characters that cannot be kept",
-    "invalid": "not the expected kind of answer",
-    "too_long": "too long",
-    "required": "missing",
-    "unknown_field": "the form has no such question",
-    "unknown_consent": "the form asks for no such consent",
-    "phone_required": "SMS consent given without a phone number",
-    "in_future": "the tablet's clock was ahead",
+    "invalid_phone": _("not a valid phone number"),
+    "invalid_postal_code": _("not a valid postal code"),
+    "invalid_birthday": _("not a real month and day"),
+    "invalid_choice": _("not one of the options"),
+    "invalid_characters": _("holds characters that cannot be kept"),
+    "invalid": _("not the expected kind of answer"),
+    "too_long": _("too long"),
+    "required": _("missing"),
+    "unknown_field": _("the form has no such question"),
+    "unknown_consent": _("the form asks for no such consent"),
+    "phone_required": _("SMS consent given without a phone number"),
+    "in_future": _("the tablet's clock was ahead"),
 }
 
 #: Why a whole sign-up was refused, as a sentence for its own page.
 REJECTION_REASONS = {
-    "validation_failed": "It has no usable email address.",
-    "unknown_form_version": "It was sent with a form version this shop does not have.",
-    "location_closed": "Its store had closed before it was captured.",
-    "id_conflict": "Another tablet had already sent a sign-up with the same id.",
-    "too_large": "It was too large to store.",
+    "validation_failed": _("It has no usable email address."),
+    "unknown_form_version": _("It was sent with a form version this shop does not have."),
+    "location_closed": _("Its store had closed before it was captured."),
+    "id_conflict": _("Another tablet had already sent a sign-up with the same id."),
+    "too_large": _("It was too large to store."),
 }
 
 
 def refusal_words(code: str) -> str:
     """A code in plain words; an unknown code as it is (the page escapes it)."""
-    return REFUSAL_WORDS.get(code, code)
+    return str(REFUSAL_WORDS.get(code, code))
 
 
 # Controls, bidirectional overrides and zero-width characters: invisible or misleading on a
@@ -90,18 +92,20 @@ def form_prefix(key: str) -> str:
 
 #: What a set-aside key that is not a form field stands for.
 _KEY_NAMES = {
-    "email": "Email",
-    "consents.sms": "SMS consent",
-    "consents.email": "Email consent",
-    "captured_at": "Time captured on the tablet",
-    "answers": "All answers",
-    "consents": "All consents",
+    "email": _("Email"),
+    "consents.sms": _("SMS consent"),
+    "consents.email": _("Email consent"),
+    "captured_at": _("Time captured on the tablet"),
+    "answers": _("All answers"),
+    "consents": _("All consents"),
 }
 #: Set aside, yet nothing to correct: the answer can only be discarded. Why, in words.
 _DISCARD_ONLY = {
-    "captured_at": "The sign-up was stored with the time it arrived; this is the tablet's claim.",
-    "unknown_field": "The form has no such question, so there is nowhere to put it.",
-    "unknown_consent": "The form asks for no such consent, so there is nothing to record.",
+    "captured_at": _(
+        "The sign-up was stored with the time it arrived; this is the tablet's claim."
+    ),
+    "unknown_field": _("The form has no such question, so there is nowhere to put it."),
+    "unknown_consent": _("The form asks for no such consent, so there is nothing to record."),
 }
 
 
@@ -128,13 +132,13 @@ def answer_present(submission: Submission, key: str, entry: Any) -> dict[str, An
     label = _in_language(spec.get("label"), submission_language(submission)) if spec else ""
     return {
         "key": key,
-        "label": label or _KEY_NAMES.get(key) or f"“{key}”",
+        "label": label or str(_KEY_NAMES.get(key) or f"“{key}”"),
         "typed": shown(entry.get("value")),
         "code": code,
         "words": refusal_words(code),
         "message": str(entry.get("message", "")),
         "releasable": releasable(submission, key),
-        "discard_only": _DISCARD_ONLY.get(key) or _DISCARD_ONLY.get(code, ""),
+        "discard_only": str(_DISCARD_ONLY.get(key) or _DISCARD_ONLY.get(code) or ""),
         "prefix": form_prefix(key),
     }
 
@@ -168,7 +172,7 @@ def _problems(rejection: RejectedSubmission) -> list[dict[str, str]]:
             code = str(error.get("code", "")) if isinstance(error, dict) else ""
             problems.append(
                 {
-                    "label": _KEY_NAMES.get(key) or key,
+                    "label": str(_KEY_NAMES.get(key) or key),
                     "typed": shown(answers.get(key)),
                     "code": code,
                     "words": refusal_words(code),
@@ -179,7 +183,7 @@ def _problems(rejection: RejectedSubmission) -> list[dict[str, str]]:
 
 def rejection_present(rejection: RejectedSubmission) -> dict[str, Any]:
     return {
-        "reason": REJECTION_REASONS.get(rejection.code) or rejection.message,
+        "reason": str(REJECTION_REASONS.get(rejection.code) or rejection.message),
         "words": refusal_words(rejection.code),
         "email": shown(typed_email(rejection)),
         "problems": _problems(rejection),
@@ -189,7 +193,7 @@ def rejection_present(rejection: RejectedSubmission) -> dict[str, Any]:
 # --- the forms ---------------------------------------------------------------------------------
 
 _BIRTHDAY = re.compile(r"^\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})\s*$")
-_REQUIRED = "Give the corrected answer, or discard it."
+_REQUIRED = _("Give the corrected answer, or discard it.")
 
 
 class AnswerReleaseForm(forms.Form):
@@ -216,7 +220,7 @@ class AnswerReleaseForm(forms.Form):
         if kind == "birthday":
             match = _BIRTHDAY.match(value)
             if match is None:
-                raise forms.ValidationError("Type the month and day as MM-DD, e.g. 03-14.")
+                raise forms.ValidationError(_("Type the month and day as MM-DD, e.g. 03-14."))
             return {"month": int(match.group(1)), "day": int(match.group(2))}
         return value
 
@@ -253,17 +257,17 @@ def _control(spec: dict[str, Any], label: str, language: str) -> forms.Field:
         # Only "ticked" can be released: an unticked box is no answer, which is what
         # discarding leaves on the sign-up.
         return forms.BooleanField(
-            label=f"{label}: ticked",
-            help_text="If the shopper did not tick it, discard the answer instead.",
-            error_messages={"required": "Tick it to release it, or discard the answer."},
+            label=gettext("%(label)s: ticked") % {"label": label},
+            help_text=_("If the shopper did not tick it, discard the answer instead."),
+            error_messages={"required": _("Tick it to release it, or discard the answer.")},
         )
     attributes = {"autocomplete": "off", "spellcheck": "false"}
     help_text = ""
     if kind == "phone":
         attributes.update(type="tel", inputmode="tel")
-        help_text = "With the country code if it is not the store's, e.g. +44 7700 900123."
+        help_text = gettext("With the country code if it is not the store's, e.g. +44 7700 900123.")
     elif kind == "birthday":
-        help_text = "Month and day, as MM-DD, e.g. 03-14."
+        help_text = gettext("Month and day, as MM-DD, e.g. 03-14.")
     return forms.CharField(
         label=label,
         max_length=300,
@@ -292,17 +296,17 @@ class RejectionReleaseForm(forms.Form):
     """A rejected sign-up's email, corrected; the rest is stored as the tablet sent it."""
 
     email = forms.CharField(
-        label="Email address",
+        label=_("Email address"),
         max_length=254,
-        help_text="Checked with the tablet's own rules when you release it.",
+        help_text=_("Checked with the tablet's own rules when you release it."),
         widget=forms.EmailInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
-        error_messages={"required": "Type the shopper's email address, or discard the sign-up."},
+        error_messages={"required": _("Type the shopper's email address, or discard the sign-up.")},
     )
 
 
 class RejectionDiscardForm(forms.Form):
     reason = forms.CharField(
-        label="Why (optional, kept in the audit log)",
+        label=_("Why (optional, kept in the audit log)"),
         max_length=300,
         required=False,
         widget=forms.TextInput(attrs={"autocomplete": "off"}),

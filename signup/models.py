@@ -10,6 +10,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Location(models.Model):
@@ -36,6 +37,28 @@ class Location(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class StoreAssignment(models.Model):
+    """A staff member who works at a store. Staff with at least one see only their stores'
+    sign-ups, tablets, alerts and digest (``signup.selectors.access``); staff with none, and
+    owners and managers always, see every store. Kept for a member promoted to manager, where
+    it is ignored, so a demotion restores it."""
+
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="assignments")
+    # No index of its own: store_assignment_once starts with it.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "location"], name="store_assignment_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} at {self.location_id}"
 
 
 class Device(models.Model):
@@ -140,8 +163,8 @@ class FormVersion(models.Model):
 
 
 class Channel(models.TextChoices):
-    EMAIL = "email", "Email marketing"
-    SMS = "sms", "SMS marketing"
+    EMAIL = "email", _("Email marketing")
+    SMS = "sms", _("SMS marketing")
 
 
 class ConsentText(models.Model):
@@ -241,8 +264,8 @@ class Consent(models.Model):
 
 
 class Resolution(models.TextChoices):
-    RELEASED = "released", "Fixed and released"
-    DISCARDED = "discarded", "Discarded"
+    RELEASED = "released", _("Fixed and released")
+    DISCARDED = "discarded", _("Discarded")
 
 
 class RejectedSubmission(models.Model):
@@ -307,12 +330,12 @@ class RetailerSettings(models.Model):
 
 
 class ExportStatus(models.TextChoices):
-    QUEUED = "queued", "Waiting"
-    RUNNING = "running", "Being prepared"
-    DONE = "done", "Ready"
-    FAILED = "failed", "Failed"
+    QUEUED = "queued", _("Waiting")
+    RUNNING = "running", _("Being prepared")
+    DONE = "done", _("Ready")
+    FAILED = "failed", _("Failed")
     #: Its link ran out and the file was deleted; the row stays as a record of who exported what.
-    EXPIRED = "expired", "Expired"
+    EXPIRED = "expired", _("Expired")
 
 
 class Export(models.Model):
@@ -408,9 +431,9 @@ class Logo(models.Model):
 
 
 class ExportSchedule(models.TextChoices):
-    NONE = "", "No scheduled export"
-    DAILY = "daily", "Every morning, the day before"
-    WEEKLY = "weekly", "Every Monday, the week before"
+    NONE = "", _("No scheduled export")
+    DAILY = "daily", _("Every morning, the day before")
+    WEEKLY = "weekly", _("Every Monday, the week before")
 
 
 class NotificationPreference(models.Model):
@@ -438,8 +461,8 @@ class NotificationPreference(models.Model):
 
 
 class AlertKind(models.TextChoices):
-    TABLET_OFFLINE = "tablet_offline", "Tablet offline with unsent sign-ups"
-    DESTINATION_PAUSED = "destination_paused", "CRM paused"
+    TABLET_OFFLINE = "tablet_offline", _("Tablet offline with unsent sign-ups")
+    DESTINATION_PAUSED = "destination_paused", _("CRM paused")
 
 
 class AlertEpisode(models.Model):
@@ -471,9 +494,9 @@ class AlertEpisode(models.Model):
 
 
 class PeriodicMailKind(models.TextChoices):
-    DIGEST = "digest", "Weekly digest"
-    DAILY_EXPORT = "daily_export", "Daily export"
-    WEEKLY_EXPORT = "weekly_export", "Weekly export"
+    DIGEST = "digest", _("Weekly digest")
+    DAILY_EXPORT = "daily_export", _("Daily export")
+    WEEKLY_EXPORT = "weekly_export", _("Weekly export")
 
 
 class PeriodicMail(models.Model):

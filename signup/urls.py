@@ -4,6 +4,7 @@ from django.urls import path
 
 from .views import (
     attention,
+    builder,
     dashboard,
     exports,
     logos,
@@ -17,11 +18,12 @@ from .views import (
 
 urlpatterns = [
     path("", dashboard.portal_home, name="portal-home"),
-    path("forms/", portal.forms_list, name="portal-forms"),
-    path("forms/new/", portal.form_create, name="portal-form-create"),
-    path("forms/<int:pk>/", portal.form_edit, name="portal-form-edit"),
-    path("forms/<int:pk>/preview/", portal.form_preview, name="portal-form-preview"),
-    path("forms/<int:pk>/settings/", portal.form_settings, name="portal-form-settings"),
+    path("forms/", builder.forms_list, name="portal-forms"),
+    path("forms/new/", builder.form_create, name="portal-form-create"),
+    path("forms/<int:pk>/", builder.form_edit, name="portal-form-edit"),
+    path("forms/<int:pk>/preview/", builder.form_preview, name="portal-form-preview"),
+    path("forms/<int:pk>/settings/", builder.form_settings, name="portal-form-settings"),
+    path("forms/<int:pk>/duplicate/", builder.form_duplicate, name="portal-form-duplicate"),
     path("forms/<int:pk>/logo/", logos.form_logo_upload, name="portal-form-logo"),
     path("logos/<uuid:pk>.<slug:extension>", logos.logo_file, name="logo-file"),
     path("stores/", stores.locations_list, name="portal-locations"),

@@ -131,27 +131,32 @@ def _new_field(kind: str, fields: list[FieldDefinition]) -> FieldDefinition:
     return new
 
 
-def builder_apply(fields: list[FieldDefinition], *, action: str, new_type: str = "") -> None:
+def builder_apply(fields: list[FieldDefinition], *, action: str, new_type: str = "") -> int | None:
     """Applies a structural edit (add, remove, move) to the posted fields, in place.
 
     These edits are not validated or saved: a new field has no label yet. "Save draft" does both.
+    Returns the index of the field the edit leaves in front of the retailer (the new one, the
+    moved one), whose card the page shows open; None when there is none.
     """
     verb, _, argument = action.partition(":")
     numbers = [int(part) for part in argument.split(":") if part.isdigit()]
     if verb == "add_field" and new_type in FIELD_TYPES:
         fields.append(_new_field(new_type, fields))
-        return
+        return len(fields) - 1
     if not numbers or not 0 <= numbers[0] < len(fields):
-        return
+        return None
     index = numbers[0]
     options: list[OptionDefinition] | None = fields[index].get("options")
     if verb == "remove_field" and fields[index]["type"] != "email":
         del fields[index]
-    elif verb == "up" and index > 0:
+        return None
+    if verb == "up" and index > 0:
         fields[index - 1], fields[index] = fields[index], fields[index - 1]
-    elif verb == "down" and index < len(fields) - 1:
+        return index - 1
+    if verb == "down" and index < len(fields) - 1:
         fields[index + 1], fields[index] = fields[index], fields[index + 1]
-    elif verb == "add_option" and options is not None:
+        return index + 1
+    if verb == "add_option" and options is not None:
         options.append({"value": _unique_key({o["value"] for o in options}, "option"), "label": {}})
     elif (
         verb == "remove_option"
@@ -160,3 +165,4 @@ def builder_apply(fields: list[FieldDefinition], *, action: str, new_type: str =
         and 0 <= numbers[1] < len(options)
     ):
         del options[numbers[1]]
+    return index

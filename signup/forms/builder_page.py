@@ -7,6 +7,9 @@ The preview beside the inputs is drawn by the tablet's own code (frontend/static
 
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
 from customerinfo.core.errors import FieldErrors
 
 from ..definitions import (
@@ -68,7 +71,15 @@ class FieldBlock:
     is_email: bool
     is_first: bool
     is_last: bool
+    #: The card is drawn open: it has a mistake, or the last edit was about it.
+    opened: bool = False
+    has_errors: bool = False
     errors: list[str] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        """What the closed card says the field is: its label in the first language given."""
+        return next((str(i.value) for i in self.label.inputs if i.value), "")
 
 
 @dataclass
@@ -93,25 +104,70 @@ class Builder:
     summary: list[tuple[str, str]]
     field_types: list[tuple[str, str]]
     errors: dict[str, list[str]] = field(default_factory=dict)
+    #: Mistakes per tab of the page ("fields", "consents", "texts", "look").
+    tab_errors: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def tabs(self) -> list[tuple[str, str, int]]:
+        """(panel id, name, mistakes in it) for each tab, in order."""
+        return [(tab, str(TAB_NAMES[tab]), self.tab_errors.get(tab, 0)) for tab in TABS]
+
+    @property
+    def error_tab(self) -> str:
+        """The first tab holding a mistake, which the page opens on ("" when none does)."""
+        return next((tab for tab in TABS if self.tab_errors.get(tab)), "")
+
+
+#: The builder's tabs, in order; each input belongs to the tab of its path's first part.
+TABS = ("fields", "consents", "texts", "look")
+TAB_NAMES = {
+    "fields": _("Fields"),
+    "consents": _("Consents"),
+    "texts": _("Texts"),
+    "look": _("Look"),
+}
+_TAB_OF = {
+    "fields": "fields",
+    "field": "fields",
+    "consents": "consents",
+    "double_opt_in": "consents",
+    "texts": "texts",
+}
 
 _PATH_WORDS = {
-    "fields": "Field",
-    "options": "option",
-    "consents": "Consent:",
-    "sms": "SMS",
-    "texts": "Text:",
-    "welcome": "welcome title",
-    "thank_you": "thank-you message",
-    "branding": "Look:",
-    "logo_url": "logo",
-    "primary_color": "button colour",
-    "background_color": "background colour",
-    "text_color": "text colour",
-    "idle_timeout_seconds": "Idle timeout",
-    "double_opt_in": "Double opt-in",
+    "fields": _("Field"),
+    "options": _("option"),
+    "label": _("label"),
+    "help": _("help text"),
+    "key": _("key"),
+    "value": _("value"),
+    "consents": _("Consent:"),
+    "email": _("email"),
+    "sms": _("SMS"),
+    "text": _("text"),
+    "disclosure": _("disclosure"),
+    "enabled": _("enabled"),
+    "texts": _("Text:"),
+    "welcome": _("welcome title"),
+    "thank_you": _("thank-you message"),
+    "branding": _("Look:"),
+    "logo_url": _("logo"),
+    "primary_color": _("button colour"),
+    "background_color": _("background colour"),
+    "text_color": _("text colour"),
+    "idle_timeout_seconds": _("Idle timeout"),
+    "double_opt_in": _("Double opt-in"),
+    "languages": _("Languages"),
     **LANGUAGE_NAMES,
 }
+
+
+def _tab_of(anchor: str) -> str:
+    """The tab an error summary's link leads into; the languages sit above the tabs."""
+    first = anchor.replace("-", ".").split(".")[0]
+    if first == "language":
+        return ""
+    return _TAB_OF.get(first, "look")
 
 
 def _where(path: str) -> str:
@@ -121,7 +177,7 @@ def _where(path: str) -> str:
         if part.isdigit():
             words.append(str(int(part) + 1))
         else:
-            words.append(_PATH_WORDS.get(part, part.replace("_", " ")))
+            words.append(str(_PATH_WORDS.get(part, part.replace("_", " "))))
     return " ".join(words)
 
 
@@ -186,20 +242,22 @@ def _option_row(option: object, path: str, number: int, errors: _ErrorIndex) -> 
         index=number,
         value=Input(
             f"{path}.options.{number}.value",
-            "Value (sent to your CRM)",
+            gettext("Value (sent to your CRM)"),
             values.get("value", ""),
             errors.take(f"{path}.options.{number}.value"),
         ),
         label=_text_group(
             values.get("label"),
             f"{path}.options.{number}.label",
-            f"Option {number + 1} label",
+            gettext("Option %(number)s label") % {"number": number + 1},
             errors,
         ),
     )
 
 
-def _field_block(spec: object, index: int, count: int, errors: _ErrorIndex) -> FieldBlock:
+def _field_block(
+    spec: object, index: int, count: int, errors: _ErrorIndex, *, opened: bool
+) -> FieldBlock:
     values = _dict(spec)
     path = f"fields.{index}"
     kind = str(values.get("type", ""))
@@ -208,16 +266,21 @@ def _field_block(spec: object, index: int, count: int, errors: _ErrorIndex) -> F
         type=kind,
         type_name=TYPE_NAMES.get(kind, kind),
         key=Input(
-            f"{path}.key", "Key (column name)", values.get("key", ""), errors.take(f"{path}.key")
+            f"{path}.key",
+            gettext("Key (column name)"),
+            values.get("key", ""),
+            errors.take(f"{path}.key"),
         ),
         required=Input(
             f"{path}.required",
-            "Required",
+            gettext("Required"),
             bool(values.get("required")),
             errors.take(f"{path}.required"),
         ),
-        label=_text_group(values.get("label"), f"{path}.label", "Label", errors),
-        help=_text_group(values.get("help"), f"{path}.help", "Help text (optional)", errors),
+        label=_text_group(values.get("label"), f"{path}.label", gettext("Label"), errors),
+        help=_text_group(
+            values.get("help"), f"{path}.help", gettext("Help text (optional)"), errors
+        ),
         options=[
             _option_row(option, path, number, errors)
             for number, option in enumerate(_list(values.get("options")))
@@ -231,18 +294,32 @@ def _field_block(spec: object, index: int, count: int, errors: _ErrorIndex) -> F
     if block.is_choice:
         block.errors.extend(errors.take(f"{path}.options", f"{path}.options.0.value"))
     block.errors.extend(errors.take_under(path, f"field-{index}"))
+    block.has_errors = _has_errors(block)
+    block.opened = opened or block.has_errors
     return block
+
+
+def _has_errors(block: FieldBlock) -> bool:
+    groups = [block.label, block.help, *(option.label for option in block.options)]
+    inputs = [block.key, block.required, *(option.value for option in block.options)]
+    return bool(
+        block.errors
+        or any(group.errors or any(i.errors for i in group.inputs) for group in groups)
+        or any(i.errors for i in inputs)
+    )
 
 
 def _consent_block(value: object, channel: str, errors: _ErrorIndex) -> ConsentBlock:
     consent = _dict(value)
     path = f"consents.{channel}"
-    text = _text_group(consent.get("text"), f"{path}.text", "Consent text", errors, multiline=True)
+    text = _text_group(
+        consent.get("text"), f"{path}.text", gettext("Consent text"), errors, multiline=True
+    )
     disclosure = (
         _text_group(
             consent.get("disclosure"),
             f"{path}.disclosure",
-            "Disclosure shown beside the box (rates, frequency, STOP/HELP)",
+            gettext("Disclosure shown beside the box (rates, frequency, STOP/HELP)"),
             errors,
             multiline=True,
         )
@@ -250,7 +327,7 @@ def _consent_block(value: object, channel: str, errors: _ErrorIndex) -> ConsentB
         else None
     )
     return ConsentBlock(
-        enabled=Input(f"{path}.enabled", "Ask for it", bool(consent.get("enabled"))),
+        enabled=Input(f"{path}.enabled", gettext("Ask for it"), bool(consent.get("enabled"))),
         text=text,
         disclosure=disclosure,
         errors=errors.take_under(path, f"{path}.enabled"),
@@ -260,14 +337,14 @@ def _consent_block(value: object, channel: str, errors: _ErrorIndex) -> ConsentB
 def _branding_inputs(value: object, errors: _ErrorIndex) -> list[Input]:
     branding = _dict(value)
     colour_names = {
-        "primary_color": "Buttons and accents",
-        "background_color": "Background",
-        "text_color": "Text",
+        "primary_color": gettext("Buttons and accents"),
+        "background_color": gettext("Background"),
+        "text_color": gettext("Text"),
     }
     return [
         Input(
             "branding.logo_url",
-            "Logo address (https://…)",
+            gettext("Logo address (https://…)"),
             branding.get("logo_url", ""),
             errors.take("branding.logo_url"),
         ),
@@ -283,8 +360,14 @@ def _branding_inputs(value: object, errors: _ErrorIndex) -> list[Input]:
     ]
 
 
-def builder_present(definition: object, fields: FieldErrors | None = None) -> Builder:
-    """Everything the builder template shows, each input with its own error messages."""
+def builder_present(
+    definition: object, fields: FieldErrors | None = None, *, opened: int | None = None
+) -> Builder:
+    """Everything the builder template shows, each input with its own error messages.
+
+    ``opened`` is the index of a field whose card is drawn open (the one just added or moved);
+    cards with a mistake are open too, the rest closed to one line.
+    """
     errors = _ErrorIndex(fields or {})
     values = _dict(definition)
     languages = _list(values.get("languages"))
@@ -294,7 +377,7 @@ def builder_present(definition: object, fields: FieldErrors | None = None) -> Bu
     builder = Builder(
         languages=[(code, name, code in languages) for code, name in LANGUAGE_NAMES.items()],
         fields=[
-            _field_block(spec, index, len(field_specs), errors)
+            _field_block(spec, index, len(field_specs), errors, opened=index == opened)
             for index, spec in enumerate(field_specs)
         ],
         consents={
@@ -303,16 +386,16 @@ def builder_present(definition: object, fields: FieldErrors | None = None) -> Bu
         },
         double_opt_in=Input(
             "double_opt_in",
-            "Double opt-in: the CRM sends a confirmation email first",
+            gettext("Double opt-in: the CRM sends a confirmation email first"),
             bool(values.get("double_opt_in")),
             errors.take("double_opt_in"),
         ),
         texts=[
-            _text_group(texts.get("welcome"), "texts.welcome", "Welcome title", errors),
+            _text_group(texts.get("welcome"), "texts.welcome", gettext("Welcome title"), errors),
             _text_group(
                 texts.get("thank_you"),
                 "texts.thank_you",
-                "Thank-you message",
+                gettext("Thank-you message"),
                 errors,
                 multiline=True,
             ),
@@ -320,7 +403,8 @@ def builder_present(definition: object, fields: FieldErrors | None = None) -> Bu
         branding=_branding_inputs(values.get("branding"), errors),
         idle=Input(
             "idle_timeout_seconds",
-            f"Reset after this many idle seconds ({MIN_IDLE_SECONDS} to {MAX_IDLE_SECONDS})",
+            gettext("Reset after this many idle seconds (%(least)s to %(most)s)")
+            % {"least": MIN_IDLE_SECONDS, "most": MAX_IDLE_SECONDS},
             values.get("idle_timeout_seconds", 45),
             errors.take("idle_timeout_seconds"),
         ),
@@ -333,4 +417,7 @@ def builder_present(definition: object, fields: FieldErrors | None = None) -> Bu
     builder.errors["branding"] = errors.take_under("branding", "branding.logo_url")
     builder.errors["other"] = [m for path in list(errors.remaining) for m in errors.take(path, "")]
     builder.summary = errors.summary
+    for anchor, _message in builder.summary:
+        if tab := _tab_of(anchor):
+            builder.tab_errors[tab] = builder.tab_errors.get(tab, 0) + 1
     return builder

@@ -4,6 +4,7 @@ import copy
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from ..models import ExportSchedule, NotificationPreference
 from .signups import SubmissionFilterForm
@@ -15,31 +16,34 @@ EXPORT_FILTERS = ("email", "location", "form", "consent")
 class NotificationsForm(forms.Form):
     tablet_offline = forms.BooleanField(
         required=False,
-        label="A tablet is offline with sign-ups unsent for over an hour",
+        label=_("A tablet is offline with sign-ups unsent for over an hour"),
     )
     destination_paused = forms.BooleanField(
-        required=False, label="A CRM is paused and sign-ups to it are on hold"
+        required=False, label=_("A CRM is paused and sign-ups to it are on hold")
     )
     weekly_digest = forms.BooleanField(
         required=False,
-        label="A weekly digest, Monday morning: sign-ups per store and what needs attention",
+        label=_("A weekly digest, Monday morning: sign-ups per store and what needs attention"),
     )
     export_schedule = forms.ChoiceField(
         choices=ExportSchedule.choices,
         required=False,
         widget=forms.RadioSelect,
-        label="Scheduled export of sign-ups (CSV, emailed as a link)",
+        label=_("Scheduled export of sign-ups (CSV, emailed as a link)"),
     )
 
-    def __init__(self, *args: Any, owner: bool, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, staff: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if staff:
+            # Staff hear of their stores' tablets and week only: a CRM is every store's, and
+            # exports are for owners and managers.
+            for name in ("destination_paused", "export_schedule"):
+                del self.fields[name]
+            return
         filters = SubmissionFilterForm.base_fields
         for name in EXPORT_FILTERS:
             self.fields[name] = copy.deepcopy(filters[name])
-        self.fields["location"].help_text = "Which sign-ups the scheduled export holds."
-        if owner:
-            # Owners are mailed by the CRM connection itself the moment it is paused.
-            del self.fields["destination_paused"]
+        self.fields["location"].help_text = _("Which sign-ups the scheduled export holds.")
 
     @classmethod
     def initial_of(
@@ -59,6 +63,8 @@ class NotificationsForm(forms.Form):
 
     def export_filters(self) -> dict[str, str]:
         """The chosen filters as ``SignupFilters.as_json`` writes them; empty ones left out."""
+        if "export_schedule" not in self.fields:
+            return {}
         data = self.cleaned_data
         values = {
             "email": (data.get("email") or "").strip(),

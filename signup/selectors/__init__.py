@@ -3,6 +3,7 @@
 from copy import deepcopy
 from datetime import datetime, timedelta
 from typing import Any, TypedDict
+from uuid import UUID
 
 from django.db.models import CharField, Count, F, Q, QuerySet, Value
 
@@ -21,7 +22,9 @@ from ..models import (
     Submission,
 )
 
-# The sign-up list at volume lives in its own module; callers read it from here.
+# Which stores a user sees, and the sign-up list at volume, live in their own modules; callers
+# read them from here.
+from .access import EVERY_STORE, StoreScope, store_scope
 from .signups import (
     COUNT_CAP,
     OLDEST,
@@ -116,20 +119,23 @@ def device_is_online(*, device: Device, now: datetime) -> bool:
     )
 
 
-def devices_by_location() -> list[tuple[Location, list[Device]]]:
-    """Every store with its tablets (revoked ones last), stores without tablets included."""
-    devices = Device.objects.select_related("location").order_by(
+def devices_by_location(*, scope: StoreScope) -> list[tuple[Location, list[Device]]]:
+    """Every store of ``scope`` with its tablets (revoked ones last), stores without tablets
+    included."""
+    devices = scope.narrow(Device.objects.select_related("location")).order_by(
         "location__name", F("revoked_at").asc(nulls_first=True), "name"
     )
     grouped: dict[int, list[Device]] = {}
     for device in devices:
         grouped.setdefault(device.location_id, []).append(device)
-    return [(location, grouped.get(location.pk, [])) for location in Location.objects.all()]
+    return [(location, grouped.get(location.pk, [])) for location in scope.stores()]
 
 
-def pairing_codes_pending(*, now: datetime) -> QuerySet[PairingCode]:
-    return PairingCode.objects.select_related("location").filter(
-        used_at__isnull=True, expires_at__gte=now
+def pairing_codes_pending(*, now: datetime, scope: StoreScope) -> QuerySet[PairingCode]:
+    return scope.narrow(
+        PairingCode.objects.select_related("location").filter(
+            used_at__isnull=True, expires_at__gte=now
+        )
     )
 
 
@@ -183,25 +189,44 @@ SET_ASIDE, REJECTED = "set_aside", "rejected"
 HAS_SET_ASIDE = ~Q(set_aside={})
 
 
-def set_aside_submissions() -> QuerySet[Submission]:
-    """Sign-ups with at least one answer set aside, newest first."""
+def set_aside_submissions(*, scope: StoreScope) -> QuerySet[Submission]:
+    """Sign-ups of ``scope`` with at least one answer set aside, newest first."""
     return (
-        Submission.objects.filter(HAS_SET_ASIDE)
+        scope.narrow(Submission.objects.filter(HAS_SET_ASIDE))
         .select_related("location", "device", "form_version")
         .order_by("-received_at", "pk")
     )
 
 
-def rejections_open() -> QuerySet[RejectedSubmission]:
-    """Rejected sign-ups no one has released or discarded yet, newest first."""
+def rejections_open(*, scope: StoreScope) -> QuerySet[RejectedSubmission]:
+    """Rejected sign-ups of ``scope`` no one has released or discarded yet, newest first."""
     return (
-        RejectedSubmission.objects.filter(resolution="")
+        scope.narrow(RejectedSubmission.objects.filter(resolution=""))
         .select_related("location", "device")
         .order_by("-received_at", "pk")
     )
 
 
-def attention_entries() -> QuerySet[Any]:
+def set_aside_submission(*, pk: UUID, scope: StoreScope) -> Submission | None:
+    """One sign-up of ``scope`` for its "needs attention" page, set aside or not (a released
+    one shows what became of it)."""
+    return (
+        scope.narrow(Submission.objects.select_related("location", "device", "form_version"))
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def rejection(*, pk: UUID, scope: StoreScope) -> RejectedSubmission | None:
+    """One rejected sign-up of ``scope``, resolved or not."""
+    return (
+        scope.narrow(RejectedSubmission.objects.select_related("location", "device", "resolved_by"))
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def attention_entries(*, scope: StoreScope) -> QuerySet[Any]:
     """``(kind, id, received_at)`` of both kinds in one list, newest first.
 
     A UNION ALL of the two, so a page of 50 is one query whatever the mix, and ``count()`` on
@@ -209,13 +234,13 @@ def attention_entries() -> QuerySet[Any]:
     """
     kind = CharField()
     set_aside = (
-        Submission.objects.filter(HAS_SET_ASIDE)
+        scope.narrow(Submission.objects.filter(HAS_SET_ASIDE))
         .order_by()
         .annotate(kind=Value(SET_ASIDE, output_field=kind))
         .values_list("kind", "id", "received_at")
     )
     rejected = (
-        RejectedSubmission.objects.filter(resolution="")
+        scope.narrow(RejectedSubmission.objects.filter(resolution=""))
         .order_by()
         .annotate(kind=Value(REJECTED, output_field=kind))
         .values_list("kind", "id", "received_at")
@@ -223,13 +248,14 @@ def attention_entries() -> QuerySet[Any]:
     return set_aside.union(rejected, all=True).order_by("-received_at", "id")
 
 
-def attention_count() -> int:
+def attention_count(*, scope: StoreScope) -> int:
     """How many entries need a manager: one COUNT over the union above."""
-    return attention_entries().order_by().count()
+    return attention_entries(scope=scope).order_by().count()
 
 
 __all__ = [
     "COUNT_CAP",
+    "EVERY_STORE",
     "HAS_SET_ASIDE",
     "OLDEST",
     "ONLINE_WITHIN",
@@ -243,6 +269,7 @@ __all__ = [
     "SearchPath",
     "SignupFilters",
     "SignupPage",
+    "StoreScope",
     "answer_columns",
     "answer_text",
     "attention_count",
@@ -263,8 +290,11 @@ __all__ = [
     "locations_list",
     "only_open_location",
     "pairing_codes_pending",
+    "rejection",
     "rejections_open",
+    "set_aside_submission",
     "set_aside_submissions",
+    "store_scope",
     "submission_count_for_email",
     "submissions_export_values",
     "submissions_filtered",

@@ -21,6 +21,7 @@ from customerinfo.core.tenancy import current_tenant_id
 from outbox.models import Delivery, DeliveryStatus
 
 from ..models import Device, Form, Location, SignupDay
+from .access import StoreScope
 
 #: The chart's two spans; anything else asked for is the first.
 SPANS = (30, 90)
@@ -43,12 +44,13 @@ class DayCount:
     sms_opt_ins: int
 
 
-def days_series(*, last_day: date, span: int) -> list[DayCount]:
-    """Every day of the ``span`` days ending ``last_day``, zero-filled, summed over stores."""
+def days_series(*, last_day: date, span: int, scope: StoreScope) -> list[DayCount]:
+    """Every day of the ``span`` days ending ``last_day``, zero-filled, summed over the stores
+    of ``scope``."""
     first_day = last_day - timedelta(days=span - 1)
     rows = {
         row["day"]: row
-        for row in SignupDay.objects.filter(day__gte=first_day, day__lte=last_day)
+        for row in scope.narrow(SignupDay.objects.filter(day__gte=first_day, day__lte=last_day))
         .values("day")
         .annotate(total=Sum("signups"), email=Sum("email_opt_ins"), sms=Sum("sms_opt_ins"))
         .order_by()
@@ -82,10 +84,10 @@ class StoreFigures:
         return self.sms_opt_ins / self.month if self.month else None
 
 
-def stores_figures(*, now: datetime) -> list[StoreFigures]:
-    """Per store, in its own calendar: sign-ups today, in 7 and 30 days (today included), and
-    the 30 days' opt-ins. One read of at most 31 rows per store."""
-    locations = list(Location.objects.order_by("name", "pk"))
+def stores_figures(*, now: datetime, scope: StoreScope) -> list[StoreFigures]:
+    """Per store of ``scope``, in its own calendar: sign-ups today, in 7 and 30 days (today
+    included), and the 30 days' opt-ins. One read of at most 31 rows per store."""
+    locations = list(scope.stores().order_by("name", "pk"))
     today = {
         location.pk: now.astimezone(_zone(location.time_zone)).date() for location in locations
     }
@@ -93,7 +95,7 @@ def stores_figures(*, now: datetime) -> list[StoreFigures]:
     if not locations:
         return []
     earliest = min(today.values()) - timedelta(days=29)
-    rows = SignupDay.objects.filter(day__gte=earliest).values_list(
+    rows = scope.narrow(SignupDay.objects.filter(day__gte=earliest)).values_list(
         "location_id", "day", "signups", "email_opt_ins", "sms_opt_ins"
     )
     for location_id, day, signups, email, sms in rows:
@@ -130,11 +132,11 @@ class TabletsOverview:
     attention: list[TabletAttention]
 
 
-def tablets_overview(*, now: datetime) -> TabletsOverview:
-    """Every paired tablet read once (a shop has tens): how many are online, and which need
-    someone."""
+def tablets_overview(*, now: datetime, scope: StoreScope) -> TabletsOverview:
+    """Every paired tablet of ``scope`` read once (a shop has tens): how many are online, and
+    which need someone."""
     devices = (
-        Device.objects.filter(revoked_at__isnull=True)
+        scope.narrow(Device.objects.filter(revoked_at__isnull=True))
         .select_related("location")
         .order_by("location__name", "name", "pk")
     )

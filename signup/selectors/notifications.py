@@ -7,7 +7,7 @@ something changed is visited on its own. CRM destinations are read through their
 name, as the dashboard does: signup may not import crm_sync, which sits above it.
 """
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -45,13 +45,22 @@ def preference_for(user: User) -> NotificationPreference:
     return NotificationPreference(user=user, **defaults)
 
 
-def recipients(*, choice: str) -> list[tuple[User, NotificationPreference]]:
-    """Active members who chose ``choice`` (a boolean field of the preferences), with their
-    preferences. Staff are never mailed: what they may see is not limited to their stores."""
+#: What staff may choose: news of their stores' tablets, and their stores' week. A CRM is every
+#: store's, and only owners and managers can act on it.
+STAFF_CHOICES = frozenset({"tablet_offline", "weekly_digest"})
+
+
+def recipients(
+    *, choice: str, roles: Collection[str] = (Role.OWNER, Role.MANAGER, Role.STAFF)
+) -> list[tuple[User, NotificationPreference]]:
+    """Active members of ``roles`` who chose ``choice`` (a boolean field of the preferences),
+    with their preferences. Staff only for ``STAFF_CHOICES``; what each is told of is narrowed
+    to the stores they see by the sender (``access.store_scopes``)."""
+    allowed = [role for role in roles if role != Role.STAFF or choice in STAFF_CHOICES]
     members = list(
-        User.objects.filter(
-            is_active=True, invited_at__isnull=True, role__in=[Role.OWNER, Role.MANAGER]
-        ).exclude(email="")
+        User.objects.filter(is_active=True, invited_at__isnull=True, role__in=allowed).exclude(
+            email=""
+        )
     )
     saved = {
         preference.user_id: preference

@@ -10,19 +10,22 @@ from typing import Any
 from uuid import UUID
 
 from django.db import connection
+from django.utils.translation import gettext
 
 from customerinfo.core.tenancy import current_tenant_id
 from outbox.models import Delivery
 
 from ..definitions import CUSTOM_TYPES, STANDARD_TYPES, text_in_language
 from ..models import Consent, Submission
+from .access import StoreScope
 from .signups import answer_text
 
 
-def submission_detail(*, submission_id: UUID) -> Submission | None:
-    """The sign-up with its store, tablet, form version and consents (with their wording)."""
+def submission_detail(*, submission_id: UUID, scope: StoreScope) -> Submission | None:
+    """The sign-up with its store, tablet, form version and consents (with their wording);
+    None when there is none of that id in the stores of ``scope``."""
     return (
-        Submission.objects.select_related("location", "device", "form_version__form")
+        scope.narrow(Submission.objects.select_related("location", "device", "form_version__form"))
         .prefetch_related("consents__text")
         .filter(pk=submission_id)
         .first()
@@ -48,7 +51,10 @@ def _option_labels(field: dict[str, Any], language: str) -> dict[str, str]:
 def _standard_value(submission: Submission, kind: str) -> str:
     if kind == "birthday":
         if submission.birthday_month and submission.birthday_day:
-            return f"{submission.birthday_day:02d}/{submission.birthday_month:02d} (day/month)"
+            return gettext("%(day)02d/%(month)02d (day/month)") % {
+                "day": submission.birthday_day,
+                "month": submission.birthday_month,
+            }
         return ""
     return str(getattr(submission, kind, "") or "")
 
@@ -112,7 +118,8 @@ def delivery_log(*, submission_id: UUID) -> list[DeliveryLog]:
     return [
         DeliveryLog(
             delivery,
-            names.get(delivery.destination_id, f"Removed destination {delivery.destination_id}"),
+            names.get(delivery.destination_id)
+            or gettext("Removed destination %(id)s") % {"id": delivery.destination_id},
         )
         for delivery in deliveries
     ]

@@ -32,10 +32,12 @@ from django.db.models import (
     TextField,
 )
 from django.db.models.functions import Cast
+from django.utils.translation import gettext
 
 from ..answers import normalise_email
 from ..definitions import CUSTOM_TYPES, text_in_language
 from ..models import Channel, Consent, Form, FormVersion, Location, Submission
+from .access import EVERY_STORE, StoreScope
 
 #: Counts stop here: the page says "more than 10,000" instead of reading every row to be exact.
 COUNT_CAP = 10_000
@@ -67,6 +69,9 @@ class SignupFilters:
     consent: ConsentFilter = ConsentFilter.ANY
     #: The zone whole days are counted in (see ``filters_zone``).
     zone: tzinfo = UTC
+    #: The stores the person looking may see (``access.store_scope``): not a filter they chose,
+    #: so it is not written by ``as_json`` (exports are made by managers, who see every store).
+    scope: StoreScope = EVERY_STORE
 
     def as_json(self) -> dict[str, str]:
         """Plain values, for an export a worker prepares later with the very same filters."""
@@ -148,12 +153,13 @@ def _zone(name: str) -> tzinfo:
         return UTC
 
 
-def filters_zone(*, location: Location | None) -> tzinfo:
+def filters_zone(*, location: Location | None, scope: StoreScope = EVERY_STORE) -> tzinfo:
     """The time zone whole days are counted in: the chosen store's, else the one all stores
-    share, else UTC (stores in several zones have no common "day")."""
+    of ``scope`` share, else UTC (stores in several zones have no common "day")."""
     if location is not None:
         return _zone(location.time_zone)
-    zones = list(Location.objects.order_by().values_list("time_zone", flat=True).distinct()[:2])
+    stores = scope.stores().order_by()
+    zones = list(stores.values_list("time_zone", flat=True).distinct()[:2])
     return _zone(zones[0]) if len(zones) == 1 else UTC
 
 
@@ -169,7 +175,7 @@ def submissions_filtered(
     Every condition is written so an index can serve it: ranges on received_at itself (not
     ``__date``), the email compared as stored, the store through (location, received_at).
     """
-    submissions = Submission.objects.order_by("-received_at", "-id")
+    submissions = filters.scope.narrow(Submission.objects.order_by("-received_at", "-id"))
     term = filters.email.strip()
     path = email_search_path(term) if path is None else path
     if path == SearchPath.EXACT:
@@ -335,7 +341,7 @@ def answer_text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "Yes" if value else "No"
+        return gettext("Yes") if value else gettext("No")
     if isinstance(value, list):
         return ", ".join(str(item) for item in value)
     return str(value)

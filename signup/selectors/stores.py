@@ -1,5 +1,7 @@
 """Reads for the stores pages: whether what a store's tablets would show is published."""
 
+from django.utils.translation import gettext
+
 from ..models import Form, Location
 
 
@@ -12,13 +14,15 @@ def location_form_warning(*, location: Location, brand: Form | None) -> str:
     if location.form_id is not None:
         form = location.form
         if form is not None and form.current_version_id is None:
-            return f"Its form “{form.name}” is not published: its tablets cannot take sign-ups."
+            return gettext(
+                "Its form “%(name)s” is not published: its tablets cannot take sign-ups."
+            ) % {"name": form.name}
         return ""
     if brand is None:
-        return "It shows the brand form, and there is none: choose a form for it."
+        return gettext("It shows the brand form, and there is none: choose a form for it.")
     if brand.current_version_id is None:
-        return (
-            f"It shows the brand form “{brand.name}”, which is not published: "
+        return gettext(
+            "It shows the brand form “%(name)s”, which is not published: "
             "its tablets cannot take sign-ups."
-        )
+        ) % {"name": brand.name}
     return ""

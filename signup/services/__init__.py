@@ -14,7 +14,7 @@ from .exports import (
     exports_purge,
     exports_storage,
 )
-from .forms import form_create, form_draft_update, form_publish, form_update
+from .forms import form_create, form_draft_update, form_duplicate, form_publish, form_update
 from .privacy import (
     PURGE_BATCH_SIZE,
     retailer_settings,
@@ -34,6 +34,7 @@ from .recovery import (
     submission_check,
     submission_receive,
 )
+from .store_staff import location_staff_set
 from .stores import location_create, location_update
 from .submissions import (
     DEVICE_REFUSED,
@@ -78,11 +79,13 @@ __all__ = [
     "exports_storage",
     "form_create",
     "form_draft_update",
+    "form_duplicate",
     "form_publish",
     "form_update",
     "form_version",
     "form_version_cache_clear",
     "location_create",
+    "location_staff_set",
     "location_update",
     "pairing_code_create",
     "rejection_discard",

@@ -16,11 +16,14 @@ from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from customerinfo.core.accounts.models import User
+from customerinfo.core.i18n import in_language_of
 from customerinfo.core.tenancy import current_tenant, current_tenant_id
 from outbox.models import Delivery, DeliveryStatus
 
-from ..models import Device, Location, PeriodicMail, PeriodicMailKind, SignupDay
+from ..models import Device, PeriodicMail, PeriodicMailKind, SignupDay
 from ..selectors import notifications as selectors
+from ..selectors.access import StoreScope, store_scopes
 from .notifications import mail_send, portal_origin
 
 
@@ -55,18 +58,21 @@ class Digest:
     tablets: list[str] = field(default_factory=list)
     deliveries_failed: int = 0
     deliveries_held: int = 0
+    #: Whether the CRM deliveries are told: they are every store's, so not to staff limited
+    #: to some.
+    crm: bool = True
 
 
-def digest_figures(*, now: datetime) -> Digest:
-    """Last week's figures of the shop whose schema the connection uses."""
+def digest_figures(*, now: datetime, scope: StoreScope) -> Digest:
+    """Last week's figures of the shop whose schema the connection uses, for the stores of
+    ``scope``."""
     period = selectors.last_week(now=now, zone=selectors.shop_zone())
     before = period.first - timedelta(days=7)
     stores = {
-        location.pk: StoreWeek(location.name)
-        for location in Location.objects.order_by("name", "pk")
+        location.pk: StoreWeek(location.name) for location in scope.stores().order_by("name", "pk")
     }
     rows = (
-        SignupDay.objects.filter(day__gte=before, day__lte=period.last)
+        scope.narrow(SignupDay.objects.filter(day__gte=before, day__lte=period.last))
         .values("location_id", "day")
         .annotate(signups=Sum("signups"), email=Sum("email_opt_ins"), sms=Sum("sms_opt_ins"))
         .order_by()
@@ -82,14 +88,15 @@ def digest_figures(*, now: datetime) -> Digest:
         else:
             store.previous += row["signups"]
     shown = [store for store in stores.values() if store.signups or store.previous]
-    total = StoreWeek("All stores")
+    total = StoreWeek("Your stores" if scope.limited else "All stores")
     for store in shown:
         total.signups += store.signups
         total.previous += store.previous
         total.email_opt_ins += store.email_opt_ins
         total.sms_opt_ins += store.sms_opt_ins
     tablets = []
-    for device in Device.objects.filter(revoked_at__isnull=True).select_related("location"):
+    paired = scope.narrow(Device.objects.filter(revoked_at__isnull=True))
+    for device in paired.select_related("location"):
         offline = device.last_seen_at is None or (
             now - device.last_seen_at > selectors.OFFLINE_AFTER
         )
@@ -98,17 +105,16 @@ def digest_figures(*, now: datetime) -> Digest:
             if device.queue_depth:
                 words.append(f"{device.queue_depth} unsent")
             tablets.append(f"{device.name} ({device.location.name}): {', '.join(words)}")
+    digest = Digest(period=period, stores=shown, total=total, tablets=sorted(tablets))
+    if scope.limited:
+        digest.crm = False
+        return digest
     deliveries = Delivery.objects.filter(tenant_id=current_tenant_id())
-    return Digest(
-        period=period,
-        stores=shown,
-        total=total,
-        tablets=sorted(tablets),
-        deliveries_failed=deliveries.filter(
-            status=DeliveryStatus.DEAD, updated_at__gte=period.start, updated_at__lt=period.end
-        ).count(),
-        deliveries_held=deliveries.filter(status=DeliveryStatus.HELD).count(),
-    )
+    digest.deliveries_failed = deliveries.filter(
+        status=DeliveryStatus.DEAD, updated_at__gte=period.start, updated_at__lt=period.end
+    ).count()
+    digest.deliveries_held = deliveries.filter(status=DeliveryStatus.HELD).count()
+    return digest
 
 
 def _claim(kind: str, user_id: int, period_start: date) -> PeriodicMail | None:
@@ -129,27 +135,36 @@ def digests_send(*, now: datetime | None = None) -> int:
     members = selectors.recipients(choice="weekly_digest")
     if not members:
         return 0
-    digest = digest_figures(now=now)
+    scopes = store_scopes(member for member, _ in members)
+    # One digest per set of stores: the whole shop's, and one per distinct staff limit.
+    digests: dict[StoreScope, Digest] = {}
     shop = str(getattr(current_tenant(), "name", ""))
     sent = 0
     for member, preference in members:
+        scope = scopes[member.pk]
+        if scope not in digests:
+            digests[scope] = digest_figures(now=now, scope=scope)
+        digest = digests[scope]
         if _claim(PeriodicMailKind.DIGEST, member.pk, digest.period.first) is None:
             continue
         origin = portal_origin(preference)
-        sent += mail_send(
-            to=member.email,
-            subject=(
-                f"{shop}: your week of {digest.period.first:%d %b} to {digest.period.last:%d %b}"
-            ),
-            template="signup/email/digest",
-            html=True,
-            context={
-                "digest": digest,
-                "shop": shop,
-                "home_link": f"{origin}{reverse('portal-home')}",
-                "tablets_link": f"{origin}{reverse('portal-devices')}",
-                "crm_link": f"{origin}{reverse('crm-destinations')}",
-                "settings_link": f"{origin}{reverse('portal-notifications')}",
-            },
-        )
+        with in_language_of(member):  # the member's own language, dates and numbers too
+            sent += _digest_mail(member=member, digest=digest, shop=shop, origin=origin)
     return sent
+
+
+def _digest_mail(*, member: User, digest: Digest, shop: str, origin: str) -> bool:
+    return mail_send(
+        to=member.email,
+        subject=f"{shop}: your week of {digest.period.first:%d %b} to {digest.period.last:%d %b}",
+        template="signup/email/digest",
+        html=True,
+        context={
+            "digest": digest,
+            "shop": shop,
+            "home_link": f"{origin}{reverse('portal-home')}",
+            "tablets_link": f"{origin}{reverse('portal-devices')}",
+            "crm_link": f"{origin}{reverse('crm-destinations')}",
+            "settings_link": f"{origin}{reverse('portal-notifications')}",
+        },
+    )

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from customerinfo.core.accounts.models import User
 from customerinfo.core.audit import audit_record
+from customerinfo.core.i18n import in_language_of
 from customerinfo.core.models import AuditAction
 from customerinfo.core.tenancy import current_schema
 
@@ -140,16 +141,21 @@ def export_link(export: Export) -> str:
 def _mail_ready(export: Export) -> None:
     if export.requested_by is None or not export.requested_by.email or not export.expires_at:
         return
+    # In the requester's language (their portal's): what this mail says follows it once its
+    # wording is translated, as the portal's pages do.
+    with in_language_of(export.requested_by):
+        _mail_ready_send(export, to=export.requested_by.email, expires_at=export.expires_at)
+
+
+def _mail_ready_send(export: Export, *, to: str, expires_at: datetime) -> None:
     body = (
         f"Your export of {export.row_count} sign-ups is ready.\n\n"
         f"Download it here (you will be asked to sign in):\n{export_link(export)}\n\n"
-        f"The link works until {export.expires_at:%Y-%m-%d %H:%M} UTC; the file is deleted then. "
+        f"The link works until {expires_at:%Y-%m-%d %H:%M} UTC; the file is deleted then. "
         "Only managers of your shop can download it."
     )
     try:
-        send_mail(
-            "CustomerInfo: your sign-ups export is ready", body, None, [export.requested_by.email]
-        )
+        send_mail("CustomerInfo: your sign-ups export is ready", body, None, [to])
     except Exception:
         # The export is ready and listed on the exports page; a mail failure changes nothing.
         logger.exception("could not send the export-ready mail", extra={"export": str(export.pk)})

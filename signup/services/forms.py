@@ -5,6 +5,7 @@ from copy import deepcopy
 
 from django.db import transaction
 from django.db.models import Max
+from django.utils.translation import gettext
 
 from customerinfo.core.accounts.models import User
 from customerinfo.core.audit import audit_record, sha256
@@ -25,7 +26,9 @@ def form_create(
     name: str,
     is_default: bool = False,
     definition: Mapping[str, object] | None = None,
+    template: str = "",
 ) -> Form:
+    """A new form; ``template`` names the gallery template its definition came from, if any."""
     if not name.strip():
         raise ServiceError("validation_failed", "A form needs a name.")
     draft = definition_validate(definition if definition is not None else default_definition())
@@ -33,10 +36,32 @@ def form_create(
         if is_default:
             Form.objects.filter(is_default=True).update(is_default=False)
         form = Form.objects.create(name=name.strip(), draft=draft, is_default=is_default)
-        audit_record(
-            actor=actor, action=AuditAction.FORM_CREATE, target=form, new={"name": form.name}
-        )
+        new: dict[str, object] = {"name": form.name}
+        if template:
+            new["template"] = template
+        audit_record(actor=actor, action=AuditAction.FORM_CREATE, target=form, new=new)
     return form
+
+
+def form_duplicate(*, actor: User | None, form: Form) -> Form:
+    """A draft copy of ``form`` named "Copy of <name>": same draft, never published, no store.
+
+    Stores name their form, so a copy no store names is shown by none; and it is never the brand
+    form, which would change what every store without a form shows. The audit row is a creation
+    that says what it was copied from (no action of its own: the copy is a new form like any).
+    """
+    longest = Form._meta.get_field("name").max_length
+    name = (gettext("Copy of %(name)s") % {"name": form.name})[:longest]
+    draft = definition_validate(deepcopy(form.draft))
+    with transaction.atomic():
+        copy = Form.objects.create(name=name, draft=draft, is_default=False)
+        audit_record(
+            actor=actor,
+            action=AuditAction.FORM_CREATE,
+            target=copy,
+            new={"name": copy.name, "copied_from": {"id": form.pk, "name": form.name}},
+        )
+    return copy
 
 
 def form_update(*, actor: User | None, form: Form, name: str, is_default: bool) -> Form:

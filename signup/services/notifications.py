@@ -20,10 +20,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from customerinfo.core.accounts.models import Role, User
+from customerinfo.core.i18n import in_language_of
 from customerinfo.core.tenancy import current_tenant
 
-from ..models import AlertEpisode, AlertKind, ExportSchedule, NotificationPreference
+from ..models import AlertEpisode, AlertKind, Device, ExportSchedule, NotificationPreference
 from ..selectors import notifications as selectors
+from ..selectors.access import store_scopes
 
 logger = logging.getLogger(__name__)
 
@@ -146,8 +148,16 @@ def _alert_mail(change: AlertChange) -> int:
     kind = episode.kind
     members = selectors.recipients(choice=_choice(kind))
     if kind == AlertKind.DESTINATION_PAUSED and change.opened:
-        # crm_sync mails every owner the moment a CRM refuses us; the same news twice is noise.
+        # crm_sync mails the owners who chose this alert the moment a CRM refuses us; the same
+        # news twice is noise.
         members = [(member, choice) for member, choice in members if member.role != Role.OWNER]
+    if kind == AlertKind.TABLET_OFFLINE:
+        # Staff limited to stores hear only of their stores' tablets.
+        store_id = (
+            Device.objects.filter(pk=episode.subject_id).values_list("location_id", flat=True)
+        ).first()
+        scopes = store_scopes(member for member, _ in members)
+        members = [pair for pair in members if scopes[pair[0].pk].allows(store_id)]
     shop = str(getattr(current_tenant(), "name", ""))
     if kind == AlertKind.TABLET_OFFLINE:
         subject = (
@@ -163,18 +173,22 @@ def _alert_mail(change: AlertChange) -> int:
         )
     sent = 0
     for member, preference in members:
-        sent += mail_send(
-            to=member.email,
-            subject=subject,
-            template="signup/email/alert",
-            context={
-                "episode": episode,
-                "opened": change.opened,
-                "tablet": kind == AlertKind.TABLET_OFFLINE,
-                "detail": change.detail,
-                "shop": shop,
-                "link": f"{portal_origin(preference)}{_link(kind)}",
-                "settings_link": f"{portal_origin(preference)}{reverse('portal-notifications')}",
-            },
-        )
+        # In the member's own language (their portal's), whoever else gets the same alert.
+        with in_language_of(member):
+            sent += mail_send(
+                to=member.email,
+                subject=subject,
+                template="signup/email/alert",
+                context={
+                    "episode": episode,
+                    "opened": change.opened,
+                    "tablet": kind == AlertKind.TABLET_OFFLINE,
+                    "detail": change.detail,
+                    "shop": shop,
+                    "link": f"{portal_origin(preference)}{_link(kind)}",
+                    "settings_link": (
+                        f"{portal_origin(preference)}{reverse('portal-notifications')}"
+                    ),
+                },
+            )
     return sent

@@ -13,8 +13,9 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from customerinfo.core.audit import audit_record
@@ -49,17 +50,18 @@ from ..attention_forms import (
 )
 from ..forms import service_errors_to_form
 from ..models import RejectedSubmission, Submission
+from ..selectors import StoreScope
 from .signups import CSV_CHUNK_SIZE, csv_stream
 
 
-def _rows(entries: list[tuple[str, UUID, Any]]) -> list[dict[str, Any]]:
+def _rows(entries: list[tuple[str, UUID, Any]], scope: StoreScope) -> list[dict[str, Any]]:
     """One row per entry of the page, in its order; each kind read in one query."""
     wanted = {
         kind: [pk for entry_kind, pk, _ in entries if entry_kind == kind]
         for kind in (selectors.SET_ASIDE, selectors.REJECTED)
     }
-    submissions = selectors.set_aside_submissions().in_bulk(wanted[selectors.SET_ASIDE])
-    rejections = selectors.rejections_open().in_bulk(wanted[selectors.REJECTED])
+    submissions = selectors.set_aside_submissions(scope=scope).in_bulk(wanted[selectors.SET_ASIDE])
+    rejections = selectors.rejections_open(scope=scope).in_bulk(wanted[selectors.REJECTED])
     rows = []
     for kind, pk, _ in entries:
         # Released or discarded between the two queries: gone from the list, rightly.
@@ -82,17 +84,19 @@ def _rows(entries: list[tuple[str, UUID, Any]]) -> list[dict[str, Any]]:
 # --- the list and its export -------------------------------------------------------------------
 
 
-@role_required(EVERYONE, doing="see sign-ups that need attention")
+@role_required(EVERYONE, doing=gettext_lazy("see sign-ups that need attention"))
 @require_GET
 def attention_list(request: PortalRequest) -> HttpResponse:
-    page = Paginator(selectors.attention_entries(), PAGE_SIZE).get_page(request.GET.get("page"))
+    scope = selectors.store_scope(request.user)
+    entries = selectors.attention_entries(scope=scope)
+    page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
     return portal_page(
         request,
         "signup/portal/attention_list.html",
         "attention",
         {
             "page": page,
-            "rows": _rows(list(page.object_list)),
+            "rows": _rows(list(page.object_list), scope),
             "can_manage": request.user.role in MANAGERS,
         },
     )
@@ -117,10 +121,11 @@ CSV_HEADER = [
 ]
 
 
-def _csv_rows() -> Iterator[list[str]]:
+def _csv_rows(scope: StoreScope) -> Iterator[list[str]]:
     """Set-aside answers (one row each), then open rejected sign-ups (one row each, with the
     payload as sent), each newest first."""
-    for submission in selectors.set_aside_submissions().iterator(chunk_size=CSV_CHUNK_SIZE):
+    submissions = selectors.set_aside_submissions(scope=scope)
+    for submission in submissions.iterator(chunk_size=CSV_CHUNK_SIZE):
         for key, entry in submission.set_aside.items():
             answer = answer_present(submission, key, entry)
             yield [
@@ -140,7 +145,7 @@ def _csv_rows() -> Iterator[list[str]]:
                 answer["message"],
                 "",
             ]
-    for rejection in selectors.rejections_open().iterator(chunk_size=CSV_CHUNK_SIZE):
+    for rejection in selectors.rejections_open(scope=scope).iterator(chunk_size=CSV_CHUNK_SIZE):
         yield [
             "rejected",
             str(rejection.pk),
@@ -161,14 +166,18 @@ def _csv_rows() -> Iterator[list[str]]:
         ]
 
 
-@role_required(MANAGERS, doing="export sign-ups that need attention")
+@role_required(MANAGERS, doing=gettext_lazy("export sign-ups that need attention"))
 @require_GET
 def attention_export(request: PortalRequest) -> StreamingHttpResponse:
     audit_record(
         actor=request.user, action=AuditAction.ATTENTION_EXPORT, target=services.retailer_settings()
     )
+    scope = selectors.store_scope(request.user)
     return csv_stream(
-        tenant=request.tenant, header=CSV_HEADER, rows=_csv_rows, filename="needs-attention"
+        tenant=request.tenant,
+        header=CSV_HEADER,
+        rows=lambda: _csv_rows(scope),
+        filename="needs-attention",
     )
 
 
@@ -209,16 +218,18 @@ def _set_aside_page(
     )
 
 
-def _submission(pk: UUID) -> Submission:
-    return get_object_or_404(
-        Submission.objects.select_related("location", "device", "form_version"), pk=pk
-    )
+def _submission(request: PortalRequest, pk: UUID) -> Submission:
+    """The sign-up, or 404 when it is not one of the stores the member sees."""
+    found = selectors.set_aside_submission(pk=pk, scope=selectors.store_scope(request.user))
+    if found is None:
+        raise Http404("No such sign-up")
+    return found
 
 
-@role_required(EVERYONE, doing="see sign-ups that need attention")
+@role_required(EVERYONE, doing=gettext_lazy("see sign-ups that need attention"))
 @require_GET
 def set_aside_detail(request: PortalRequest, pk: UUID) -> HttpResponse:
-    return _set_aside_page(request, _submission(pk))
+    return _set_aside_page(request, _submission(request, pk))
 
 
 def _on_value(fields: FieldErrors, key: str) -> FieldErrors:
@@ -232,16 +243,16 @@ def _after(submission: Submission) -> HttpResponse:
     return redirect("portal-attention")
 
 
-@role_required(MANAGERS, doing="release answers that were set aside")
+@role_required(MANAGERS, doing=gettext_lazy("release answers that were set aside"))
 @require_POST
 def set_aside_release(request: PortalRequest, pk: UUID) -> HttpResponse:
-    submission = _submission(pk)
+    submission = _submission(request, pk)
     key = request.POST.get("key", "")
     if key not in submission.set_aside:
-        messages.info(request, "This answer was already released or discarded.")
+        messages.info(request, gettext("This answer was already released or discarded."))
         return _after(submission)
     if not releasable(submission, key):
-        messages.error(request, "This answer cannot be released; discard it instead.")
+        messages.error(request, gettext("This answer cannot be released; discard it instead."))
         return _after(submission)
     form = _answer_form(submission, key, request.POST)
     status = 400
@@ -257,20 +268,21 @@ def set_aside_release(request: PortalRequest, pk: UUID) -> HttpResponse:
             label = answer_present(submission, key, {})["label"]
             messages.success(
                 request,
-                f"{label} of {submission.email} released: the sign-up is sent to your CRMs again.",
+                gettext("%(answer)s of %(email)s released: the sign-up is sent to your CRMs again.")
+                % {"answer": label, "email": submission.email},
             )
             return _after(submission)
     return _set_aside_page(request, submission, bound=form, status=status)
 
 
-@role_required(MANAGERS, doing="discard answers that were set aside")
+@role_required(MANAGERS, doing=gettext_lazy("discard answers that were set aside"))
 @require_http_methods(["GET", "POST"])
 def set_aside_discard(request: PortalRequest, pk: UUID) -> HttpResponse:
     """The GET page asks; its POST discards."""
-    submission = _submission(pk)
+    submission = _submission(request, pk)
     key = (request.POST if request.method == "POST" else request.GET).get("key", "")
     if key not in submission.set_aside:
-        messages.info(request, "This answer was already released or discarded.")
+        messages.info(request, gettext("This answer was already released or discarded."))
         return _after(submission)
     answer = answer_present(submission, key, submission.set_aside[key])
     if request.method == "GET":
@@ -285,17 +297,23 @@ def set_aside_discard(request: PortalRequest, pk: UUID) -> HttpResponse:
     except ServiceError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, f"{answer['label']} of {submission.email} discarded.")
+        messages.success(
+            request,
+            gettext("%(answer)s of %(email)s discarded.")
+            % {"answer": answer["label"], "email": submission.email},
+        )
     return _after(submission)
 
 
 # --- a rejected sign-up ------------------------------------------------------------------------
 
 
-def _rejection(pk: UUID) -> RejectedSubmission:
-    return get_object_or_404(
-        RejectedSubmission.objects.select_related("location", "device", "resolved_by"), pk=pk
-    )
+def _rejection(request: PortalRequest, pk: UUID) -> RejectedSubmission:
+    """The rejected sign-up, or 404 when it is not one of the stores the member sees."""
+    found = selectors.rejection(pk=pk, scope=selectors.store_scope(request.user))
+    if found is None:
+        raise Http404("No such rejected sign-up")
+    return found
 
 
 def _rejection_page(
@@ -326,16 +344,16 @@ def _rejection_page(
     )
 
 
-@role_required(EVERYONE, doing="see sign-ups that need attention")
+@role_required(EVERYONE, doing=gettext_lazy("see sign-ups that need attention"))
 @require_GET
 def rejection_detail(request: PortalRequest, pk: UUID) -> HttpResponse:
-    return _rejection_page(request, _rejection(pk))
+    return _rejection_page(request, _rejection(request, pk))
 
 
-@role_required(MANAGERS, doing="release rejected sign-ups")
+@role_required(MANAGERS, doing=gettext_lazy("release rejected sign-ups"))
 @require_POST
 def rejection_release(request: PortalRequest, pk: UUID) -> HttpResponse:
-    rejection = _rejection(pk)
+    rejection = _rejection(request, pk)
     form = RejectionReleaseForm(request.POST)
     status = 400
     if form.is_valid():
@@ -354,17 +372,18 @@ def rejection_release(request: PortalRequest, pk: UUID) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"The sign-up of {submission.email} is stored and sent to your CRMs.",
+                gettext("The sign-up of %(email)s is stored and sent to your CRMs.")
+                % {"email": submission.email},
             )
             return redirect("portal-attention")
     return _rejection_page(request, rejection, form=form, status=status)
 
 
-@role_required(MANAGERS, doing="discard rejected sign-ups")
+@role_required(MANAGERS, doing=gettext_lazy("discard rejected sign-ups"))
 @require_http_methods(["GET", "POST"])
 def rejection_discard(request: PortalRequest, pk: UUID) -> HttpResponse:
     """The GET page asks (with an optional reason for the audit log); its POST discards."""
-    rejection = _rejection(pk)
+    rejection = _rejection(request, pk)
     # Bound on every POST, even an empty one: the reason is optional, the POST is the "yes".
     form = RejectionDiscardForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
@@ -375,7 +394,7 @@ def rejection_discard(request: PortalRequest, pk: UUID) -> HttpResponse:
         except ServiceError as error:
             messages.error(request, error.message)
             return redirect("portal-attention-rejected", pk=rejection.pk)
-        messages.success(request, "The rejected sign-up is discarded.")
+        messages.success(request, gettext("The rejected sign-up is discarded."))
         return redirect("portal-attention")
     return portal_page(
         request,

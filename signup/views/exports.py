@@ -11,11 +11,12 @@ from django.contrib import messages
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from customerinfo.core.portal import MANAGERS, PortalRequest, portal_page, role_required
 
-from .. import services
+from .. import selectors, services
 from ..forms import SubmissionFilterForm
 from ..models import Export, ExportStatus
 
@@ -25,12 +26,13 @@ EXPORTS_SHOWN = 50
 PENDING = (ExportStatus.QUEUED, ExportStatus.RUNNING)
 
 
-@role_required(MANAGERS, doing="export sign-ups")
+@role_required(MANAGERS, doing=gettext_lazy("export sign-ups"))
 @require_http_methods(["GET", "POST"])
 def exports_list(request: PortalRequest) -> HttpResponseBase:
     """The exports asked for; a POST (the sign-up list's "Prepare CSV" button) asks for one."""
     if request.method == "POST":
-        filters = SubmissionFilterForm(request.POST).signup_filters()
+        scope = selectors.store_scope(request.user)
+        filters = SubmissionFilterForm(request.POST, scope=scope).signup_filters()
         export = services.export_request(
             actor=request.user,
             filters=filters,
@@ -38,8 +40,11 @@ def exports_list(request: PortalRequest) -> HttpResponseBase:
         )
         messages.success(
             request,
-            "The export is being prepared. It appears here when it is ready, and we will email "
-            f"you a link at {request.user.email}.",
+            gettext(
+                "The export is being prepared. It appears here when it is ready, and we will "
+                "email you a link at %(email)s."
+            )
+            % {"email": request.user.email},
         )
         return redirect("portal-export", pk=export.pk)
     exports = list(Export.objects.select_related("requested_by")[:EXPORTS_SHOWN])
@@ -55,7 +60,7 @@ def exports_list(request: PortalRequest) -> HttpResponseBase:
     )
 
 
-@role_required(MANAGERS, doing="export sign-ups")
+@role_required(MANAGERS, doing=gettext_lazy("export sign-ups"))
 @require_GET
 def export_detail(request: PortalRequest, pk: UUID) -> HttpResponse:
     """One export: its state while it is prepared, then its download (the emailed link)."""
@@ -73,7 +78,7 @@ def export_detail(request: PortalRequest, pk: UUID) -> HttpResponse:
     )
 
 
-@role_required(MANAGERS, doing="export sign-ups")
+@role_required(MANAGERS, doing=gettext_lazy("export sign-ups"))
 @require_GET
 def export_download(request: PortalRequest, pk: UUID) -> HttpResponseBase:
     export = get_object_or_404(Export, pk=pk)

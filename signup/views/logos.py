@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_POST, require_safe
 
 from customerinfo.core.errors import ServiceError
@@ -25,14 +26,14 @@ from ..services.logos import logo_upload, logos_storage
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
-@role_required(MANAGERS, doing="edit forms")
+@role_required(MANAGERS, doing=gettext_lazy("edit forms"))
 @require_POST
 def form_logo_upload(request: PortalRequest, pk: int) -> HttpResponse:
     form = get_object_or_404(Form, pk=pk)
     upload = LogoForm(request.POST, request.FILES)
     back = reverse("portal-form-edit", args=[form.pk]) + "#look"
     if not upload.is_valid():
-        messages.error(request, "Choose an image file to upload as the logo.")
+        messages.error(request, gettext("Choose an image file to upload as the logo."))
         return redirect(back)
     file = upload.cleaned_data["logo"]
     try:
@@ -40,7 +41,9 @@ def form_logo_upload(request: PortalRequest, pk: int) -> HttpResponse:
     except ServiceError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, "Logo uploaded. Publish the form for tablets to show it.")
+        messages.success(
+            request, gettext("Logo uploaded. Publish the form for tablets to show it.")
+        )
     return redirect(back)
 
 

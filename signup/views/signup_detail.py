@@ -12,12 +12,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.http import Http404, HttpResponse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from customerinfo.core.portal import EVERYONE, MANAGERS, PortalRequest, portal_page, role_required
 
 from ..models import Channel
 from ..selectors import signup_detail
+from ..selectors.access import store_scope
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -27,20 +30,25 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
+def _stamp(moment: datetime, zone_name: str) -> str:
+    """Date in the active language's short form, time to the second, then the zone."""
+    return f"{date_format(moment, 'SHORT_DATE_FORMAT')} {moment:%H:%M:%S} {zone_name}"
+
+
 def _moment(moment: datetime, zone: ZoneInfo) -> dict[str, str]:
     """A time in the store's zone, with the same instant in UTC beside it."""
     local = timezone.localtime(moment, zone)
     return {
-        "local": f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}",
-        "utc": f"{moment.astimezone(ZoneInfo('UTC')):%Y-%m-%d %H:%M:%S} UTC",
+        "local": _stamp(local, local.tzname() or ""),
+        "utc": _stamp(moment.astimezone(ZoneInfo("UTC")), "UTC"),
         "iso": moment.isoformat(),
     }
 
 
-@role_required(EVERYONE, doing="see sign-ups")
+@role_required(EVERYONE, doing=gettext_lazy("see sign-ups"))
 @require_GET
 def submission_detail(request: PortalRequest, pk: UUID) -> HttpResponse:
-    submission = signup_detail.submission_detail(submission_id=pk)
+    submission = signup_detail.submission_detail(submission_id=pk, scope=store_scope(request.user))
     if submission is None:
         raise Http404("No such sign-up")
     zone = _zone(submission.location.time_zone)

@@ -21,6 +21,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHt
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format, number_format
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.views.decorators.http import require_GET
 from django_tenants.models import TenantMixin
 from django_tenants.utils import tenant_context
@@ -47,9 +49,11 @@ __all__ = ["CSV_CHUNK_SIZE", "CSV_HEADER", "csv_cell", "csv_stream"]
 CSV_CHUNK_SIZE = 500
 
 
-def filters_of(request: HttpRequest) -> tuple[SubmissionFilterForm, SignupFilters]:
-    """The filter form of a request's query string and the filters it selects."""
-    form = SubmissionFilterForm(request.GET)
+def filters_of(request: PortalRequest) -> tuple[SubmissionFilterForm, SignupFilters]:
+    """The filter form of a request's query string and the filters it selects, within the
+    stores the member sees."""
+    scope = selectors.store_scope(request.user)
+    form = SubmissionFilterForm(request.GET, scope=scope)
     return form, form.signup_filters()
 
 
@@ -92,9 +96,9 @@ def _rows(rows: list[Submission], columns: list[AnswerColumn]) -> list[SignupRow
         result.append(
             SignupRow(
                 submission,
-                f"{local:%Y-%m-%d %H:%M} {local.tzname()}",
+                f"{date_format(local, 'SHORT_DATETIME_FORMAT')} {local.tzname()}",
                 [
-                    (label, granted)
+                    (str(label), granted)
                     for label, granted in (
                         (_CHANNEL_LABELS["email"], getattr(submission, "email_granted", None)),
                         (_CHANNEL_LABELS["sms"], getattr(submission, "sms_granted", None)),
@@ -131,7 +135,7 @@ def _place(request: HttpRequest, filters: SignupFilters) -> tuple[Cursor | None,
     return older, newer
 
 
-@role_required(EVERYONE, doing="see sign-ups")
+@role_required(EVERYONE, doing=gettext_lazy("see sign-ups"))
 @require_GET
 def submissions_list(request: PortalRequest) -> HttpResponse:
     filter_form, filters = filters_of(request)
@@ -164,10 +168,11 @@ def submissions_list(request: PortalRequest) -> HttpResponse:
             "rows": _rows(page.rows, columns),
             "columns": columns,
             "count_label": (
-                f"More than {count:,} sign-ups"
+                ngettext("More than %(count)s sign-up", "More than %(count)s sign-ups", count)
                 if more
-                else f"{count:,} sign-up{'' if count == 1 else 's'}"
-            ),
+                else ngettext("%(count)s sign-up", "%(count)s sign-ups", count)
+            )
+            % {"count": number_format(count, force_grouping=True)},
             "search": search.value,
             "zone": str(filters.zone),
             "oldest": OLDEST.token(),
@@ -175,7 +180,7 @@ def submissions_list(request: PortalRequest) -> HttpResponse:
             # The list's own count answers this when the limits agree (they do by default).
             "export_large": can_export
             and (more if limit == selectors.COUNT_CAP else export_is_large(submissions)),
-            "export_limit": f"{limit:,}",
+            "export_limit": number_format(limit, force_grouping=True),
             "export_fields": export_filter_fields(filter_form),
         },
     )
@@ -198,7 +203,9 @@ def csv_stream(
     """A CSV download produced while it is sent; ``rows`` is called only then.
 
     The body is produced after the view returned, so the schema is named again: the rows come
-    from this tenant whatever ran on the connection meanwhile. Every cell is defused.
+    from this tenant whatever ran on the connection meanwhile. Every cell is defused. The header
+    is not translated: its column names are identifiers that imports and scripts read by name,
+    the same whatever language the manager's portal is in.
     """
     writer = csv.writer(_Echo())
 
@@ -215,7 +222,7 @@ def csv_stream(
     return response
 
 
-@role_required(MANAGERS, doing="export sign-ups")
+@role_required(MANAGERS, doing=gettext_lazy("export sign-ups"))
 @require_GET
 def submissions_export(request: PortalRequest) -> HttpResponseBase:
     """Streams the CSV of what the list shows, when that is small enough to finish in time."""
@@ -225,8 +232,11 @@ def submissions_export(request: PortalRequest) -> HttpResponseBase:
         # Streamed, it would be cut at the web server's timeout with a 200 in the access log.
         messages.info(
             request,
-            f"More than {settings.SIGNUP_EXPORT_STREAM_MAX_ROWS:,} sign-ups: prepare the export "
-            "instead, and download it when it is ready.",
+            gettext(
+                "More than %(count)s sign-ups: prepare the export instead, and download it when "
+                "it is ready."
+            )
+            % {"count": number_format(settings.SIGNUP_EXPORT_STREAM_MAX_ROWS, force_grouping=True)},
         )
         return redirect(f"{reverse('portal-submissions')}?{request.GET.urlencode()}")
     audit_record(

@@ -1,8 +1,10 @@
 """Portal pages of the stores: list, create, edit (texts, tablet language, closing)."""
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from customerinfo.core.errors import ServiceError
@@ -14,7 +16,7 @@ from ..models import Location
 from ..selectors.stores import brand_form, location_form_warning
 
 
-@role_required(MANAGERS, doing="manage stores")
+@role_required(MANAGERS, doing=gettext_lazy("manage stores"))
 @require_GET
 def locations_list(request: PortalRequest) -> HttpResponse:
     brand = brand_form()
@@ -30,7 +32,7 @@ def locations_list(request: PortalRequest) -> HttpResponse:
     )
 
 
-@role_required(MANAGERS, doing="manage stores")
+@role_required(MANAGERS, doing=gettext_lazy("manage stores"))
 @require_http_methods(["GET", "POST"])
 def location_create(request: PortalRequest) -> HttpResponse:
     store = LocationForm(request.POST or None, initial={"country": "US", "time_zone": "UTC"})
@@ -49,14 +51,18 @@ def location_create(request: PortalRequest) -> HttpResponse:
         except ServiceError as error:
             service_errors_to_form(store, error.fields, error.message)
         else:
-            messages.success(request, f"Store “{location.name}” created. Pair its tablets next.")
+            messages.success(
+                request,
+                gettext("Store “%(name)s” created. Pair its tablets next.")
+                % {"name": location.name},
+            )
             return redirect("portal-locations")
     return portal_page(
         request, "signup/portal/location_form.html", "stores", {"form": store, "location": None}
     )
 
 
-@role_required(MANAGERS, doing="manage stores")
+@role_required(MANAGERS, doing=gettext_lazy("manage stores"))
 @require_http_methods(["GET", "POST"])
 def location_edit(request: PortalRequest, pk: int) -> HttpResponse:
     location = get_object_or_404(Location, pk=pk)
@@ -64,21 +70,26 @@ def location_edit(request: PortalRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and store.is_valid():
         data = store.cleaned_data
         try:
-            services.location_update(
-                actor=request.user,
-                location=location,
-                name=data["name"],
-                country=data["country"],
-                time_zone=data["time_zone"],
-                form=data["form"],
-                overrides=store.overrides(),
-                is_active=data["is_active"],
-                language=data["language"],
-            )
+            # One save: a store whose details are refused keeps its staff as they were too.
+            with transaction.atomic():
+                services.location_update(
+                    actor=request.user,
+                    location=location,
+                    name=data["name"],
+                    country=data["country"],
+                    time_zone=data["time_zone"],
+                    form=data["form"],
+                    overrides=store.overrides(),
+                    is_active=data["is_active"],
+                    language=data["language"],
+                )
+                services.location_staff_set(
+                    actor=request.user, location=location, staff=data["staff"]
+                )
         except ServiceError as error:
             service_errors_to_form(store, error.fields, error.message)
         else:
-            messages.success(request, f"Store “{location.name}” saved.")
+            messages.success(request, gettext("Store “%(name)s” saved.") % {"name": location.name})
             return redirect("portal-locations")
     warning = location_form_warning(location=location, brand=brand_form())
     return portal_page(

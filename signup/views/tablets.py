@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods
 
 from customerinfo.core.errors import ServiceError
@@ -31,10 +32,6 @@ from ..forms import PairForm, service_errors_to_form
 from ..models import Device
 
 
-def _plural(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
-
-
 def held_words(device: Device) -> str:
     """ "1 held: invalid email", "3 held: 2 store closed, 1 invalid email" (biggest first)."""
     reasons = sorted(
@@ -45,7 +42,9 @@ def held_words(device: Device) -> str:
         ),
         key=lambda item: (-item[0], item[1]),
     )
-    words = f"{device.held_count} held"
+    words = ngettext("%(count)s held", "%(count)s held", device.held_count) % {
+        "count": device.held_count
+    }
     if len(reasons) == 1 and reasons[0][0] == device.held_count:
         return f"{words}: {refusal_words(reasons[0][1])}"
     if reasons:
@@ -57,13 +56,20 @@ def queue_words(device: Device, now: datetime) -> str:
     """What the tablet holds, as it last said: "3 unsent, oldest 2 h · 1 held: invalid email"."""
     parts = []
     if device.queue_depth:
-        unsent = f"{device.queue_depth} unsent"
+        figures: dict[str, object] = {"count": device.queue_depth}
         if device.oldest_unsent_at:
-            unsent += f", oldest {age(now - device.oldest_unsent_at)}"
-        parts.append(unsent)
+            figures["age"] = age(now - device.oldest_unsent_at)
+            unsent = ngettext(
+                "%(count)s unsent, oldest %(age)s",
+                "%(count)s unsent, oldest %(age)s",
+                device.queue_depth,
+            )
+        else:
+            unsent = ngettext("%(count)s unsent", "%(count)s unsent", device.queue_depth)
+        parts.append(unsent % figures)
     if device.held_count:
         parts.append(held_words(device))
-    return " · ".join(parts) or "Nothing unsent"
+    return " · ".join(parts) or gettext("Nothing unsent")
 
 
 def _device_row(device: Device, now: datetime) -> dict[str, Any]:
@@ -81,23 +87,26 @@ def _device_row(device: Device, now: datetime) -> dict[str, Any]:
         "queue": queue_words(device, now),
         "waiting": waiting,
         # Sign-ups a revoked tablet still holds: they arrive only if it is paired again.
-        "stranded": _plural(waiting, "sign-up waits", "sign-ups wait")
-        if status == "revoked" and waiting
+        "stranded": waiting if status == "revoked" else 0,
+        "reported": gettext("reported %(age)s ago") % {"age": age(now - reported)}
+        if reported
         else "",
-        "reported": f"reported {age(now - reported)} ago" if reported else "",
-        "last_seen": f"{age(now - device.last_seen_at)} ago" if device.last_seen_at else "Never",
+        "last_seen": gettext("Seen %(age)s ago") % {"age": age(now - device.last_seen_at)}
+        if device.last_seen_at
+        else gettext("Never seen"),
     }
 
 
-@role_required(EVERYONE, doing="see tablets")
+@role_required(EVERYONE, doing=gettext_lazy("see tablets"))
 @require_GET
 def devices_list(request: PortalRequest) -> HttpResponse:
     now = timezone.now()
     # ?offline=1: only tablets that stopped checking in, the ones someone should go and look at.
     offline_only = request.GET.get("offline") == "1"
+    scope = selectors.store_scope(request.user)
     stores = [
         (location, [_device_row(device, now) for device in devices])
-        for location, devices in selectors.devices_by_location()
+        for location, devices in selectors.devices_by_location(scope=scope)
     ]
     rows = [row for _, store_rows in stores for row in store_rows]
     counts = {
@@ -123,13 +132,13 @@ def devices_list(request: PortalRequest) -> HttpResponse:
             "offline_only": offline_only,
             "counts": counts,
             "stranded": [row for row in rows if row["stranded"]],
-            "pending": selectors.pairing_codes_pending(now=now),
+            "pending": selectors.pairing_codes_pending(now=now, scope=scope),
             "can_manage": request.user.role in MANAGERS,
         },
     )
 
 
-@role_required(MANAGERS, doing="pair tablets")
+@role_required(MANAGERS, doing=gettext_lazy("pair tablets"))
 @require_http_methods(["GET", "POST"])
 def device_pair(request: PortalRequest) -> HttpResponse:
     only = selectors.only_open_location()
@@ -163,13 +172,17 @@ def device_pair(request: PortalRequest) -> HttpResponse:
     return portal_page(request, "signup/portal/device_pair.html", "tablets", {"form": pair})
 
 
-@role_required(MANAGERS, doing="revoke tablets")
+@role_required(MANAGERS, doing=gettext_lazy("revoke tablets"))
 @require_http_methods(["GET", "POST"])
 def device_revoke(request: PortalRequest, pk: int) -> HttpResponse:
     device = get_object_or_404(Device.objects.select_related("location"), pk=pk)
     if request.method == "POST":
         services.device_revoke(actor=request.user, device=device)
-        messages.success(request, f"“{device.name}” is revoked; it can no longer send sign-ups.")
+        messages.success(
+            request,
+            gettext("“%(name)s” is revoked; it can no longer send sign-ups.")
+            % {"name": device.name},
+        )
         return redirect("portal-devices")
     return portal_page(
         request,

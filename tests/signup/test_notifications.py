@@ -17,6 +17,7 @@ from customerinfo.core.accounts.models import User
 from signup import tasks
 from signup.models import AlertEpisode, Device, NotificationPreference, SignupDay
 from signup.selectors import notifications as selectors
+from signup.selectors.access import EVERY_STORE
 from signup.services import digests
 from tenants.models import Tenant
 from tests.conftest import host_of, login
@@ -184,7 +185,7 @@ def week(alice_tenant: Tenant) -> None:
 
 def test_digest_figures(alice_tenant: Tenant, week: None) -> None:
     with tenant_context(alice_tenant):
-        digest = digests.digest_figures(now=MONDAY)
+        digest = digests.digest_figures(now=MONDAY, scope=EVERY_STORE)
     assert (digest.period.first, digest.period.last) == (date(2025, 11, 10), date(2025, 11, 16))
     lyon, paris = digest.stores  # by name
     assert (paris.name, paris.signups, paris.previous, paris.change) == (
@@ -234,7 +235,8 @@ def test_owner_sees_her_defaults_and_saves_her_choices(
     page = owner_client.get("/settings/notifications/").content.decode()
     assert 'name="tablet_offline" id="tablet_offline" checked' in page
     assert 'name="weekly_digest" id="weekly_digest" checked' in page
-    assert 'name="destination_paused"' not in page  # crm_sync mails owners itself
+    # On by default; crm_sync mails the owners who keep it the moment a CRM is paused.
+    assert 'name="destination_paused" id="destination_paused" checked' in page
     with tenant_context(alice_tenant):
         paris = location_create()
     response = owner_client.post(
@@ -271,11 +273,29 @@ def test_bad_input_is_a_readable_error(owner_client: Client) -> None:
     assert "Select a valid choice" in response.content.decode()
 
 
-def test_staff_cannot_open_the_page(alice_client: Client, alice_tenant: Tenant) -> None:
+def test_staff_choose_their_tablets_and_digest_only(
+    alice_client: Client, alice_tenant: Tenant
+) -> None:
     with tenant_context(alice_tenant):
         sam = staff_create()
     login(alice_client, alice_tenant, sam)
-    assert alice_client.get("/settings/notifications/").status_code == 403
+    page = alice_client.get("/settings/notifications/").content.decode()
+    assert 'name="tablet_offline" id="tablet_offline">' in page  # staff start with nothing
+    assert 'name="weekly_digest"' in page
+    assert 'name="destination_paused"' not in page  # a CRM is every store's
+    assert 'name="export_schedule"' not in page  # staff do not export
+    response = alice_client.post(
+        "/settings/notifications/",
+        {"weekly_digest": "on", "destination_paused": "on", "export_schedule": "daily"},
+    )
+    assert response.status_code == 302
+    with tenant_context(alice_tenant):
+        saved = NotificationPreference.objects.get(user=sam)
+    assert (saved.weekly_digest, saved.destination_paused, saved.export_schedule) == (
+        True,
+        False,
+        "",
+    )
 
 
 def test_charlie_sees_nothing_of_alices(

@@ -65,7 +65,7 @@ def test_create_form_goes_to_the_builder(manager_client: Client, alice_tenant: T
 
 def test_create_form_needs_a_name(manager_client: Client, alice_tenant: Tenant) -> None:
     response = manager_client.post("/forms/new/", {"name": "   "})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert b"A form needs a name." in response.content or b"required" in response.content
     with tenant_context(alice_tenant):
         assert not Form.objects.exists()
@@ -395,3 +395,74 @@ def test_saving_settings_of_the_brand_form_keeps_it(
         form = form_create()
     manager_client.post(f"/forms/{form.pk}/settings/", {"name": "Main", "is_default": "on"})
     assert _form(alice_tenant, form.pk).is_default
+
+
+# --- tabs and field cards (builder.js drives them in a browser: test_builder_browser.py) --------
+
+
+def test_a_reordered_post_saves_the_new_order(manager_client: Client, alice_tenant: Tenant) -> None:
+    """builder.js moves cards and renumbers their inputs: the plain POST carries the order."""
+    with tenant_context(alice_tenant):
+        form = form_create(publish=False)
+    definition = phone_definition()
+    definition["fields"] = [definition["fields"][i] for i in (2, 0, 1)]  # phone first
+    response = manager_client.post(f"/forms/{form.pk}/", builder_data(definition, action="save"))
+    assert response.status_code == 302
+    assert [f["key"] for f in _form(alice_tenant, form.pk).draft["fields"]] == [
+        "phone",
+        "email",
+        "first_name",
+    ]
+
+
+def test_cards_are_closed_but_a_new_or_faulty_one_is_open(
+    manager_client: Client, alice_tenant: Tenant
+) -> None:
+    with tenant_context(alice_tenant):
+        form = form_create(publish=False)
+    page = manager_client.get(f"/forms/{form.pk}/").content.decode()
+    assert page.count('<details class="card">') == 3
+    assert '<details class="card" open>' not in page
+    assert 'data-move="up" hidden' in page  # the first card cannot go up
+    page = _post_action(manager_client, form, "add_field", new_field_type="short_text")
+    assert page.count('<details class="card" open>') == 1
+    assert re.search(r'id="field-3"[^>]*>\s*<details class="card" open>', page)
+    data = builder_data(phone_definition(), action="save")
+    data["fields.1.label.fr"] = ""
+    page = manager_client.post(f"/forms/{form.pk}/", data).content.decode()
+    assert re.search(r'id="field-1"[^>]*>\s*<details class="card" open>', page)
+    assert page.count('<details class="card" open>') == 1
+    assert "Has mistakes" in page
+
+
+def test_a_save_with_mistakes_names_the_first_tab_holding_one(
+    manager_client: Client, alice_tenant: Tenant
+) -> None:
+    with tenant_context(alice_tenant):
+        form = form_create(publish=False)
+    page = manager_client.get(f"/forms/{form.pk}/").content.decode()
+    assert 'role="tablist"' in page
+    assert 'data-error-tab=""' in page
+    for tab in ("fields", "consents", "texts", "look"):
+        assert f'id="tab-{tab}" aria-controls="{tab}"' in page
+        assert f'<section id="{tab}" class="tab-panel"' in page
+    data = builder_data(phone_definition(), action="save", idle_timeout_seconds="soon")
+    data["consents.email.text.fr"] = ""
+    data["consents.sms.text.es"] = ""
+    page = manager_client.post(f"/forms/{form.pk}/", data).content.decode()
+    assert 'data-error-tab="consents"' in page
+    assert re.search(r'id="tab-consents"[^>]*>Consents <span class="badge error">2 mistakes', page)
+    assert re.search(r'id="tab-look"[^>]*>Look <span class="badge error">1 mistake<', page)
+    assert re.search(r'id="tab-fields"[^>]*>Fields</button>', page)
+
+
+def test_moves_and_options_re_render_the_touched_card_open() -> None:
+    fields = phone_definition()["fields"]
+    assert builder_apply(fields, action="down:0") == 1
+    assert builder_apply(fields, action="up:1") == 0
+    assert builder_apply(fields, action="up:0") == 0  # nowhere to go: it stays, open
+    assert builder_apply(fields, action="add_field", new_type="checkbox") == 3
+    assert builder_apply(fields, action="remove_field:3") is None
+    builder = builder_present({"fields": fields}, opened=2)
+    assert [card.opened for card in builder.fields] == [False, False, True]
+    assert builder.fields[0].title == "Email address"

@@ -85,7 +85,7 @@ def test_erase_asks_then_erases_and_audits(manager_client: Client, alice_tenant:
         {"erase-email": "ann@example.com", "confirm": "yes"},
         follow=True,
     )
-    assert b"Erased 2 sign-up(s) of ann@example.com" in response.content
+    assert b"Erased 2 sign-ups of ann@example.com" in response.content
     with tenant_context(alice_tenant):
         assert not Submission.objects.filter(email="ann@example.com").exists()
         assert Submission.objects.filter(email="bea@example.com").exists()

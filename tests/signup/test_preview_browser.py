@@ -194,10 +194,14 @@ def test_editing_the_draft_redraws_the_preview_and_saves_nothing(
     saved = draft(site)
     page = portal.new_page()
     preview = open_builder(page, site)
+    page.get_by_role("tab", name="Texts").click()
     page.locator('[name="texts.welcome.en"]').fill("Spring sale: join us")
     expect(preview.get_by_role("heading", level=1)).to_have_text("Spring sale: join us")
+    page.get_by_role("tab", name="Fields").click()
+    page.locator("#field-0 summary").click()  # the card opens to edit
     page.locator('[name="fields.0.label.en"]').fill("Your email")
     expect(preview.get_by_label("Your email")).to_have_attribute("type", "email")
+    page.get_by_role("tab", name="Look").click()
     page.locator('[name="branding.primary_color"]').fill("#116329")
     expect(preview.locator("form.signup button[type=submit]")).to_have_css(
         "background-color", "rgb(17, 99, 41)"
@@ -206,9 +210,10 @@ def test_editing_the_draft_redraws_the_preview_and_saves_nothing(
     page.get_by_label("Español").first.uncheck()
     expect(preview.get_by_role("button", name="Español")).to_have_count(0)
     expect(preview.get_by_role("button", name="Français")).to_be_visible()
-    # Adding a field reloads the builder (unsaved); the preview draws the new field, and keeps
-    # the preview's language.
+    # Adding a field (unsaved, without a reload: builder.js) draws the new field in the preview,
+    # which keeps its language.
     preview.get_by_role("button", name="Français").click()
+    page.get_by_role("tab", name="Fields").click()
     page.get_by_label("Add a field").select_option("postal_code")
     page.get_by_role("button", name="Add field").click()
     expect(preview.get_by_label("Code postal")).to_have_attribute("autocapitalize", "characters")
