@@ -8,7 +8,7 @@ from uuid import UUID
 from django.utils import timezone
 
 from customerinfo.core.caches import BoundedCache
-from customerinfo.core.db import schema_cursor, tenant_qualified
+from customerinfo.core.db import schema_cursor, schema_statement
 from customerinfo.core.errors import ServiceError
 from customerinfo.core.tenancy import current_schema, current_tenant
 from outbox.services import (
@@ -339,9 +339,9 @@ def _insert_once(
         # Prepared once per connection and tenant: planning this statement costs PostgreSQL
         # more than running it. It names the tenant's schema, so it needs no SET search_path and
         # its plan outlives the connection serving other tenants in between (core.db).
-        statement = tenant_qualified(_INSERT_SUBMISSION[outbox], schema=schema)
+        statement = schema_statement(_INSERT_SUBMISSION[outbox], schema=schema)
         with schema_cursor() as cursor:
-            cursor.execute(statement, parameters)
+            cursor.execute(statement.text, statement.arguments(parameters))
             inserted, _deliveries, routed, paired, accepting = cursor.fetchone()
         outbox_learned(routed=routed)
         if not paired:

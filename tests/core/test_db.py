@@ -11,6 +11,7 @@ from customerinfo.core.db import (
     connection_recycle_if_spread,
     schema_cursor,
     schema_quote,
+    schema_statement,
     schemas_met,
     tenant_qualified,
 )
@@ -95,3 +96,24 @@ def test_statements_of_a_schema_cursor_keep_their_generic_plan_from_the_first_ru
     with schema_cursor() as cursor:
         cursor.execute("SELECT 1")
     assert connection.connection is raw, "the same connection, set once"
+
+
+def test_a_schema_statement_numbers_its_parameters_once_for_every_shop() -> None:
+    sql = (
+        "INSERT INTO signup_device (name, token) SELECT %(name)s, %(token)s"
+        " WHERE %(name)s <> '' AND 'a%%' <> %(token)s"
+    )
+    statement = schema_statement(sql, schema="t_alice")
+    assert statement.text == (
+        'INSERT INTO "t_alice".signup_device (name, token) SELECT $1, $2'
+        " WHERE $1 <> '' AND 'a%' <> $2"
+    )
+    assert statement.arguments({"token": "x", "name": "n", "unused": 1}) == ("n", "x")
+    other = schema_statement(sql, schema="t_bob")
+    assert other.text == statement.text.replace('"t_alice"', '"t_bob"')
+    assert other.names == statement.names
+
+
+def test_a_lone_percent_sign_is_refused_not_sent() -> None:
+    with pytest.raises(ValueError, match="lone %"):
+        schema_statement("SELECT 1 FROM signup_device WHERE name LIKE 'a%'", schema="t_a")
