@@ -23,16 +23,7 @@ from ..definitions import (
     LocalisedText,
     OptionDefinition,
 )
-
-#: Labels a new standard field starts with, so adding "Phone" is one click, not three texts.
-STANDARD_LABELS: dict[str, LocalisedText] = {
-    "email": {"en": "Email address", "fr": "Adresse e-mail", "es": "Correo electrónico"},
-    "first_name": {"en": "First name", "fr": "Prénom", "es": "Nombre"},
-    "last_name": {"en": "Last name", "fr": "Nom", "es": "Apellido"},
-    "phone": {"en": "Mobile phone", "fr": "Téléphone mobile", "es": "Teléfono móvil"},
-    "birthday": {"en": "Birthday", "fr": "Anniversaire", "es": "Cumpleaños"},
-    "postal_code": {"en": "Postal code", "fr": "Code postal", "es": "Código postal"},
-}
+from ..form_templates import STANDARD_LABELS
 
 _INDEX = re.compile(r"^fields\.(\d+)\.type$")
 

@@ -138,6 +138,7 @@ def test_the_builder_and_its_preview_frame_need_nothing_refused(
     page.get_by_role("link", name="Kiosk", exact=True).first.click()
     expect(page.get_by_role("heading", name="Preview on the tablet")).to_be_visible()
     expect(page.frame_locator("#preview-frame").locator("form.signup")).to_be_visible()
+    page.get_by_role("tab", name="Look").click()  # the builder's tabs are builder.js's
     expect(page.get_by_label("Upload a logo")).to_be_visible()
     assert refusals.of(page) == []
 
