@@ -13,44 +13,23 @@ printed holds the figures as key=value pairs.
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # before bench/, whose tenants.py is not the app
+
+from bench import support  # noqa: E402 - needs ROOT on the path, just above
+
 TENANTS = int(os.environ.get("BENCH_TENANTS", "1000"))
 SIGNUPS_PER_TENANT = int(os.environ.get("BENCH_SIGNUPS_PER_TENANT", "1000"))
 DATABASE = f"customerinfo_bench_backup_{secrets.token_hex(3)}"
 #: Shops filled per transaction.
 FILL_BATCH = 50
-
-
-def admin_execute(url: str, statement: str) -> None:
-    admin = urlunsplit(urlsplit(url)._replace(path="/postgres"))
-    with psycopg.connect(admin.replace("postgres://", "postgresql://", 1), autocommit=True) as c:
-        c.execute(statement)
-
-
-def manage(environment: dict[str, str], *arguments: str) -> tuple[float, str]:
-    started = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "manage.py", *arguments],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    seconds = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(f"manage.py {' '.join(arguments)} failed:\n{result.stderr[-4000:]}")
-    return seconds, result.stdout.strip().splitlines()[-1]
 
 
 def template_store_and_form() -> None:
@@ -134,58 +113,44 @@ def signups_fill(schemas: list[str]) -> None:
 
 
 def main() -> None:
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/customerinfo")
-    url = urlunsplit(urlsplit(base)._replace(path=f"/{DATABASE}"))
     backups = Path(tempfile.mkdtemp(prefix="bench-backups-"))
-    admin_execute(url, f'CREATE DATABASE "{DATABASE}"')
-    environment = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "customerinfo.settings",
-        "CUSTOMERINFO_ENV": "development",
-        "LOG_LEVEL": "WARNING",
-        "BACKUP_STORAGE": "local",
-        "BACKUP_DIR": str(backups / "store"),
-        "BACKUP_WORK_DIR": str(backups),
-    }
-    os.environ.update(environment)
-    sys.path.insert(0, str(ROOT))
     try:
-        manage(environment, "migrate_tenants")
-        import django
+        with support.scratch_database(DATABASE) as database:
+            environment = support.project_environment(
+                database,
+                BACKUP_STORAGE="local",
+                BACKUP_DIR=str(backups / "store"),
+                BACKUP_WORK_DIR=str(backups),
+            )
+            support.manage(environment, "migrate_tenants")
+            support.django_setup(environment)
+            from django.db import connections
 
-        django.setup()
-        from django.db import connections
+            template_store_and_form()
+            started = time.perf_counter()
+            schemas = shops_make()
+            print(f"shops made in {time.perf_counter() - started:.0f} s", flush=True)
+            started = time.perf_counter()
+            signups_fill(schemas)
+            print(f"sign-ups made in {time.perf_counter() - started:.0f} s", flush=True)
+            connections.close_all()
 
-        template_store_and_form()
-        started = time.perf_counter()
-        schemas = shops_make()
-        print(f"shops made in {time.perf_counter() - started:.0f} s", flush=True)
-        started = time.perf_counter()
-        signups_fill(schemas)
-        print(f"sign-ups made in {time.perf_counter() - started:.0f} s", flush=True)
-        connections.close_all()
-
-        backup_seconds, summary = manage(environment, "backup_create")
-        print(f"backup_create: {backup_seconds:.1f} s  {summary}", flush=True)
-        backup_id = summary.split()[0].removeprefix("backup=")
-        verify_seconds, summary = manage(environment, "backup_verify")
-        print(f"backup_verify: {verify_seconds:.1f} s  {summary}", flush=True)
-        restore_seconds, summary = manage(
-            environment,
-            "tenant_restore",
-            f"bench-{TENANTS // 2}",
-            "--backup",
-            backup_id,
-            "--as",
-            f"copy-{TENANTS // 2}",
-        )
-        print(f"tenant_restore: {restore_seconds:.1f} s  {summary}", flush=True)
+            backup_seconds, summary = support.manage(environment, "backup_create")
+            print(f"backup_create: {backup_seconds:.1f} s  {summary}", flush=True)
+            backup_id = summary.split()[0].removeprefix("backup=")
+            verify_seconds, summary = support.manage(environment, "backup_verify")
+            print(f"backup_verify: {verify_seconds:.1f} s  {summary}", flush=True)
+            restore_seconds, summary = support.manage(
+                environment,
+                "tenant_restore",
+                f"bench-{TENANTS // 2}",
+                "--backup",
+                backup_id,
+                "--as",
+                f"copy-{TENANTS // 2}",
+            )
+            print(f"tenant_restore: {restore_seconds:.1f} s  {summary}", flush=True)
     finally:
-        from django.db import connections
-
-        connections.close_all()
-        admin_execute(url, f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
         shutil.rmtree(backups, ignore_errors=True)
     print(
         f"tenants={TENANTS} signups={TENANTS * SIGNUPS_PER_TENANT} "

@@ -49,7 +49,6 @@ profiler's overhead).
 """
 
 import cProfile
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -61,22 +60,20 @@ from typing import Any, TypeVar
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # before bench/, whose billing.py is this file, not the app
 
-from bench.billing_setup import (  # noqa: E402 - needs ROOT on the path, just above
+from bench import support  # noqa: E402 - needs ROOT on the path, just above
+from bench.billing_setup import (  # noqa: E402
+    DATABASE,
     DAYS,
     PROFILE,
     RATE,
-    ROOT,
     TENANTS,
     Stopwatch,
     fake_start,
     ledger_make,
     ledger_state,
-    migrate,
     pace_timed,
-    recreate_database,
     retailers_make,
     schemas_make,
-    scratch_database_url,
 )
 
 T = TypeVar("T")
@@ -163,14 +160,10 @@ class Bench:
 def setup(environment: dict[str, str]) -> Bench:
     """The migrated database, the fake, Django pointed at both, and the month behind."""
     started = time.perf_counter()
-    migrate(environment)
+    support.manage(environment, "migrate_tenants")
     fake, fake_time = fake_start()
     environment["STRIPE_API_BASE"] = fake.url
-    os.environ.update(environment)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "customerinfo.settings"
-    import django
-
-    django.setup()
+    support.django_setup(environment)
     from django.conf import settings
 
     from billing import services
@@ -217,31 +210,21 @@ def measure(bench: Bench) -> str:
 
 
 def main() -> int:
-    database_url = scratch_database_url()
-    recreate_database(database_url)
-    environment = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "CUSTOMERINFO_ENV": "development",
-        "LOG_LEVEL": "WARNING",
-        "STRIPE_SECRET_KEY": "sk_test_bench",
-        "STRIPE_WEBHOOK_SECRET": "whsec_bench",
-    }
-    if RATE:
-        environment["STRIPE_MAX_REQUESTS_PER_SECOND"] = RATE
-    environment.pop("PYTEST_VERSION", None)
-    bench = None
-    try:
-        bench = setup(environment)
-        result = measure(bench)
-    finally:
-        if bench is not None:
-            bench.fake.stop()
-        if "django" in sys.modules:
-            from django.db import connections
-
-            connections.close_all()
-        recreate_database(database_url, drop_only=True)
+    with support.scratch_database(DATABASE) as database:
+        environment = support.project_environment(
+            database,
+            STRIPE_SECRET_KEY="sk_test_bench",  # noqa: S106 - the fake Stripe's
+            STRIPE_WEBHOOK_SECRET="whsec_bench",  # noqa: S106
+        )
+        if RATE:
+            environment["STRIPE_MAX_REQUESTS_PER_SECOND"] = RATE
+        bench = None
+        try:
+            bench = setup(environment)
+            result = measure(bench)
+        finally:
+            if bench is not None:
+                bench.fake.stop()
     print(result, flush=True)
     return 0
 

@@ -1,9 +1,9 @@
-"""bench/billing.py's scratch world: the database, 10,000 retailers with accounts, a month of
-usage and open closes, the fake Stripe timed around its handler, and the pace timed around its
-sleeps. Kept apart so the measuring script reads as what it measures."""
+"""bench/billing.py's scratch world: the database's name, 10,000 retailers with accounts, a month
+of usage and open closes, the fake Stripe timed around its handler, and the pace timed around its
+sleeps. Kept apart so the measuring script reads as what it measures; the database itself is
+made and dropped by bench/support.py."""
 
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -14,9 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,29 +31,6 @@ SCHEMAS_PER_TRANSACTION = 100
 
 Json = dict[str, Any]
 T = TypeVar("T")
-
-
-def scratch_database_url() -> str:
-    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/customerinfo")
-    return urlunsplit(urlsplit(url)._replace(path=f"/{DATABASE}"))
-
-
-def recreate_database(url: str, *, drop_only: bool = False) -> None:
-    admin = urlunsplit(urlsplit(url)._replace(path="/postgres"))
-    with psycopg.connect(admin.replace("postgres://", "postgresql://", 1), autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        if not drop_only:
-            c.execute(f'CREATE DATABASE "{DATABASE}"')
-
-
-def migrate(environment: dict[str, str]) -> None:
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate_tenants"],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        check=True,
-    )
 
 
 # --- measuring: the fake's own time, the pace's sleep ---------------------------------------

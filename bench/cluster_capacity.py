@@ -18,18 +18,19 @@ Run with ``uv run python bench/cluster_capacity.py`` (DATABASE_URL names the ser
 last line printed holds the figures as key=value pairs.
 """
 
-import os
 import signal
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench import support  # noqa: E402 - needs ROOT on the path, just above
+
 DATABASE = "customerinfo_bench_capacity"
 #: What one portal page reads in its shop's schema.
 REQUEST_TABLES = (
@@ -42,11 +43,11 @@ REQUEST_TABLES = (
 )
 
 
-def rss_anon_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("RssAnon:"):
-            return int(line.split()[1])
-    raise SystemExit(f"no RssAnon for backend {pid}: is PostgreSQL on this machine?")
+def backend_rss_kb(pid: int) -> int:
+    size = support.rss_anon_kb(pid)
+    if size is None:
+        raise SystemExit(f"no RssAnon for backend {pid}: is PostgreSQL on this machine?")
+    return size
 
 
 def request_like_read(connection: psycopg.Connection, schema: str) -> None:
@@ -74,25 +75,12 @@ def catalog_figures(connection: psycopg.Connection) -> tuple[int, int, float]:
 def main() -> None:
     from bench import backup
 
-    # A stopped run (timeout, Ctrl-C) still drops its scratch database in the finally below.
+    # A stopped run (timeout, Ctrl-C) still drops its scratch database on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/customerinfo")
-    url = urlunsplit(urlsplit(base)._replace(path=f"/{DATABASE}"))
-    backup.admin_execute(url, f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-    backup.admin_execute(url, f'CREATE DATABASE "{DATABASE}"')
-    environment = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "customerinfo.settings",
-        "CUSTOMERINFO_ENV": "development",
-        "LOG_LEVEL": "WARNING",
-    }
-    os.environ.update(environment)
-    try:
-        backup.manage(environment, "migrate_tenants")
-        import django
-
-        django.setup()
+    with support.scratch_database(DATABASE) as url:
+        environment = support.project_environment(url)
+        support.manage(environment, "migrate_tenants")
+        support.django_setup(environment)
         from django.db import connections
 
         with psycopg.connect(url.replace("postgres://", "postgresql://", 1)) as connection:
@@ -109,17 +97,12 @@ def main() -> None:
             row = connection.execute("SELECT pg_backend_pid()").fetchone()
             assert row is not None
             pid = row[0]
-            fresh = rss_anon_kb(pid)
+            fresh = backend_rss_kb(pid)
             request_like_read(connection, schemas[0])
-            one = rss_anon_kb(pid)
+            one = backend_rss_kb(pid)
             for schema in schemas:
                 request_like_read(connection, schema)
-            every = rss_anon_kb(pid)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        backup.admin_execute(url, f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+            every = backend_rss_kb(pid)
     per_schema_kb = (every - one) / max(len(schemas) - 1, 1)
     print(
         f"tenants={len(schemas)} shops_made_s={shops_seconds:.1f} relations={relations} "

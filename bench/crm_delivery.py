@@ -39,9 +39,7 @@ import json
 import math
 import multiprocessing
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,12 +48,12 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
-
-import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench import support  # noqa: E402 - needs ROOT on the path, just above
+
 DATABASE = "customerinfo_bench_crm"
 TENANTS = 10
 QUIET_TENANTS = int(os.environ.get("BENCH_QUIET_TENANTS", "200"))
@@ -69,24 +67,10 @@ LATENCY = 0.02
 WORKER_CONCURRENCY = 4
 
 
-def scratch_database_url() -> str:
-    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/customerinfo")
-    return urlunsplit(urlsplit(url)._replace(path=f"/{DATABASE}"))
-
-
-def scratch_redis_url() -> str:
+def bench_redis_url() -> str:
     """The bench's own Redis database (BENCH_REDIS_DB, default 6), flushed at the start: its
     worker must not take another process's tasks, nor another process take its own."""
-    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    return urlunsplit(urlsplit(url)._replace(path=f"/{os.environ.get('BENCH_REDIS_DB', '6')}"))
-
-
-def recreate_database(url: str, *, drop_only: bool = False) -> None:
-    admin = urlunsplit(urlsplit(url)._replace(path="/postgres"))
-    with psycopg.connect(admin.replace("postgres://", "postgresql://", 1), autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        if not drop_only:
-            c.execute(f'CREATE DATABASE "{DATABASE}"')
+    return support.redis_url(os.environ.get("BENCH_REDIS_DB", "6"))
 
 
 def serve_fake_crm(port_queue: Any) -> None:
@@ -145,26 +129,6 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
 
 
-def beat_start(environment: dict[str, str], schedule: Path) -> "subprocess.Popen[bytes]":
-    """Celery beat, for the relay: rows whose task was lost or deferred are sent by it."""
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "customerinfo",
-            "beat",
-            "--loglevel=WARNING",
-            "--schedule",
-            str(schedule),
-        ],
-        cwd=ROOT,
-        env=environment,
-        start_new_session=True,
-    )
-
-
 def outbox_statuses() -> dict[str, int]:
     from django.db.models import Count
 
@@ -173,75 +137,19 @@ def outbox_statuses() -> dict[str, int]:
     return dict(Delivery.objects.values_list("status").annotate(Count("pk")).order_by())
 
 
-def worker_start(environment: dict[str, str]) -> "subprocess.Popen[bytes]":
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "customerinfo",
-            "worker",
-            f"--concurrency={WORKER_CONCURRENCY}",
-            "--prefetch-multiplier=1",
-            "--loglevel=WARNING",
-            "--without-heartbeat",
-            "--without-mingle",
-            "--without-gossip",
-        ],
-        cwd=ROOT,
-        env=environment,
-        start_new_session=True,
-    )
-
-
-def worker_cpu_seconds(process: "subprocess.Popen[bytes]") -> float:
-    """CPU time (user + system) the worker's processes have spent so far: its process group,
-    the main process and its pool. Unlike latency, this hardly moves with other work on the
-    machine, so it tells what a phase's deliveries cost."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            # After the command's closing parenthesis: state, ppid, pgrp, ... utime (12th),
-            # stime (13th).
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == process.pid:
-            total += int(fields[11]) + int(fields[12])
-    return total / ticks
-
-
-def worker_stop(process: "subprocess.Popen[bytes]") -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
 def setup(crm_url: str) -> list[Any]:
     """QUIET_TENANTS provisioned tenants, each with a kiosk and a HubSpot destination."""
     from django.core.management import call_command
     from django_tenants.utils import tenant_context
 
     from crm_sync.services import destination_create
-    from tenants.services import tenant_create
     from tests.crm_sync.fakes.hubspot import TOKEN
     from tests.signup.factories import kiosk_create
 
     call_command("migrate_tenants", verbosity=0)
     kiosks = []
     for number in range(max(TENANTS, QUIET_TENANTS)):
-        tenant = tenant_create(
-            name=f"Bench shop {number}",
-            slug=f"bench{number}",
-            owner_email=f"owner@bench{number}.example",
-            owner_password="a-long-bench-password",  # noqa: S106 - a scratch database
-            provision_now=True,
-        )
+        tenant = support.shop_create(name=f"Bench shop {number}", slug=f"bench{number}")
         with tenant_context(tenant):
             kiosk = kiosk_create(code="bench")
             destination_create(
@@ -357,114 +265,104 @@ def wait_for(url: str, emails: list[str], *, timeout: float) -> dict[str, float]
         time.sleep(0.1)
 
 
-def main() -> int:  # noqa: PLR0915 - one run, told in order
-    database_url = scratch_database_url()
-    redis_url = scratch_redis_url()
-    recreate_database(database_url)
-    environment = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "CELERY_BROKER_URL": redis_url,
-        "CUSTOMERINFO_ENV": "development",
-        "LOG_LEVEL": "WARNING",
-    }
-    environment.pop("PYTEST_VERSION", None)
-    os.environ.update(environment)
-    os.environ["DJANGO_SETTINGS_MODULE"] = "customerinfo.settings"
-    import django
+def measure(crm_url: str, environment: dict[str, str], running: list[support.Process]) -> str:
+    """The four phases, their figures printed as they come; returns the last line. The worker
+    and beat it starts go into ``running``, for the caller to stop whatever happens."""
+    kiosks = setup(crm_url)
+    running.append(
+        support.celery_beat_start(environment, Path(tempfile.mkdtemp()) / "beat-schedule")
+    )
+    worker = support.celery_worker_start(environment, concurrency=WORKER_CONCURRENCY)
+    running.append(worker)
+    time.sleep(3)  # the worker's start-up is not what is measured
 
-    django.setup()
-    import redis
+    started = time.monotonic()
+    cpu = support.process_group_cpu_seconds(worker.pid)
+    committed = paced(kiosks[:TENANTS], prefix="steady", seconds=STEADY_SECONDS)
+    steady_elapsed = time.monotonic() - started
+    latencies = steady_latencies(crm_url, committed)
+    cpu_ms = (support.process_group_cpu_seconds(worker.pid) - cpu) * 1000 / max(len(latencies), 1)
+    missing = len(committed) - len(latencies)
+    p50 = statistics.median(latencies)
+    p99 = percentile(latencies, 0.99)
+    steady_rate = len(latencies) / steady_elapsed
 
-    redis.Redis.from_url(redis_url).flushdb()
-    ports: Any = multiprocessing.get_context("spawn").Queue()
-    fake = multiprocessing.get_context("spawn").Process(target=serve_fake_crm, args=(ports,))
-    fake.start()
-    crm_url = ports.get(timeout=30)
-    worker = beat = None
-    try:
-        kiosks = setup(crm_url)
-        beat = beat_start(environment, Path(tempfile.mkdtemp()) / "beat-schedule")
-        worker = worker_start(environment)
-        time.sleep(3)  # the worker's start-up is not what is measured
+    print(
+        f"steady over {TENANTS} tenants: {len(committed)} sign-ups, {missing} not received; "
+        f"p50 {p50:.3f} s, p99 {p99:.3f} s; worker CPU {cpu_ms:.1f} ms a delivery",
+        flush=True,
+    )
+    cpu = support.process_group_cpu_seconds(worker.pid)
+    quiet = paced(kiosks, prefix="quiet", seconds=STEADY_SECONDS)
+    quiet_latencies = steady_latencies(crm_url, quiet)
+    quiet_cpu_ms = (
+        (support.process_group_cpu_seconds(worker.pid) - cpu) * 1000 / max(len(quiet_latencies), 1)
+    )
+    print(
+        f"steady over {len(kiosks)} tenants: {len(quiet)} sign-ups, "
+        f"{len(quiet) - len(quiet_latencies)} not received; "
+        f"p50 {statistics.median(quiet_latencies):.3f} s, "
+        f"p99 {percentile(quiet_latencies, 0.99):.3f} s; "
+        f"worker CPU {quiet_cpu_ms:.1f} ms a delivery",
+        flush=True,
+    )
 
-        started = time.monotonic()
-        cpu = worker_cpu_seconds(worker)
-        committed = paced(kiosks[:TENANTS], prefix="steady", seconds=STEADY_SECONDS)
-        steady_elapsed = time.monotonic() - started
-        latencies = steady_latencies(crm_url, committed)
-        cpu_ms = (worker_cpu_seconds(worker) - cpu) * 1000 / max(len(latencies), 1)
-        missing = len(committed) - len(latencies)
-        p50 = statistics.median(latencies)
-        p99 = percentile(latencies, 0.99)
-        steady_rate = len(latencies) / steady_elapsed
+    recovery, outage_line = outage_phase(crm_url, kiosks)
+    print(f"{outage_line}; {attempts_summary()}", flush=True)
 
-        print(
-            f"steady over {TENANTS} tenants: {len(committed)} sign-ups, {missing} not received; "
-            f"p50 {p50:.3f} s, p99 {p99:.3f} s; worker CPU {cpu_ms:.1f} ms a delivery",
-            flush=True,
-        )
-        cpu = worker_cpu_seconds(worker)
-        quiet = paced(kiosks, prefix="quiet", seconds=STEADY_SECONDS)
-        quiet_latencies = steady_latencies(crm_url, quiet)
-        quiet_cpu_ms = (worker_cpu_seconds(worker) - cpu) * 1000 / max(len(quiet_latencies), 1)
-        print(
-            f"steady over {len(kiosks)} tenants: {len(quiet)} sign-ups, "
-            f"{len(quiet) - len(quiet_latencies)} not received; "
-            f"p50 {statistics.median(quiet_latencies):.3f} s, "
-            f"p99 {percentile(quiet_latencies, 0.99):.3f} s; "
-            f"worker CPU {quiet_cpu_ms:.1f} ms a delivery",
-            flush=True,
-        )
+    support.process_group_stop(worker)
+    backlog = [f"backlog-{number}@example.com" for number in range(BACKLOG)]
+    for number, email in enumerate(backlog):
+        tenant, kiosk = kiosks[number % TENANTS]
+        sign_up(tenant, kiosk, email)
+    drain_started = time.time()
+    running.append(support.celery_worker_start(environment, concurrency=WORKER_CONCURRENCY))
+    received = wait_for(crm_url, backlog, timeout=300)
+    # Rows of the batches in flight at the last arrival commit a moment later.
+    settle = time.monotonic() + 15
+    while outbox_statuses().get("pending") and time.monotonic() < settle:
+        time.sleep(0.2)
+    moments = [received[email] for email in backlog if email in received]
+    first, last = min(moments), max(moments)
+    # From the first contact the new worker delivered to the last: the worker's own
+    # start-up (a few seconds of imports) is not part of draining.
+    drain_rate = len(moments) / max(last - first, 1e-3)
+    print(
+        f"steady: {len(committed)} sign-ups in {steady_elapsed:.1f} s, {missing} not received; "
+        f"backlog: {len(moments)}/{BACKLOG} received in {last - first:.1f} s after the first "
+        f"({last - drain_started:.1f} s after the worker was started); "
+        f"outbox: {outbox_statuses()}",
+        flush=True,
+    )
+    return (
+        f"steady_p50_s={p50:.3f} steady_p99_s={p99:.3f} "
+        f"steady_200_p50_s={statistics.median(quiet_latencies):.3f} "
+        f"steady_200_p99_s={percentile(quiet_latencies, 0.99):.3f} "
+        f"backlog_drain_per_s={drain_rate:.0f} steady_rate={steady_rate:.1f} "
+        f"outage_{OUTAGE_SECONDS:.0f}s_recovery_p50_s={statistics.median(recovery):.1f} "
+        f"outage_{OUTAGE_SECONDS:.0f}s_recovery_p99_s={percentile(recovery, 0.99):.1f} "
+        f"cpu_ms_per_delivery={cpu_ms:.1f} cpu_ms_per_delivery_200={quiet_cpu_ms:.1f}"
+    )
 
-        recovery, outage_line = outage_phase(crm_url, kiosks)
-        print(f"{outage_line}; {attempts_summary()}", flush=True)
 
-        worker_stop(worker)
-        backlog = [f"backlog-{number}@example.com" for number in range(BACKLOG)]
-        for number, email in enumerate(backlog):
-            tenant, kiosk = kiosks[number % TENANTS]
-            sign_up(tenant, kiosk, email)
-        drain_started = time.time()
-        worker = worker_start(environment)
-        received = wait_for(crm_url, backlog, timeout=300)
-        # Rows of the batches in flight at the last arrival commit a moment later.
-        settle = time.monotonic() + 15
-        while outbox_statuses().get("pending") and time.monotonic() < settle:
-            time.sleep(0.2)
-        moments = [received[email] for email in backlog if email in received]
-        first, last = min(moments), max(moments)
-        # From the first contact the new worker delivered to the last: the worker's own
-        # start-up (a few seconds of imports) is not part of draining.
-        drain_rate = len(moments) / max(last - first, 1e-3)
-        print(
-            f"steady: {len(committed)} sign-ups in {steady_elapsed:.1f} s, {missing} not received; "
-            f"backlog: {len(moments)}/{BACKLOG} received in {last - first:.1f} s after the first "
-            f"({last - drain_started:.1f} s after the worker was started); "
-            f"outbox: {outbox_statuses()}",
-            flush=True,
-        )
-        print(
-            f"steady_p50_s={p50:.3f} steady_p99_s={p99:.3f} "
-            f"steady_200_p50_s={statistics.median(quiet_latencies):.3f} "
-            f"steady_200_p99_s={percentile(quiet_latencies, 0.99):.3f} "
-            f"backlog_drain_per_s={drain_rate:.0f} steady_rate={steady_rate:.1f} "
-            f"outage_{OUTAGE_SECONDS:.0f}s_recovery_p50_s={statistics.median(recovery):.1f} "
-            f"outage_{OUTAGE_SECONDS:.0f}s_recovery_p99_s={percentile(recovery, 0.99):.1f} "
-            f"cpu_ms_per_delivery={cpu_ms:.1f} cpu_ms_per_delivery_200={quiet_cpu_ms:.1f}",
-            flush=True,
-        )
-    finally:
-        for process in (worker, beat):
-            if process is not None and process.poll() is None:
-                worker_stop(process)
-        fake.terminate()
-        fake.join(timeout=10)
-        from django.db import connections
-
-        connections.close_all()
-        recreate_database(database_url, drop_only=True)
+def main() -> int:
+    redis = bench_redis_url()
+    with support.scratch_database(DATABASE) as database:
+        environment = support.project_environment(database, redis)
+        support.django_setup(environment)
+        support.redis_flush(redis)
+        ports: Any = multiprocessing.get_context("spawn").Queue()
+        fake = multiprocessing.get_context("spawn").Process(target=serve_fake_crm, args=(ports,))
+        fake.start()
+        running: list[support.Process] = []
+        try:
+            print(measure(ports.get(timeout=30), environment, running), flush=True)
+        finally:
+            for process in running:
+                if process.poll() is None:
+                    support.process_group_stop(process)
+            fake.terminate()
+            fake.join(timeout=10)
     return 0
 
 

@@ -27,31 +27,17 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench import support  # noqa: E402 - needs ROOT on the path, just above
 
 DATABASE = "customerinfo_bench_metrics"
 TENANTS = int(os.environ.get("BENCH_TENANTS", "1000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 TABLETS = 3
 MONTHS = 24
-
-
-def scratch_url(variable: str, default: str, path: str | None = None) -> str:
-    url = os.environ.get(variable, default)
-    return url if path is None else urlunsplit(urlsplit(url)._replace(path=path))
-
-
-def recreate_database(url: str, *, drop_only: bool = False) -> None:
-    import psycopg
-
-    admin = urlunsplit(urlsplit(url)._replace(path="/postgres"))
-    with psycopg.connect(admin.replace("postgres://", "postgresql://", 1), autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        if not drop_only:
-            c.execute(f'CREATE DATABASE "{DATABASE}"')
 
 
 class RedisCounter:
@@ -98,14 +84,7 @@ def scrape() -> tuple[float, int, int, int]:
     from django.test.utils import CaptureQueriesContext
 
     client = Client(HTTP_HOST="10.0.0.7:8000")
-    durations = []
-    for run in range(RUNS + 1):
-        started = time.perf_counter()
-        response = client.get("/metrics")
-        elapsed = (time.perf_counter() - started) * 1000
-        assert response.status_code == 200, response.status_code
-        if run:
-            durations.append(elapsed)
+    durations = support.get_timings(client, "/metrics", runs=RUNS)
     with CaptureQueriesContext(connection) as queries, RedisCounter() as redis_commands:
         body = client.get("/metrics").content.decode()
     series = sum(1 for line in body.splitlines() if line and not line.startswith("#"))
@@ -175,60 +154,44 @@ def populate(first: int, count: int) -> None:
 
 
 def main() -> int:
-    database_url = scratch_url(
-        "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/customerinfo", f"/{DATABASE}"
-    )
-    redis_url = scratch_url("REDIS_URL", "redis://127.0.0.1:6379/0")
     prefix = f"bench-metrics-{os.getpid()}"
-    environment = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "CELERY_BROKER_URL": redis_url,
-        # This run's keys only: the Redis may be shared, and nothing here empties it.
-        "CACHE_KEY_PREFIX": prefix,
-        "CUSTOMERINFO_ENV": "development",
-        "LOG_LEVEL": "WARNING",
-        "DEBUG": "false",
-        "DJANGO_SETTINGS_MODULE": "customerinfo.settings",
-        "METRICS_TOKEN": "",
-    }
-    environment.pop("PYTEST_VERSION", None)
-    os.environ.update(environment)
-    recreate_database(database_url)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    from billing.metrics import closes_summary_record
-    from customerinfo.core.redis import redis_client
-
-    try:
-        call_command("migrate_schemas", shared=True, verbosity=0)
-        populate(0, 1)
-        closes_summary_record()
-        ms_one, queries_one, redis_one, _ = scrape()
-        populate(1, TENANTS - 1)
-        started = time.perf_counter()
-        closes_summary_record()
-        summary_ms = (time.perf_counter() - started) * 1000
-        ms_many, queries_many, redis_many, series = scrape()
-        print(
-            f"tenants={TENANTS} scrape_ms_1={ms_one:.1f} scrape_ms_many={ms_many:.1f} "
-            f"queries_1={queries_one} queries_many={queries_many} "
-            f"redis_commands_1={redis_one} redis_commands_many={redis_many} "
-            f"close_summary_ms={summary_ms:.1f} series_many={series}",
-            flush=True,
+    with support.scratch_database(DATABASE) as database:
+        support.django_setup(
+            support.project_environment(
+                database,
+                support.redis_url(),
+                # This run's keys only: the Redis may be shared, and nothing here empties it.
+                CACHE_KEY_PREFIX=prefix,
+                DEBUG="false",
+                METRICS_TOKEN="",
+            )
         )
-    finally:
-        from django.db import connections
+        from django.core.management import call_command
 
-        connections.close_all()
-        recreate_database(database_url, drop_only=True)
-        client = redis_client()
-        for key in client.scan_iter(f"{prefix}:*"):
-            client.delete(key)
+        from billing.metrics import closes_summary_record
+        from customerinfo.core.redis import redis_client
+
+        try:
+            call_command("migrate_schemas", shared=True, verbosity=0)
+            populate(0, 1)
+            closes_summary_record()
+            ms_one, queries_one, redis_one, _ = scrape()
+            populate(1, TENANTS - 1)
+            started = time.perf_counter()
+            closes_summary_record()
+            summary_ms = (time.perf_counter() - started) * 1000
+            ms_many, queries_many, redis_many, series = scrape()
+            print(
+                f"tenants={TENANTS} scrape_ms_1={ms_one:.1f} scrape_ms_many={ms_many:.1f} "
+                f"queries_1={queries_one} queries_many={queries_many} "
+                f"redis_commands_1={redis_one} redis_commands_many={redis_many} "
+                f"close_summary_ms={summary_ms:.1f} series_many={series}",
+                flush=True,
+            )
+        finally:
+            client = redis_client()
+            for key in client.scan_iter(f"{prefix}:*"):
+                client.delete(key)
     return 0
 
 

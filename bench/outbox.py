@@ -21,7 +21,8 @@ In one run:
 purge_rows_per_s=…
 
 Run with ``uv run python bench/outbox.py`` (PostgreSQL on 127.0.0.1:5432 as ``postgres``, Redis
-on 127.0.0.1:6379; DATABASE_URL and REDIS_URL name other servers).
+on 127.0.0.1:6379; DATABASE_URL and REDIS_URL name other servers, BENCH_REDIS_DB another Redis
+database than 9, which the run empties).
 """
 
 import os
@@ -30,10 +31,11 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench import support  # noqa: E402 - needs ROOT on the path, just above
 
 DATABASE = "customerinfo_bench_outbox"
 DELIVERED = int(os.environ.get("BENCH_DELIVERED", "1000000"))
@@ -43,37 +45,15 @@ RETENTION_DAYS = 30
 SPREAD_DAYS = 60
 
 
-def scratch_url(variable: str, default: str, path: str) -> str:
-    url = os.environ.get(variable, default)
-    return urlunsplit(urlsplit(url)._replace(path=path))
-
-
-def recreate_database(url: str, *, drop_only: bool = False) -> None:
-    import psycopg
-
-    admin = urlunsplit(urlsplit(url)._replace(path="/postgres"))
-    with psycopg.connect(admin.replace("postgres://", "postgresql://", 1), autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        if not drop_only:
-            c.execute(f'CREATE DATABASE "{DATABASE}"')
-
-
 def setup() -> tuple[Any, int]:
     """The tenant and its destination's id."""
     from django.core.management import call_command
     from django_tenants.utils import tenant_context
 
     from crm_sync.services import destination_create
-    from tenants.services import tenant_create
 
     call_command("migrate_tenants", verbosity=0)
-    tenant = tenant_create(
-        name="Long history",
-        slug=SLUG,
-        owner_email=f"owner@{SLUG}.example",
-        owner_password="a-long-bench-password",  # noqa: S106 - a scratch database
-        provision_now=True,
-    )
+    tenant = support.shop_create(name="Long history", slug=SLUG)
     with tenant_context(tenant):
         destination = destination_create(
             actor=None,
@@ -140,14 +120,7 @@ FASTEST: list[float] = []
 
 def timed(client: Any, path: str) -> float:
     """Median milliseconds of RUNS requests, after one to warm caches and connections."""
-    durations = []
-    for run in range(RUNS + 1):
-        started = time.perf_counter()
-        response = client.get(path)
-        elapsed = (time.perf_counter() - started) * 1000
-        assert response.status_code == 200, (path, response.status_code)
-        if run:
-            durations.append(elapsed)
+    durations = support.get_timings(client, path, runs=RUNS)
     FASTEST.append(min(durations))
     return statistics.median(durations)
 
@@ -155,15 +128,9 @@ def timed(client: Any, path: str) -> float:
 def measure(tenant: Any, destination_id: int) -> tuple[float, float]:
     """(/metrics, the destination page), median milliseconds."""
     from django.test import Client
-    from django_tenants.utils import tenant_context
 
-    from customerinfo.core.accounts.models import User
-
-    portal = Client(HTTP_HOST=f"{SLUG}.localhost")
-    with tenant_context(tenant):
-        portal.force_login(User.objects.get(email=f"owner@{SLUG}.example"))
     scrape = Client(HTTP_HOST="10.0.0.7")
-    return timed(scrape, "/metrics"), timed(portal, f"/crm/{destination_id}/")
+    return timed(scrape, "/metrics"), timed(support.owner_client(tenant), f"/crm/{destination_id}/")
 
 
 def purge() -> tuple[int, float]:
@@ -176,33 +143,21 @@ def purge() -> tuple[int, float]:
 
 
 def main() -> int:
-    database_url = scratch_url(
-        "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/customerinfo", f"/{DATABASE}"
-    )
-    redis_url = scratch_url("REDIS_URL", "redis://127.0.0.1:6379/0", "/9")
-    recreate_database(database_url)
-    environment = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "CELERY_BROKER_URL": redis_url,
-        "CUSTOMERINFO_ENV": "development",
-        "LOG_LEVEL": "WARNING",
-        # As in production: DEBUG would keep every query of the run in memory and slow pages.
-        "DEBUG": "false",
-        "DJANGO_SETTINGS_MODULE": "customerinfo.settings",
-        "OUTBOX_RETENTION_DAYS": str(RETENTION_DAYS),
-        "METRICS_TOKEN": "",
-    }
-    environment.pop("PYTEST_VERSION", None)
-    os.environ.update(environment)
-    import django
-
-    django.setup()
-    import redis
-
-    redis.Redis.from_url(redis_url).flushdb()
-    try:
+    # Its own Redis database (BENCH_REDIS_DB, default 9), flushed at the start.
+    redis = support.redis_url(os.environ.get("BENCH_REDIS_DB", "9"))
+    with support.scratch_database(DATABASE) as database:
+        support.django_setup(
+            support.project_environment(
+                database,
+                redis,
+                # As in production: DEBUG would keep every query of the run in memory and slow
+                # pages.
+                DEBUG="false",
+                OUTBOX_RETENTION_DAYS=str(RETENTION_DAYS),
+                METRICS_TOKEN="",
+            )
+        )
+        support.redis_flush(redis)
         tenant, destination_id = setup()
         metrics_empty, page_empty = measure(tenant, destination_id)
         started = time.perf_counter()
@@ -229,11 +184,6 @@ def main() -> int:
             f"purge_rows_per_s={deleted / max(seconds, 1e-3):.0f}",
             flush=True,
         )
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        recreate_database(database_url, drop_only=True)
     return 0
 
 

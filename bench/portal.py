@@ -42,12 +42,12 @@ import tracemalloc
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.crm_delivery import worker_start, worker_stop  # noqa: E402
+from bench import support  # noqa: E402 - needs ROOT on the path
+from bench.crm_delivery import WORKER_CONCURRENCY  # noqa: E402
 from bench.portal_days import days_check, measure_trigger_cost  # noqa: E402
 
 #: The scratch database and Redis database (BENCH_DATABASE, BENCH_REDIS_DB name others, for
@@ -67,21 +67,6 @@ ZONES = [
     ("US", "America/Chicago"),
     ("US", "America/Los_Angeles"),
 ]
-
-
-def scratch_url(variable: str, default: str, path: str) -> str:
-    url = os.environ.get(variable, default)
-    return urlunsplit(urlsplit(url)._replace(path=path))
-
-
-def recreate_database(url: str, *, drop_only: bool = False) -> None:
-    import psycopg
-
-    admin = urlunsplit(urlsplit(url)._replace(path="/postgres"))
-    with psycopg.connect(admin.replace("postgres://", "postgresql://", 1), autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        if not drop_only:
-            c.execute(f'CREATE DATABASE "{DATABASE}"')
 
 
 def brand_definition() -> dict[str, Any]:
@@ -115,16 +100,9 @@ def setup() -> Any:
     from django_tenants.utils import tenant_context
 
     from signup import services
-    from tenants.services import tenant_create
 
     call_command("migrate_tenants", verbosity=0)
-    tenant = tenant_create(
-        name="Head office",
-        slug=SLUG,
-        owner_email=f"owner@{SLUG}.example",
-        owner_password="a-long-bench-password",  # noqa: S106 - a scratch database
-        provision_now=True,
-    )
+    tenant = support.shop_create(name="Head office", slug=SLUG)
     with tenant_context(tenant):
         form = services.form_create(
             actor=None, name="Brand form", is_default=True, definition=brand_definition()
@@ -220,29 +198,19 @@ FASTEST: dict[str, float] = {}
 
 def timed(client: Any, path: str, query: dict[str, str] | None = None) -> float:
     """Median milliseconds of RUNS requests, after one to warm caches and connections."""
-    durations = []
-    for run in range(RUNS + 1):
-        started = time.perf_counter()
-        response = client.get(path, query or {})
-        elapsed = (time.perf_counter() - started) * 1000
-        assert response.status_code == 200, (path, response.status_code)
-        if run:
-            durations.append(elapsed)
+    durations = support.get_timings(client, path, runs=RUNS, query=query)
     FASTEST[f"{path}?{query or ''}"] = min(durations)
     return statistics.median(durations)
 
 
 def measure_pages(tenant: Any) -> dict[str, float]:
-    from django.test import Client
     from django_tenants.utils import tenant_context
 
-    from customerinfo.core.accounts.models import User
     from signup.models import Submission
     from signup.selectors import OLDEST
 
-    client = Client(HTTP_HOST=f"{SLUG}.localhost")
+    client = support.owner_client(tenant)
     with tenant_context(tenant):
-        client.force_login(User.objects.get(email=f"owner@{SLUG}.example"))
         some = Submission.objects.order_by("received_at")[SIGNUPS // 3]
         year_ago = (some.received_at - timedelta(days=120)).date().isoformat()
     return {
@@ -262,16 +230,12 @@ def measure_pages(tenant: Any) -> dict[str, float]:
 
 def measure_export(tenant: Any, environment: dict[str, str]) -> tuple[float, int]:
     """Seconds from "Prepare CSV" to the worker's file, and its rows."""
-    from django.test import Client
     from django_tenants.utils import tenant_context
 
-    from customerinfo.core.accounts.models import User
     from signup.models import Export
 
-    client = Client(HTTP_HOST=f"{SLUG}.localhost")
-    with tenant_context(tenant):
-        client.force_login(User.objects.get(email=f"owner@{SLUG}.example"))
-    worker = worker_start(environment)
+    client = support.owner_client(tenant)
+    worker = support.celery_worker_start(environment, concurrency=WORKER_CONCURRENCY)
     try:
         time.sleep(5)  # the worker's start-up is not what is measured
         started = time.perf_counter()
@@ -289,7 +253,7 @@ def measure_export(tenant: Any, environment: dict[str, str]) -> tuple[float, int
         assert export.status == "done", export.error
         return seconds, export.row_count or 0
     finally:
-        worker_stop(worker)
+        support.process_group_stop(worker)
 
 
 def purge_child() -> None:
@@ -345,34 +309,20 @@ def measure_purge(environment: dict[str, str]) -> dict[str, Any]:
 
 
 def main() -> int:
-    database_url = scratch_url(
-        "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/customerinfo", f"/{DATABASE}"
-    )
-    redis_url = scratch_url("REDIS_URL", "redis://127.0.0.1:6379/0", f"/{REDIS_DB}")
-    recreate_database(database_url)
+    redis = support.redis_url(REDIS_DB)
     exports = tempfile.mkdtemp(prefix="bench-exports-")
-    environment = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "CELERY_BROKER_URL": redis_url,
-        "CUSTOMERINFO_ENV": "development",
-        "LOG_LEVEL": "WARNING",
-        # As in production: DEBUG would keep every query of the run in memory and slow pages.
-        "DEBUG": "false",
-        "DJANGO_SETTINGS_MODULE": "customerinfo.settings",
-        "SIGNUP_EXPORT_STORAGE_OPTIONS": json.dumps({"location": exports}),
-        "EMAIL_URL": "consolemail://",
-    }
-    environment.pop("PYTEST_VERSION", None)
-    os.environ.update(environment)
-    import django
-
-    django.setup()
-    import redis
-
-    redis.Redis.from_url(redis_url).flushdb()
-    try:
+    with support.scratch_database(DATABASE) as database:
+        environment = support.project_environment(
+            database,
+            redis,
+            # As in production: DEBUG would keep every query of the run in memory and slow
+            # pages.
+            DEBUG="false",
+            SIGNUP_EXPORT_STORAGE_OPTIONS=json.dumps({"location": exports}),
+            EMAIL_URL="consolemail://",
+        )
+        support.django_setup(environment)
+        support.redis_flush(redis)
         started = time.perf_counter()
         tenant = setup()
         fill(tenant)
@@ -397,9 +347,7 @@ def main() -> int:
         )
         export_seconds, rows = measure_export(tenant, environment)
         print(f"export: {rows} rows in {export_seconds:.1f} s", flush=True)
-        from django.db import connections
-
-        connections.close_all()
+        support.connections_close()
         purge = measure_purge(environment)
         print(
             f"purge: {purge['deleted']} sign-ups in {purge['seconds']:.1f} s, peak RSS "
@@ -415,11 +363,6 @@ def main() -> int:
             f"purge_100k_peak_mb={purge['peak_growth_mb']:.1f}",
             flush=True,
         )
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        recreate_database(database_url, drop_only=True)
     return 0
 
 

@@ -75,7 +75,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
 
 import psycopg
 
@@ -85,7 +85,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.submissions_cpu import process_tree  # noqa: E402 - needs ROOT on the path
+from bench import support  # noqa: E402 - needs ROOT on the path
+from bench.submissions_cpu import process_tree  # noqa: E402
 from bench.submissions_report import report  # noqa: E402
 from bench.submissions_servers import (  # noqa: E402 - needs ROOT on the path, just above
     MAX_BAD_SHARE,
@@ -102,7 +103,6 @@ from bench.submissions_tenants import (  # noqa: E402
     destination_shop_make,
     outbox_drain,
     spread_tenants_make,
-    worker_stop,
     workers_start,
 )
 from bench.submissions_weight import kiosk_first_load, service_worker_extra  # noqa: E402
@@ -121,31 +121,11 @@ TENANTS_WARMUP = os.environ.get("BENCH_TENANTS_WARMUP", "30s")
 
 
 # --- databases ---------------------------------------------------------------------------------
-
-
-def database_url(name: str) -> str:
-    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/customerinfo")
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def _admin_connect() -> psycopg.Connection[tuple[object, ...]]:
-    admin = database_url("postgres").replace("postgres://", "postgresql://", 1)
-    return psycopg.connect(admin, autocommit=True)
-
-
-def database_recreate(name: str) -> None:
-    with _admin_connect() as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-
-
-def database_drop(name: str) -> None:
-    with _admin_connect() as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+# Made, dropped and connected to by bench/support.py, on DATABASE_URL's server.
 
 
 def server_processes(
-    server: Server, database: str, admin: psycopg.Connection[tuple[object, ...]]
+    server: Server, database: str, admin: psycopg.Connection[tuple[Any, ...]]
 ) -> dict[str, set[int]]:
     """The server's gunicorn processes and the PostgreSQL backends serving its database."""
     assert server.process is not None
@@ -173,18 +153,14 @@ class Shops:
 
 
 def project_environment(cache_prefix: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": database_url(DATABASE),
-        "DJANGO_SETTINGS_MODULE": "customerinfo.settings",
-        "CUSTOMERINFO_ENV": "development",
-        "DEBUG": "false",
-        "LOG_LEVEL": "WARNING",
-        "KIOSK_RATE_LIMIT": RATE_LIMIT,
+    return support.project_environment(
+        support.database_url(DATABASE),
+        DEBUG="false",
+        KIOSK_RATE_LIMIT=RATE_LIMIT,
         # A key space of this run's own: no throttle history left by an earlier run.
-        "CACHE_KEY_PREFIX": cache_prefix,
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
+        CACHE_KEY_PREFIX=cache_prefix,
+        PYTHONDONTWRITEBYTECODE="1",
+    )
 
 
 def kiosk_shop_make(slug: str) -> Kiosk:
@@ -218,19 +194,9 @@ def kiosk_shop_make(slug: str) -> Kiosk:
 
 
 def project_prepare(environment: dict[str, str], port: int) -> Shops:
-    database_recreate(DATABASE)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate_tenants"],
-        cwd=ROOT,
-        env=environment,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    os.environ.update(environment)
-    import django
-
-    django.setup()
+    support.database_recreate(DATABASE)
+    support.manage(environment, "migrate_tenants")
+    support.django_setup(environment)
     from django.db import connections
 
     single = kiosk_shop_make(TENANT_SLUG)
@@ -267,7 +233,7 @@ def baseline_environment() -> dict[str, str]:
 
 
 def baseline_prepare(directory: Path, environment: dict[str, str]) -> None:
-    database_recreate(BASELINE_DATABASE)
+    support.database_recreate(BASELINE_DATABASE)
     create_table = (
         "import bareapp\n"
         "from django.db import connection\n"
@@ -333,7 +299,7 @@ def measure_rounds(targets: dict[str, Target]) -> tuple[dict[str, list[Load]], l
         )
     measured: dict[str, list[Load]] = {name: [] for name in targets}
     memory: list[float] = []
-    with _admin_connect() as admin:
+    with support.admin_connect() as admin:
         for number in range(ROUNDS):
             # Alternate which goes first, so a machine slowly getting busier or quieter favours
             # no phase.
@@ -352,7 +318,7 @@ def measure_rounds(targets: dict[str, Target]) -> tuple[dict[str, list[Load]], l
                     )
                 )
                 if name == "destination":
-                    outbox_drain(database_url(DATABASE))
+                    outbox_drain(support.database_url(DATABASE))
                 if name == "tenants":
                     memory = backend_memory(admin, DATABASE)
     return measured, memory
@@ -417,7 +383,7 @@ def main() -> int:
     project = Server("project", "customerinfo.wsgi:application", ROOT, project_env, "/healthz")
     baseline = Server("baseline", "bareapp:application", baseline_dir, baseline_env, "/hello")
     servers: list[Server] = []
-    workers: list[subprocess.Popen[bytes]] = []
+    workers: list[support.Process] = []
     try:
         print(
             f"preparing {DATABASE} (migrate_tenants, tenants, stores, forms, tablets)", flush=True
@@ -443,15 +409,12 @@ def main() -> int:
         return 1
     finally:
         for process in workers:
-            worker_stop(process)
+            support.process_group_stop(process)
         for server in servers:
             server.stop()
-        if "django" in sys.modules:
-            from django.db import connections
-
-            connections.close_all()
+        support.connections_close()
         for name in (DATABASE, BASELINE_DATABASE):
-            database_drop(name)
+            support.database_drop(name)
 
     report(measured, kiosk_kb, memory, tenants=TENANTS, rounds=ROUNDS)
     return 0

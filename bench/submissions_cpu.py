@@ -18,24 +18,20 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from bench import support
+
 _TICKS = os.sysconf("SC_CLK_TCK")
 SAMPLE_SECONDS = 0.25
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:  # ended between listing and reading
-        return None
-    # The command name is in parentheses and may hold spaces: the fields start after it.
-    return text[text.rindex(")") + 2 :].split()
 
 
 def process_tree(root: int) -> set[int]:
     """``root`` and all its descendants (gunicorn's master and its workers)."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (fields := _stat_fields(int(entry.name))) is not None:
+        if (
+            entry.name.isdigit()
+            and (fields := support.proc_stat_fields(int(entry.name))) is not None
+        ):
             parents[int(entry.name)] = int(fields[1])
     tree, grew = {root}, True
     while grew:
@@ -47,7 +43,7 @@ def process_tree(root: int) -> set[int]:
 
 def cpu_seconds(pid: int) -> float | None:
     """User plus system CPU time of one process so far, or None once it has ended."""
-    fields = _stat_fields(pid)
+    fields = support.proc_stat_fields(pid)
     if fields is None:
         return None
     return (int(fields[11]) + int(fields[12])) / _TICKS

@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import submissions  # noqa: E402 - needs ROOT on the path
+from bench import submissions, support  # noqa: E402 - needs ROOT on the path
 
 DATABASE = "customerinfo_bench_plans"
 TENANTS = int(os.environ.get("BENCH_PLAN_TENANTS", "200"))
@@ -54,12 +54,11 @@ SINGLE = 2000
 
 
 def rss_mb(connection: psycopg.Connection[Any]) -> float:
+    """The connection's backend's own memory (RssAnon), in MB."""
     row = connection.execute("SELECT pg_backend_pid()").fetchone()
     assert row is not None
-    for line in Path(f"/proc/{row[0]}/status").read_text().splitlines():
-        if line.startswith("RssAnon:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    size = support.rss_anon_kb(int(row[0]))
+    return float("nan") if size is None else size / 1024
 
 
 def parameters(device_id: int, location_id: int, version_id: int, text_id: int) -> dict[str, Any]:
@@ -140,7 +139,7 @@ def timed(way: Way, connection: psycopg.Connection[Any], schemas: list[str], ids
 
 def main() -> int:
     environment = submissions.project_environment(cache_prefix=f"bench-plans-{os.getpid()}")
-    environment["DATABASE_URL"] = submissions.database_url(DATABASE)
+    environment["DATABASE_URL"] = support.database_url(DATABASE)
     submissions.DATABASE = DATABASE
     os.environ["BENCH_PHASES"] = "single,tenants"
     submissions.SELECTED = ["single", "tenants"]
@@ -162,7 +161,7 @@ def main() -> int:
         schemas = [t.schema_name for t in Tenant.objects.filter(slug__startswith="spread")]
         plain = _INSERT_SUBMISSION[False]
         figures: dict[str, float] = {}
-        url = submissions.database_url(DATABASE).replace("postgres://", "postgresql://", 1)
+        url = support.database_url(DATABASE).replace("postgres://", "postgresql://", 1)
         for name, (way, kept) in ways(
             plain, lambda schema: tenant_qualified(plain, schema=schema)
         ).items():
@@ -189,11 +188,8 @@ def main() -> int:
                     flush=True,
                 )
     finally:
-        if "django" in sys.modules:
-            from django.db import connections
-
-            connections.close_all()
-        submissions.database_drop(DATABASE)
+        support.connections_close()
+        support.database_drop(DATABASE)
     print(" ".join(f"{key}={value:.1f}" for key, value in figures.items()) + f" tenants={TENANTS}")
     return 0
 

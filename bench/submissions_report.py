@@ -4,6 +4,7 @@ Imported by bench/submissions.py (run it, not this module).
 """
 
 import math
+from collections.abc import Callable
 
 from bench.submissions_servers import Load
 
@@ -29,20 +30,26 @@ def report(
     # the median, so one disturbed run moves the figure less than a ratio of averages would.
     bare = measured["baseline"]
 
-    def ratio(phase: str) -> float:
+    def per_round(phase: str, figure: Callable[[Load, Load], float]) -> float:
+        """The median over the rounds of ``figure(phase's run, baseline's run)``."""
         if phase not in measured:
             return math.nan
-        runs = zip(measured[phase], bare, strict=True)
-        return median([ours.requests_per_second / base.requests_per_second for ours, base in runs])
+        return median(
+            [figure(ours, base) for ours, base in zip(measured[phase], bare, strict=True)]
+        )
+
+    def ratio(phase: str) -> float:
+        return per_round(
+            phase, lambda ours, base: ours.requests_per_second / base.requests_per_second
+        )
 
     def p99(phase: str) -> float:
         return median([load.p99_ms for load in measured[phase]]) if phase in measured else math.nan
 
     def cpu(phase: str) -> float:
-        if phase not in measured:
-            return math.nan
-        runs = zip(measured[phase], bare, strict=True)
-        return median([base.cpu_ms_per_request / ours.cpu_ms_per_request for ours, base in runs])
+        return per_round(
+            phase, lambda ours, base: base.cpu_ms_per_request / ours.cpu_ms_per_request
+        )
 
     def rps(phase: str) -> float:
         if phase not in measured:

@@ -10,15 +10,16 @@ makes 1,000 shops in minutes instead of a quarter of an hour; the rows are the s
 import hashlib
 import multiprocessing
 import os
-import signal
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
+
+from bench import support
 
 SPREAD_SLUG = "spread"
 DESTINATION_SLUG = "benchcrm"
@@ -147,40 +148,14 @@ def destination_shop_make(*, port: int) -> None:
     redis_client().set(sink_secret_key(DESTINATION_SLUG), secret)
 
 
-def _celery(arguments: list[str], environment: dict[str, str]) -> "subprocess.Popen[bytes]":
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "customerinfo", *arguments],
-        cwd=Path(__file__).resolve().parent.parent,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
-def workers_start(environment: dict[str, str]) -> list["subprocess.Popen[bytes]"]:
+def workers_start(environment: dict[str, str]) -> list[support.Process]:
     """The Celery worker that delivers the destination shop's sign-ups to the sink, and beat,
     whose relay hands new deliveries to it (as deployed: the chart runs both)."""
     schedule = Path(tempfile.mkdtemp(prefix="bench-beat-")) / "schedule"
-    worker = [
-        "worker",
-        "--concurrency=2",
-        "--prefetch-multiplier=1",
-        "--loglevel=WARNING",
-        "--without-heartbeat",
-        "--without-mingle",
-        "--without-gossip",
+    return [
+        support.celery_worker_start(environment, concurrency=2, stdout=subprocess.DEVNULL),
+        support.celery_beat_start(environment, schedule, stdout=subprocess.DEVNULL),
     ]
-    beat = ["beat", "--loglevel=WARNING", "--schedule", str(schedule)]
-    return [_celery(worker, environment), _celery(beat, environment)]
-
-
-def worker_stop(process: "subprocess.Popen[bytes]") -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 def outbox_drain(url: str) -> None:
@@ -200,19 +175,11 @@ def outbox_drain(url: str) -> None:
         print(f"--- outbox: {left} pending after {time.monotonic() - started:.1f} s", flush=True)
 
 
-def backend_memory(admin: psycopg.Connection[tuple[object, ...]], database: str) -> list[float]:
+def backend_memory(admin: psycopg.Connection[tuple[Any, ...]], database: str) -> list[float]:
     """RssAnon of each PostgreSQL backend on the project's database, in MB."""
-    sizes = []
     rows = admin.execute(
         "SELECT pid FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend'",
         [database],
     )
-    for (pid,) in rows.fetchall():
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        for line in status.splitlines():
-            if line.startswith("RssAnon:"):
-                sizes.append(int(line.split()[1]) / 1024)
-    return sizes
+    sizes = (support.rss_anon_kb(int(pid)) for (pid,) in rows.fetchall())
+    return [size / 1024 for size in sizes if size is not None]

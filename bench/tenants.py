@@ -12,16 +12,17 @@ printed holds the figures as key=value pairs.
 
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
-
-import psycopg
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # before bench/, whose tenants.py is this file, not the app
+
+from bench import support  # noqa: E402 - needs ROOT on the path, just above
+
 TENANTS = int(os.environ.get("BENCH_TENANTS", "1000"))
 
 INITIAL_MIGRATION = """from django.db import migrations, models
@@ -52,60 +53,30 @@ class Migration(migrations.Migration):
 """
 
 
-def scratch_database_url() -> str:
+def scratch_database() -> str:
     """``<database>_bench`` beside the configured database, so two people's runs never meet."""
-    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/customerinfo")
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}_bench"))
-
-
-def recreate_database(url: str) -> None:
-    parts = urlsplit(url)
-    database = parts.path.lstrip("/")
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin.replace("postgres://", "postgresql://", 1), autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        c.execute(f'CREATE DATABASE "{database}"')
-
-
-def migrate_tenants(environment: dict[str, str]) -> tuple[float, str]:
-    started = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "manage.py", "migrate_tenants"],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return time.perf_counter() - started, result.stdout.strip().splitlines()[-1]
+    return urlsplit(support.configured_database_url()).path.strip("/") + "_bench"
 
 
 def main() -> None:
-    url = scratch_database_url()
-    recreate_database(url)
+    database = scratch_database()
+    support.database_recreate(database)
     migrations_root = Path(tempfile.mkdtemp(prefix="bench-migrations-"))
     package = migrations_root / "bench_migrations"
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "0001_initial.py").write_text(INITIAL_MIGRATION)
-    environment = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "bench.bench_settings",
-        "PYTHONPATH": os.pathsep.join([str(migrations_root), str(ROOT)]),
-        "LOG_LEVEL": "WARNING",
-        "CUSTOMERINFO_ENV": "development",
-    }
-    os.environ.update(environment)
+    environment = support.project_environment(
+        support.database_url(database),
+        DJANGO_SETTINGS_MODULE="bench.bench_settings",
+        PYTHONPATH=os.pathsep.join([str(migrations_root), str(ROOT)]),
+    )
     sys.path[:0] = [str(migrations_root), str(ROOT)]
 
-    seconds, summary = migrate_tenants(environment)
+    seconds, summary = support.manage(environment, "migrate_tenants")
     print(f"first migrate (public + template): {seconds:.2f} s  {summary}", flush=True)
 
-    import django
-
-    django.setup()
+    support.django_setup(environment)
     from tenants.services import tenant_create
 
     durations = []
@@ -123,19 +94,17 @@ def main() -> None:
     quantiles = statistics.quantiles(durations, n=100)
     create_p50, create_p95 = statistics.median(durations), quantiles[94]
 
-    noop_seconds, summary = migrate_tenants(environment)
+    noop_seconds, summary = support.manage(environment, "migrate_tenants")
     print(f"migrate with nothing pending: {noop_seconds:.2f} s  {summary}", flush=True)
 
     (package / "0002_note.py").write_text(NEW_MIGRATION)
     # The machine may be shared: the figure means little without the load it ran under.
     load = os.getloadavg()[0]
-    one_new_seconds, summary = migrate_tenants(environment)
+    one_new_seconds, summary = support.manage(environment, "migrate_tenants")
     print(f"migrate with one new migration: {one_new_seconds:.2f} s  {summary}", flush=True)
 
-    from django.db import connections
-
-    connections.close_all()
-    recreate_database(url)  # leaves an empty database, not 1,000 schemas, behind
+    support.connections_close()
+    support.database_recreate(database)  # leaves an empty database, not 1,000 schemas, behind
     print(
         f"tenants={TENANTS} create_p50_s={create_p50:.3f} create_p95_s={create_p95:.3f} "
         f"migrate_noop_{TENANTS}_s={noop_seconds:.2f} "
