@@ -207,7 +207,7 @@ class AnswerReleaseForm(forms.Form):
         self.spec = spec
         if spec is None:
             return  # the SMS consent: releasing it needs no value
-        label = _in_language(spec.get("label"), language) or TYPE_NAMES.get(spec["type"], "")
+        label = _in_language(spec.get("label"), language) or str(TYPE_NAMES.get(spec["type"], ""))
         self.fields["value"] = _control(spec, label, language)
         self.initial.setdefault("value", _initial(spec, typed))
 

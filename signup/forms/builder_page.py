@@ -264,7 +264,7 @@ def _field_block(
     block = FieldBlock(
         index=index,
         type=kind,
-        type_name=TYPE_NAMES.get(kind, kind),
+        type_name=str(TYPE_NAMES.get(kind, kind)),
         key=Input(
             f"{path}.key",
             gettext("Key (column name)"),
@@ -409,7 +409,7 @@ def builder_present(
             errors.take("idle_timeout_seconds"),
         ),
         summary=[],
-        field_types=[(kind, TYPE_NAMES[kind]) for kind in FIELD_TYPES],
+        field_types=[(kind, str(TYPE_NAMES[kind])) for kind in FIELD_TYPES],
     )
     builder.errors["languages"] = errors.take("languages", "language-en")
     builder.errors["fields"] = errors.take_under("fields", "fields")

@@ -10,10 +10,17 @@ from django.utils import translation
 from django_tenants.utils import tenant_context
 
 from customerinfo.core.accounts.models import User
+from signup.forms import TYPE_NAMES
 from signup.views.dashboard import CRM_STATUS_WORDS
 from tenants.models import Tenant
 from tests.conftest import login
-from tests.signup.factories import Kiosk, kiosk_create, set_aside_create, submission_create
+from tests.signup.factories import (
+    Kiosk,
+    form_create,
+    kiosk_create,
+    set_aside_create,
+    submission_create,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -68,6 +75,65 @@ def test_each_main_page_is_in_french_and_in_spanish(
     assert english not in in_spanish
     # English stays the default for a browser that asks for none of the three.
     assert english in page_in(owner_client, path, "de")
+
+
+#: The form builder and the gallery: a phrase in French, in Spanish, and the English it replaces.
+BUILDER_PHRASES = [
+    ("Enregistrer le brouillon", "Guardar borrador", "Save draft"),
+    ("Langues proposées par la tablette", "Idiomas que ofrece la tableta", "Languages the tablet"),
+    ("Versions publiées", "Versiones publicadas", "Published versions"),
+    ("Dupliquer ce formulaire", "Duplicar este formulario", "Duplicate this form"),
+]
+GALLERY_PHRASES = [
+    ("Inscription à la newsletter", "Registro al boletín", "Newsletter sign-up"),
+    ("Créer le formulaire", "Crear el formulario", "Create form"),
+]
+
+
+def test_the_form_builder_is_in_french_and_in_spanish(owner_client: Client, shop: Kiosk) -> None:
+    path = f"/forms/{shop.form.pk}/"
+    in_french = page_in(owner_client, path, "fr")
+    in_spanish = page_in(owner_client, path, "es")
+    for french, spanish, english in BUILDER_PHRASES:
+        assert french in in_french
+        assert spanish in in_spanish
+        assert english not in in_french
+        assert english not in in_spanish
+    assert "Save draft" in page_in(owner_client, path, "de")
+
+
+def test_the_builder_names_field_types_in_the_reader_s_language(
+    owner_client: Client, shop: Kiosk
+) -> None:
+    path = f"/forms/{shop.form.pk}/"
+    in_french = page_in(owner_client, path, "fr")
+    # The "Add a field" choice lists every type; each card says which type its field is.
+    assert '<option value="checkbox">Case à cocher oui/non</option>' in in_french
+    assert '<option value="single_choice">Choix unique</option>' in in_french
+    assert '<span class="card-type">Adresse e-mail</span>' in in_french
+    assert "Yes/no checkbox" not in in_french
+    in_spanish = page_in(owner_client, path, "es")
+    assert '<option value="checkbox">Casilla sí/no</option>' in in_spanish
+    assert '<span class="card-type">Opción múltiple</span>' in in_spanish
+    assert "Multiple choice" not in in_spanish
+    # The map is read per request, not frozen in the language active at import.
+    with translation.override("fr"):
+        assert str(TYPE_NAMES["short_text"]) == "Texte court"
+    with translation.override("en"):
+        assert str(TYPE_NAMES["short_text"]) == "Short text"
+
+
+def test_the_new_form_gallery_is_in_french_and_in_spanish(owner_client: Client) -> None:
+    in_french = page_in(owner_client, "/forms/new/", "fr")
+    in_spanish = page_in(owner_client, "/forms/new/", "es")
+    for french, spanish, english in GALLERY_PHRASES:
+        assert french in in_french
+        assert spanish in in_spanish
+        assert english not in in_french
+        assert english not in in_spanish
+    # A template's fields are named in the reader's language too.
+    assert "Prénom" in in_french
+    assert "Nombre" in in_spanish
 
 
 def test_a_sign_up_s_page_and_its_consent_evidence_are_translated(
@@ -138,3 +204,20 @@ def test_another_retailer_sees_nothing_of_alice_s_pages_in_any_language(
         attention = page_in(charlie_client, "/signups/attention/", language)
         assert "bea@example.com" not in attention
         assert "Store main" not in page_in(charlie_client, "/", language)
+
+
+def test_another_retailer_sees_none_of_alice_s_forms_in_any_language(
+    alice_tenant: Tenant,
+    owner_client: Client,
+    charlie_client: Client,
+    charlie_tenant: Tenant,
+    charlie: User,
+) -> None:
+    with tenant_context(alice_tenant):
+        winter = form_create("Winter offers form")
+    assert "Winter offers form" in page_in(owner_client, f"/forms/{winter.pk}/", "fr")
+    login(charlie_client, charlie_tenant, charlie)
+    for language in ("fr", "es"):
+        assert "Winter offers form" not in page_in(charlie_client, "/forms/", language)
+        builder = charlie_client.get(f"/forms/{winter.pk}/", headers={"Accept-Language": language})
+        assert "Winter offers form" not in builder.content.decode()
