@@ -6,6 +6,8 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 #: The first part of a shop's address (tenants.services.SLUG_PATTERN says which are allowed;
 #: this only tells an address from something else before asking whether the shop exists).
@@ -13,19 +15,21 @@ SHOP_ADDRESS = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?")
 
 
 class TrialSignupForm(forms.Form):
-    shop_name = forms.CharField(label="Shop name", max_length=200)
+    shop_name = forms.CharField(label=gettext_lazy("Shop name"), max_length=200)
     slug = forms.SlugField(
-        label="Your shop's address",
+        label=gettext_lazy("Your shop's address"),
         max_length=40,
-        help_text="Lowercase letters, digits and hyphens. Your portal and tablets live there.",
+        help_text=gettext_lazy(
+            "Lowercase letters, digits and hyphens. Your portal and tablets live there."
+        ),
     )
-    owner_email = forms.EmailField(label="Your email", max_length=254)
+    owner_email = forms.EmailField(label=gettext_lazy("Your email"), max_length=254)
     password = forms.CharField(
-        label="Password",
+        label=gettext_lazy("Password"),
         min_length=10,
         max_length=128,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="At least 10 characters.",
+        help_text=gettext_lazy("At least 10 characters."),
     )
     #: One per form shown: sending the same form twice is the same sign-up.
     nonce = forms.CharField(widget=forms.HiddenInput, max_length=64)
@@ -45,7 +49,7 @@ class ShopFinderForm(forms.Form):
     """Which shop? The page shows an address as ``your-shop.<BASE_DOMAIN>``, so people type
     that, or paste the link they were given: both are taken, as is the first part alone."""
 
-    slug = forms.CharField(label="Your shop's address", max_length=300)
+    slug = forms.CharField(label=gettext_lazy("Your shop's address"), max_length=300)
 
     def clean_slug(self) -> str:
         value: str = self.cleaned_data["slug"].strip().lower()
@@ -56,7 +60,7 @@ class ShopFinderForm(forms.Form):
             value = value.removesuffix(suffix)
         if not SHOP_ADDRESS.fullmatch(value):
             raise forms.ValidationError(
-                f"Type your shop's address, such as your-shop.{settings.BASE_DOMAIN}, "
-                "or just its first part."
+                _("Type your shop's address, such as %(example)s, or just its first part.")
+                % {"example": f"your-shop.{settings.BASE_DOMAIN}"}
             )
         return value

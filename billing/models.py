@@ -8,6 +8,7 @@ event's identifier after about a day and a re-run must never bill a sign-up twic
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from tenants.models import TenantAccess
 
@@ -15,15 +16,15 @@ from tenants.models import TenantAccess
 class SubscriptionStatus(models.TextChoices):
     """Stripe's subscription statuses, plus ``none`` before Checkout has made one."""
 
-    NONE = "none", "No subscription yet"
-    INCOMPLETE = "incomplete", "Incomplete"
-    INCOMPLETE_EXPIRED = "incomplete_expired", "Incomplete, expired"
-    TRIALING = "trialing", "Trial"
-    ACTIVE = "active", "Active"
-    PAST_DUE = "past_due", "Payment overdue"
-    UNPAID = "unpaid", "Unpaid"
-    PAUSED = "paused", "Paused"
-    CANCELED = "canceled", "Canceled"
+    NONE = "none", gettext_lazy("No subscription yet")
+    INCOMPLETE = "incomplete", gettext_lazy("Incomplete")
+    INCOMPLETE_EXPIRED = "incomplete_expired", gettext_lazy("Incomplete, expired")
+    TRIALING = "trialing", gettext_lazy("Trial")
+    ACTIVE = "active", pgettext_lazy("subscription", "Active")
+    PAST_DUE = "past_due", gettext_lazy("Payment overdue")
+    UNPAID = "unpaid", gettext_lazy("Unpaid")
+    PAUSED = "paused", gettext_lazy("Paused")
+    CANCELED = "canceled", gettext_lazy("Canceled")
 
 
 #: What each status lets a retailer do (docs/billing.md says why).

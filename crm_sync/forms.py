@@ -12,12 +12,17 @@ a Salesforce date, a choice with words into a number) is refused with the reason
 
 from dataclasses import dataclass
 from datetime import tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from signup.models import Form, Location
+
+if TYPE_CHECKING:  # django-stubs' name for a lazy string; Django itself has none to import
+    from django.utils.functional import _StrPromise
 
 from .endpoints import UrlError, url_normalise
 from .mapping_text import (
@@ -36,8 +41,8 @@ class KindField:
     """One setting or credential of a kind of CRM."""
 
     name: str
-    label: str
-    help: str = ""
+    label: "str | _StrPromise"
+    help: "str | _StrPromise" = ""
     #: Credentials are encrypted, never shown back, and left unchanged when submitted empty.
     secret: bool = False
     #: Only marks the input; what is really required is the provider's to say.
@@ -48,11 +53,13 @@ class KindField:
 
 KIND_FIELDS: dict[str, tuple[KindField, ...]] = {
     DestinationKind.WEBHOOK: (
-        KindField("url", "Endpoint URL", "Where each sign-up is POSTed, e.g. https://…/hooks."),
+        KindField(
+            "url", _("Endpoint URL"), _("Where each sign-up is POSTed, e.g. https://…/hooks.")
+        ),
         KindField(
             "secret",
-            "Signing secret",
-            "A whsec_… secret. Leave empty and we generate one and show it to you once.",
+            _("Signing secret"),
+            _("A whsec_… secret. Leave empty and we generate one and show it to you once."),
             secret=True,
             required=False,
         ),
@@ -60,86 +67,97 @@ KIND_FIELDS: dict[str, tuple[KindField, ...]] = {
     DestinationKind.HUBSPOT: (
         KindField(
             "base_url",
-            "API address",
-            "Leave empty for https://api.hubapi.com.",
+            _("API address"),
+            _("Leave empty for https://api.hubapi.com."),
             required=False,
         ),
         KindField(
             "access_token",
-            "Private app access token",
-            "From Settings → Integrations → Private apps; scopes crm.objects.contacts.write "
-            "and crm.schemas.contacts.read.",
+            _("Private app access token"),
+            _(
+                "From Settings → Integrations → Private apps; scopes crm.objects.contacts.write "
+                "and crm.schemas.contacts.read."
+            ),
             secret=True,
         ),
     ),
     DestinationKind.SALESFORCE: (
         KindField(
             "login_url",
-            "My Domain login URL",
-            "https://yourdomain.my.salesforce.com (not login.salesforce.com).",
+            _("My Domain login URL"),
+            _("https://yourdomain.my.salesforce.com (not login.salesforce.com)."),
         ),
-        KindField("api_version", "API version", "Leave empty for v61.0.", required=False),
+        KindField("api_version", _("API version"), _("Leave empty for v61.0."), required=False),
         KindField(
             "external_id_field",
-            "External id field on Lead",
-            "Leave empty for CustomerInfo_Id__c.",
+            _("External id field on Lead"),
+            _("Leave empty for CustomerInfo_Id__c."),
             required=False,
         ),
         KindField(
             "default_company",
-            "Company of new leads",
-            "Leave empty to use the store's name.",
+            _("Company of new leads"),
+            _("Leave empty to use the store's name."),
             required=False,
         ),
-        KindField("client_id", "Consumer key (client id)", secret=True),
-        KindField("client_secret", "Consumer secret", secret=True),
+        KindField("client_id", _("Consumer key (client id)"), secret=True),
+        KindField("client_secret", _("Consumer secret"), secret=True),
     ),
     DestinationKind.MAILCHIMP: (
-        KindField("list_id", "Audience id", "Audience → Settings → Audience name and defaults."),
+        KindField(
+            "list_id", _("Audience id"), _("Audience → Settings → Audience name and defaults.")
+        ),
         KindField(
             "base_url",
-            "API address",
-            "Leave empty: it follows from the API key's datacenter.",
+            _("API address"),
+            _("Leave empty: it follows from the API key's datacenter."),
             required=False,
         ),
         KindField(
             "consent_merge_field",
-            "Merge field for the consent wording",
-            "Optional: a text merge tag (e.g. CONSENT) that receives which wording was agreed.",
+            _("Merge field for the consent wording"),
+            _("Optional: a text merge tag (e.g. CONSENT) that receives which wording was agreed."),
             required=False,
         ),
         KindField(
             "postal_code_merge_field",
-            "Merge field for the postal code",
-            "Optional: a text merge tag (e.g. ZIP).",
+            _("Merge field for the postal code"),
+            _("Optional: a text merge tag (e.g. ZIP)."),
             required=False,
         ),
-        KindField("api_key", "API key", "Ends in its datacenter, like …-us21.", secret=True),
+        KindField("api_key", _("API key"), _("Ends in its datacenter, like …-us21."), secret=True),
     ),
     DestinationKind.KLAVIYO: (
-        KindField("list_id", "List id", "Lists & segments → the list → Settings."),
+        KindField("list_id", _("List id"), _("Lists & segments → the list → Settings.")),
         KindField(
-            "base_url", "API address", "Leave empty for https://a.klaviyo.com.", required=False
+            "base_url",
+            _("API address"),
+            _("Leave empty for https://a.klaviyo.com."),
+            required=False,
         ),
         KindField(
             "welcome_flows",
-            "Send welcome flows",
-            "Subscribe sign-ups as Klaviyo's own forms do, so the list's “Added to list” flows "
-            "(welcome emails) run. Unticked, they are imported as past consent and no flow "
-            "runs. Forms with double opt-in always let the list ask for confirmation.",
+            _("Send welcome flows"),
+            _(
+                "Subscribe sign-ups as Klaviyo's own forms do, so the list's “Added to list” flows "
+                "(welcome emails) run. Unticked, they are imported as past consent and no flow "
+                "runs. Forms with double opt-in always let the list ask for confirmation."
+            ),
             required=False,
             boolean=True,
         ),
         KindField(
             "shared_phone_sms",
-            "SMS for shared numbers",
-            "When a shopper's number already belongs to another Klaviyo profile (a partner's, "
-            "say), subscribe that profile to SMS with the shopper's consent. Unticked, the "
-            "shopper is signed up for email and SMS is left out, with the reason in the log.",
+            _("SMS for shared numbers"),
+            _(
+                "When a shopper's number already belongs to another Klaviyo profile (a partner's, "
+                "say), subscribe that profile to SMS with the shopper's consent. Unticked, the "
+                "shopper is signed up for email and SMS is left out, with the reason in the log."
+            ),
             required=False,
             boolean=True,
         ),
-        KindField("api_key", "Private API key", "Starts with pk_.", secret=True),
+        KindField("api_key", _("Private API key"), _("Starts with pk_."), secret=True),
     ),
 }
 
@@ -152,7 +170,7 @@ def kinds_available() -> list[tuple[str, str]]:
 class DestinationForm(forms.Form):
     """A destination of one kind. With ``destination``, edits it: secrets are write-only."""
 
-    name = forms.CharField(max_length=120)
+    name = forms.CharField(label=_("Name"), max_length=120)
 
     def __init__(
         self, *args: Any, kind: str, destination: Destination | None = None, **kwargs: Any
@@ -172,7 +190,7 @@ class DestinationForm(forms.Form):
                 help_text = spec.help
                 if destination is not None:
                     # Secrets are never sent back to the browser: empty keeps the stored one.
-                    help_text = "Stored and hidden. Leave empty to keep it; type to replace it."
+                    help_text = _("Stored and hidden. Leave empty to keep it; type to replace it.")
                 self.fields[spec.name] = forms.CharField(
                     label=spec.label,
                     help_text=help_text,
@@ -194,35 +212,37 @@ class DestinationForm(forms.Form):
         self.property_types: dict[str, str] = {}
         self.fields["field_mapping"] = forms.CharField(
             required=False,
-            label="Field mapping",
-            help_text=(
+            label=_("Field mapping"),
+            help_text=gettext(
                 "One “form field = CRM property” per line, for fields the CRM does not get "
                 "by itself, e.g. “drink = favourite_drink”. Add the property's type in "
                 "brackets when it is a custom property of another type than the answer's, e.g. "
-                "“household = household_size (number)”; types: "
-                + ", ".join(sorted(PROPERTY_TYPE_NAMES))
-                + ". What can be mapped: "
-                + ", ".join(self.known_keys)
-                + f" ({SIGNUP_DATE} is the day of the sign-up)."
-            ),
+                "“household = household_size (number)”; types: %(types)s. What can be mapped: "
+                "%(keys)s (%(signup_date)s is the day of the sign-up)."
+            )
+            % {
+                "types": ", ".join(sorted(PROPERTY_TYPE_NAMES)),
+                "keys": ", ".join(self.known_keys),
+                "signup_date": SIGNUP_DATE,
+            },
             widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false"}),
         )
         self.fields["forms"] = forms.ModelMultipleChoiceField(
             queryset=Form.objects.all(),
             required=False,
             widget=forms.CheckboxSelectMultiple,
-            label="Sign-ups from these forms",
-            help_text="None ticked: every form.",
+            label=_("Sign-ups from these forms"),
+            help_text=_("None ticked: every form."),
         )
         self.fields["locations"] = forms.ModelMultipleChoiceField(
             queryset=Location.objects.all(),
             required=False,
             widget=forms.CheckboxSelectMultiple,
-            label="Sign-ups from these stores",
-            help_text="None ticked: every store.",
+            label=_("Sign-ups from these stores"),
+            help_text=_("None ticked: every store."),
         )
         self.fields["enabled"] = forms.BooleanField(
-            required=False, label="Enabled (new sign-ups are sent to it)"
+            required=False, label=_("Enabled (new sign-ups are sent to it)")
         )
 
     @staticmethod
@@ -300,8 +320,8 @@ class PauseForm(forms.Form):
     reason = forms.CharField(
         required=False,
         max_length=500,
-        label="Why (shown on this page)",
-        help_text="Optional, e.g. “CRM maintenance tonight”.",
+        label=_("Why (shown on this page)"),
+        help_text=_("Optional, e.g. “CRM maintenance tonight”."),
     )
 
 
@@ -313,13 +333,13 @@ class ReplayForm(forms.Form):
 
     since = forms.DateTimeField(
         required=False,
-        label="From",
+        label=_("From"),
         input_formats=DATETIME_LOCAL_FORMATS,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
     until = forms.DateTimeField(
         required=False,
-        label="To",
+        label=_("To"),
         input_formats=DATETIME_LOCAL_FORMATS,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
@@ -338,5 +358,5 @@ class ReplayForm(forms.Form):
         data = super().clean() or {}
         since, until = data.get("since"), data.get("until")
         if since and until and since >= until:
-            self.add_error("until", "“To” must be later than “From”.")
+            self.add_error("until", gettext("“To” must be later than “From”."))
         return data

@@ -17,6 +17,7 @@ from django.contrib import messages
 from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -36,25 +37,20 @@ from signup.selectors.access import store_scope
 
 from . import selectors, services
 from .forms import DestinationForm, PauseForm, ReplayForm, kinds_available
-from .limits import BreakerState
 from .models import Destination, DestinationKind, DestinationState
 from .providers import PROVIDERS, Result, Verdict
 from .providers.webhook import secret_generate
-
-#: What each verdict of "test connection" means to a retailer.
-VERDICT_WORDS = {
-    Verdict.DELIVERED: "The connection works.",
-    Verdict.RETRY: "The CRM could not be reached or was busy. Try again in a moment.",
-    Verdict.PERMANENT: "The CRM answered, but refused the test.",
-    Verdict.BROKEN: "These settings or credentials do not work.",
-}
-
-BREAKER_WORDS = {
-    BreakerState.CLOSED: "Closed: sending normally.",
-    BreakerState.OPEN: "Open: the CRM failed several times in a row, so nothing is sent for a "
-    "minute. Deliveries wait; none is lost.",
-    BreakerState.HALF_OPEN: "Half-open: one request is testing whether the CRM is back.",
-}
+from .words import (
+    BREAKER_NAMES,
+    BREAKER_WORDS,
+    OUTCOME_WORDS,
+    STATUS_WORDS,
+    VERDICT_WORDS,
+    replayed,
+    resumed,
+    statuses,
+    words,
+)
 
 REPLAYABLE = (DeliveryStatus.DEAD, DeliveryStatus.HELD)
 
@@ -76,7 +72,8 @@ def _health_row(destination: Destination, health: selectors.DestinationHealth) -
         "destination": destination,
         "health": health,
         "oldest_pending": oldest,
-        "breaker_words": BREAKER_WORDS.get(health.breaker, health.breaker),
+        "breaker_words": words(BREAKER_WORDS, health.breaker),
+        "breaker_name": words(BREAKER_NAMES, health.breaker),
         "available": destination.kind in PROVIDERS,
     }
 
@@ -92,16 +89,20 @@ def _replay_zone(destination: Destination) -> tuple[tzinfo, str]:
     zones = {location.time_zone for location in stores}
     if len(zones) == 1:
         (name,) = zones
-        return ZoneInfo(name), f"{name} (the time zone of your stores)"
+        return ZoneInfo(name), _("%(zone)s (the time zone of your stores)") % {"zone": name}
     if zones:
-        return UTC, "UTC (your stores are in different time zones)"
+        return UTC, _("UTC (your stores are in different time zones)")
     return UTC, "UTC"
 
 
 def _provider_missing(request: PortalRequest, destination: Destination) -> HttpResponse | None:
     if destination.kind in PROVIDERS:
         return None
-    messages.error(request, f"{destination.get_kind_display()} destinations are not available yet.")
+    messages.error(
+        request,
+        _("%(kind)s destinations are not available yet.")
+        % {"kind": destination.get_kind_display()},
+    )
     return redirect("crm-destination", pk=destination.pk)
 
 
@@ -171,7 +172,10 @@ def destination_create(request: PortalRequest, kind: str) -> HttpResponse:
         else:
             if generated:
                 return _secret_page(request, destination, generated, created=True)
-            messages.success(request, f"“{destination.name}” created. Test its connection next.")
+            messages.success(
+                request,
+                _("“%(name)s” created. Test its connection next.") % {"name": destination.name},
+            )
             return redirect("crm-destination", pk=destination.pk)
     return _page(
         request,
@@ -205,7 +209,7 @@ def destination_edit(request: PortalRequest, pk: int) -> HttpResponse:
         except ServiceError as error:
             service_errors_to_form(form, error.fields, error.message)
         else:
-            messages.success(request, f"“{destination.name}” saved.")
+            messages.success(request, _("“%(name)s” saved.") % {"name": destination.name})
             return redirect("crm-destination", pk=destination.pk)
     return _page(
         request,
@@ -236,7 +240,10 @@ def _detail_page(
             pk__in=[delivery.submission_id for delivery in page.object_list]
         ).values_list("pk", "email")
     )
-    rows = [(delivery, emails.get(delivery.submission_id, "")) for delivery in page.object_list]
+    rows = [
+        (delivery, emails.get(delivery.submission_id, ""), words(STATUS_WORDS, delivery.status))
+        for delivery in page.object_list
+    ]
     return _page(
         request,
         "destination_detail.html",
@@ -246,7 +253,7 @@ def _detail_page(
             "page": page,
             "deliveries": rows,
             "status_filter": status_filter,
-            "statuses": DeliveryStatus.choices,
+            "statuses": statuses(),
             "replayable": REPLAYABLE,
             "replay_form": replay_form or ReplayForm(zone=zone),
             "pause_form": PauseForm(),
@@ -270,7 +277,7 @@ def _test_words(result: Result) -> dict[str, Any]:
     return {
         "ok": result.verdict == Verdict.DELIVERED,
         "verdict": result.verdict.value,
-        "summary": VERDICT_WORDS[result.verdict],
+        "summary": str(VERDICT_WORDS[result.verdict]),
         "status_code": result.status_code,
         "message": result.message,
     }
@@ -291,7 +298,9 @@ def destination_test(request: PortalRequest, pk: int) -> HttpResponseBase:
         part
         for part in (
             result["summary"],
-            f"Status {result['status_code']}." if result["status_code"] else "",
+            _("Status %(code)s.") % {"code": result["status_code"]}
+            if result["status_code"]
+            else "",
             result["message"],
         )
         if part
@@ -309,14 +318,17 @@ def destination_pause(request: PortalRequest, pk: int) -> HttpResponseBase:
     destination = get_object_or_404(Destination, pk=pk)
     form = PauseForm(request.POST)
     form.is_valid()  # The reason is optional and free text: only its length can be wrong.
-    reason = (form.cleaned_data.get("reason") or "").strip() or f"Paused by {request.user.email}."
+    reason = (form.cleaned_data.get("reason") or "").strip() or _("Paused by %(email)s.") % {
+        "email": request.user.email
+    }
+    name = {"name": destination.name}
     if destination.state == DestinationState.PAUSED:
-        messages.info(request, f"“{destination.name}” is already paused.")
+        messages.info(request, _("“%(name)s” is already paused.") % name)
     else:
         services.destination_pause(destination=destination, reason=reason, actor=request.user)
         messages.success(
             request,
-            f"“{destination.name}” is paused. New sign-ups are kept and held until you resume.",
+            _("“%(name)s” is paused. New sign-ups are kept and held until you resume.") % name,
         )
     return redirect("crm-destination", pk=destination.pk)
 
@@ -329,14 +341,10 @@ def destination_resume(request: PortalRequest, pk: int) -> HttpResponseBase:
     if missing is not None:
         return missing
     if destination.state != DestinationState.PAUSED:
-        messages.info(request, f"“{destination.name}” is not paused.")
+        messages.info(request, _("“%(name)s” is not paused.") % {"name": destination.name})
         return redirect("crm-destination", pk=destination.pk)
     count = services.destination_resume(actor=request.user, destination=destination)
-    messages.success(
-        request,
-        f"“{destination.name}” is active again. {count} held deliver"
-        f"{'y' if count == 1 else 'ies'} will be sent again, gradually.",
-    )
+    messages.success(request, resumed(count, name=destination.name))
     return redirect("crm-destination", pk=destination.pk)
 
 
@@ -376,16 +384,8 @@ def destination_replay(request: PortalRequest, pk: int) -> HttpResponse:
     except ServiceError as error:
         service_errors_to_form(form, error.fields, error.message)
         return _detail_page(request, destination, replay_form=form, status=error.status_code)
-    if since or until:
-        span = f" from {_datetime_words(since, zone) or 'the start'} to "
-        span += f"{_datetime_words(until, zone) or 'now'}"
-    else:
-        span = ""
-    messages.success(
-        request,
-        f"{count} dead or held deliver{'y' if count == 1 else 'ies'}{span} will be sent "
-        "again, gradually.",
-    )
+    since_words, until_words = _datetime_words(since, zone), _datetime_words(until, zone)
+    messages.success(request, replayed(count, since=since_words, until=until_words))
     return redirect("crm-destination", pk=destination.pk)
 
 
@@ -402,9 +402,12 @@ def delivery_replay(request: PortalRequest, pk: int) -> HttpResponseBase:
         actor=request.user, destination=destination, delivery_id=delivery.pk
     )
     if count:
-        messages.success(request, f"The sign-up will be sent to “{destination.name}” again.")
+        messages.success(
+            request,
+            _("The sign-up will be sent to “%(name)s” again.") % {"name": destination.name},
+        )
     else:
-        messages.info(request, "This delivery is neither dead nor held: nothing to replay.")
+        messages.info(request, _("This delivery is neither dead nor held: nothing to replay."))
     if request.POST.get("back") == "submission":
         return redirect("crm-submission-deliveries", submission_id=delivery.submission_id)
     return redirect("crm-destination", pk=destination.pk)
@@ -425,7 +428,11 @@ def submission_deliveries(request: PortalRequest, submission_id: UUID) -> HttpRe
         {
             "delivery": delivery,
             "destination": destinations.get(delivery.destination_id),
-            "attempts": list(delivery.attempt_log.all()),
+            "attempts": [
+                (attempt, words(OUTCOME_WORDS, attempt.outcome))
+                for attempt in delivery.attempt_log.all()
+            ],
+            "status": words(STATUS_WORDS, delivery.status),
             "replayable": delivery.status in REPLAYABLE,
         }
         for delivery in deliveries

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 from stripe import StripeError
 
 from customerinfo.core.errors import ServiceError
@@ -95,8 +96,10 @@ def shop_make(*, signup: TrialSignup) -> Tenant:
     )
     raise ServiceError(
         "address_unavailable",
-        "Your payment is safe, but we could not set up your shop's address. We are on it and "
-        "will email you as soon as your shop is ready.",
+        _(
+            "Your payment is safe, but we could not set up your shop's address. We are on it "
+            "and will email you as soon as your shop is ready."
+        ),
         status_code=503,
     )
 

@@ -25,6 +25,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from customerinfo.core.errors import FieldErrors, ServiceError
 from tenants.errors import TenantError
@@ -46,36 +48,52 @@ WELCOME_SALT = "billing.welcome"
 ABANDONED_AFTER = timedelta(hours=25)
 
 
+#: What the sign-up page says of an address tenants refuses, by its stable code, in the
+#: reader's language (tenants' own messages are for operators' commands, in English).
+SLUG_REFUSALS = {
+    "invalid_slug": gettext_lazy(
+        "Use 1 to 40 lowercase letters, digits and hyphens, not starting or ending with one."
+    ),
+    "reserved_slug": gettext_lazy("The address “%(slug)s” is reserved."),
+    "slug_taken": gettext_lazy("The address “%(slug)s” is already taken."),
+}
+
+
+def _taken() -> FieldErrors:
+    return {"slug": [{"code": "slug_taken", "message": _("This address is taken.")}]}
+
+
 def slug_available(*, slug: str) -> str:
     """The address if a new shop may take it; raises ServiceError saying why not."""
     try:
         clean = slug_check(slug=slug)
     except TenantError as error:
-        raise ServiceError(error.code, error.message, fields=_field("slug", error)) from error
+        words = SLUG_REFUSALS.get(error.code)
+        message = str(words) % {"slug": slug.strip().lower()} if words else error.message
+        raise ServiceError(
+            error.code, message, fields={"slug": [{"code": error.code, "message": message}]}
+        ) from error
     if TrialSignup.objects.filter(slug=clean, state=TrialSignupState.CHECKOUT).exists():
         raise ServiceError(
             "slug_taken",
-            f"The address {clean!r} is being taken by a shop signing up right now.",
-            fields={"slug": [{"code": "slug_taken", "message": "This address is taken."}]},
+            _("The address “%(slug)s” is being taken by a shop signing up right now.")
+            % {"slug": clean},
+            fields=_taken(),
         )
     return clean
-
-
-def _field(name: str, error: TenantError) -> FieldErrors:
-    return {name: [{"code": error.code, "message": error.message}]}
 
 
 def _checks(*, shop_name: str, owner_email: str, password: str) -> FieldErrors:
     fields: FieldErrors = {}
     if not shop_name.strip():
-        fields["shop_name"] = [{"code": "required", "message": "Give your shop's name."}]
+        fields["shop_name"] = [{"code": "required", "message": _("Give your shop's name.")}]
     try:
         validate_email(owner_email)
     except ValidationError:
-        fields["owner_email"] = [{"code": "invalid", "message": "Enter a valid email address."}]
+        fields["owner_email"] = [{"code": "invalid", "message": _("Enter a valid email address.")}]
     if len(password) < 10:
         fields["password"] = [
-            {"code": "too_short", "message": "Use at least 10 characters for your password."}
+            {"code": "too_short", "message": _("Use at least 10 characters for your password.")}
         ]
     return fields
 
@@ -97,7 +115,7 @@ def trial_signup_start(
             nonce=nonce, shop_name=shop_name, slug=slug, owner_email=owner_email, password=password
         )
     if existing.state == TrialSignupState.PROVISIONED:
-        raise ServiceError("already_done", "This shop is already set up; sign in to it.")
+        raise ServiceError("already_done", _("This shop is already set up; sign in to it."))
     return _checkout(existing, success_url=success_url, cancel_url=cancel_url)
 
 
@@ -110,7 +128,7 @@ def _signup_create(
     except ServiceError as error:
         fields.update(error.fields)
     if fields:
-        raise ServiceError("validation_failed", "Some fields need another look.", fields=fields)
+        raise ServiceError("validation_failed", _("Some fields need another look."), fields=fields)
     try:
         with transaction.atomic():
             return TrialSignup.objects.create(
@@ -127,8 +145,8 @@ def _signup_create(
             return found
         raise ServiceError(
             "slug_taken",
-            "This address was just taken; choose another.",
-            fields={"slug": [{"code": "slug_taken", "message": "This address is taken."}]},
+            _("This address was just taken; choose another."),
+            fields=_taken(),
         ) from None
 
 
@@ -138,7 +156,7 @@ def _checkout(signup: TrialSignup, *, success_url: str, cancel_url: str) -> str:
     if TABLETS not in prices or SIGNUPS not in prices:
         raise ServiceError(
             "billing_unavailable",
-            "Sign-up is not open right now; please try again later.",
+            _("Sign-up is not open right now; please try again later."),
             status_code=503,
         )
     if not signup.stripe_customer_id:
@@ -182,7 +200,7 @@ def _checkout(signup: TrialSignup, *, success_url: str, cancel_url: str) -> str:
         signup.checkout_session_id = session.id
         signup.save(update_fields=["checkout_session_id"])
     if not session.url:
-        raise ServiceError("billing_unavailable", "Checkout did not open.", status_code=502)
+        raise ServiceError("billing_unavailable", _("Checkout did not open."), status_code=502)
     return session.url
 
 
@@ -236,14 +254,14 @@ def welcome_use(*, token: str, tenant: Tenant) -> str:
     try:
         data = signing.loads(token, salt=WELCOME_SALT, max_age=WELCOME_MAX_AGE)
     except signing.BadSignature as error:
-        raise ServiceError("invalid_link", "This link has expired; sign in instead.") from error
+        raise ServiceError("invalid_link", _("This link has expired; sign in instead.")) from error
     if data.get("tenant") != tenant.pk:
-        raise ServiceError("invalid_link", "This link is for another shop.")
+        raise ServiceError("invalid_link", _("This link is for another shop."))
     used = TrialSignup.objects.filter(
         tenant=tenant, state=TrialSignupState.PROVISIONED, welcomed_at__isnull=True
     ).update(welcomed_at=timezone.now())
     if not used:
-        raise ServiceError("invalid_link", "This link was used already; sign in instead.")
+        raise ServiceError("invalid_link", _("This link was used already; sign in instead."))
     return tenant.owner_email
 
 

@@ -8,6 +8,8 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 from stripe import InvalidRequestError, StripeError
 
@@ -33,18 +35,13 @@ def shop_url(request: HttpRequest, slug: str, path: str = "/") -> str:
 
 #: Said when Stripe does not answer (down, unreachable, refusing): nothing was charged, and the
 #: same form (same nonce) can be sent again.
-STRIPE_UNREACHABLE = (
+STRIPE_UNREACHABLE = gettext_lazy(
     "We could not reach our payment provider. Nothing was charged; please try again in a minute."
 )
 #: Said while the catalog has not been made (a deploy that has not run billing_sync_catalog).
-SIGNUP_CLOSED = "Sign-up is not open right now; prices are being updated. Please try again soon."
-
-
-def _amount(value: Decimal) -> str:
-    """A price for people: two decimals, more only when it has them ("0.02", "0.005")."""
-    exponent = value.normalize().as_tuple().exponent
-    places = max(2, -exponent) if isinstance(exponent, int) else 2
-    return f"{value:.{places}f}"
+SIGNUP_CLOSED = gettext_lazy(
+    "Sign-up is not open right now; prices are being updated. Please try again soon."
+)
 
 
 def _pricing() -> dict[str, object]:
@@ -55,10 +52,11 @@ def _pricing() -> dict[str, object]:
     included = signups.tiers[0]["up_to"] if signups.tiers else 0
     above = Decimal(signups.tiers[-1]["unit_amount_decimal"]) if signups.tiers else Decimal(0)
     return {
-        "currency": tablets.currency.upper(),
+        "currency": tablets.currency,
         "tablet": Decimal(tablets.unit_amount or 0) / 100,
         "included": included,
-        "per_signup": _amount(above / 100),
+        # Shown with as many decimals as it has ("0.02", "0.005"): billing.money.
+        "per_signup": above / 100,
         "trial_days": settings.BILLING_TRIAL_DAYS,
     }
 
@@ -112,7 +110,9 @@ def start(request: HttpRequest) -> HttpResponseBase:
             else:
                 return redirect(checkout)
     if request.GET.get("cancelled"):
-        messages.info(request, "Checkout was cancelled; nothing was charged. Try again any time.")
+        messages.info(
+            request, _("Checkout was cancelled; nothing was charged. Try again any time.")
+        )
     return render(
         request,
         "billing/start.html",
@@ -161,7 +161,7 @@ def start_done(request: HttpRequest) -> HttpResponseBase:
         return render(
             request,
             "billing/start_waiting.html",
-            {"message": "We could not reach our payment provider to confirm your Checkout."},
+            {"message": _("We could not reach our payment provider to confirm your Checkout.")},
             status=503,
         )
     except Exception:
@@ -172,14 +172,14 @@ def start_done(request: HttpRequest) -> HttpResponseBase:
         return render(
             request,
             "billing/start_waiting.html",
-            {"message": "Your Checkout is complete; your shop is still being set up."},
+            {"message": _("Your Checkout is complete; your shop is still being set up.")},
             status=503,
         )
     if tenant is None:
         return render(
             request,
             "billing/start_waiting.html",
-            {"message": "We could not find a finished Checkout for this link."},
+            {"message": _("We could not find a finished Checkout for this link.")},
             status=404,
         )
     token = services.welcome_token(tenant=tenant)
@@ -196,7 +196,7 @@ def find_shop(request: HttpRequest, purpose: str) -> HttpResponseBase:
         if selectors.shop_exists(slug=slug):
             path = "/login/" if purpose == "login" else "/password/reset/"
             return redirect(shop_url(request, slug, path))
-        form.add_error("slug", "No shop has this address. Check the spelling, or start a trial.")
+        form.add_error("slug", _("No shop has this address. Check the spelling, or start a trial."))
     return render(
         request,
         "billing/find_shop.html",

@@ -60,7 +60,7 @@ def test_a_retailer_on_an_older_price_sees_its_own_allowance(
         250,
     )
 
-    assert _fact(owner_client).startswith("0 of 1000 included")
+    assert _fact(owner_client).startswith("0 of 1,000 included")
     assert _fact(charlie_owner).startswith("0 of 250 included")
 
 

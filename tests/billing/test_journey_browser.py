@@ -166,8 +166,8 @@ def test_a_retailer_signs_up_and_lands_signed_in_on_their_shop(page: Page, live:
     # The public landing page, with the catalog's prices.
     page.goto(f"{live.url}/")
     pricing = page.get_by_role("region", name="Pricing")
-    expect(pricing).to_contain_text("EUR 15.00 a month")
-    expect(pricing).to_contain_text("1000 a month included, then EUR 0.02 each")
+    expect(pricing).to_contain_text("€15.00 a month")
+    expect(pricing).to_contain_text("1,000 a month included, then €0.02 each")
     expect(pricing).to_contain_text("14 days, no card needed")
     checked(page, "landing")
     pricing.get_by_role("link", name="Start free trial").click()
@@ -183,7 +183,7 @@ def test_a_retailer_signs_up_and_lands_signed_in_on_their_shop(page: Page, live:
     address = page.get_by_label("Your shop's address")
     status = page.locator("#slug-status")
     address.fill("alice")
-    expect(status).to_have_text("The address 'alice' is already taken.")
+    expect(status).to_have_text("The address “alice” is already taken.")
     address.fill(live.slug)
     expect(status).to_have_text(f"✓ {live.slug}.{settings.BASE_DOMAIN} is free.")
     page.get_by_label("Your email").fill(f"owner@{live.slug}.example")
@@ -224,7 +224,7 @@ def test_a_retailer_signs_up_and_lands_signed_in_on_their_shop(page: Page, live:
     assert fact(page, "Status") == "Trial"
     assert fact(page, "Trial ends") == f"{trial_end.day} {trial_end:%B %Y}"
     assert fact(page, "Tablets billed") == str(account.seats_billed)
-    assert fact(page, "Sign-ups this period") == "0 of 1000 included"
+    assert fact(page, "Sign-ups this period") == "0 of 1,000 included"
     checked(page, "billing")
 
     # The welcome link was spent: using it again signs nobody in.

@@ -48,7 +48,7 @@ def test_the_owner_sees_the_billing_page(owner_client: Client, alice_tenant: Ten
     assert "Tablets billed 3" in page
     assert "Sign-ups this period 0" in page
     assert "ALICE-0001" in page
-    assert "EUR 45.50" in page  # not rounded to 46
+    assert "€45.50" in page  # not rounded to 46
 
 
 def test_a_shop_made_by_an_operator_is_not_billed_here(owner_client: Client) -> None:
@@ -175,10 +175,10 @@ def test_the_owner_of_a_new_shop_sees_trial_seats_and_sign_ups(billing: Billing)
     assert "Status Trial" in page
     assert f"Trial ends {account.trial_end:%-d %B %Y}" in page
     assert "Tablets billed 0" in page  # Checkout billed one; the shop has no tablet yet
-    assert "Sign-ups this period 0 of 1000 included" in page
+    assert "Sign-ups this period 0 of 1,000 included" in page
     assert "add a card before it ends" in page
     # The trial's first invoice is for nothing, already paid: it is listed, with no pay link.
-    assert "FAKE-0001 paid EUR 0.00" in page
+    assert "FAKE-0001 Paid €0.00" in page
     assert account.latest_invoice_url == ""
     assert 'href="/billing/" aria-current="page"' in response.content.decode()
 

@@ -28,8 +28,8 @@ def test_the_landing_page_shows_the_prices_of_the_catalog(billing: Billing, publ
     response = public.get("/")
     assert response.status_code == 200
     page = text_of(response)
-    assert "Each tablet EUR 15.00 a month" in page
-    assert "1000 a month included, then EUR 0.02 each" in page
+    assert "Each tablet €15.00 a month" in page
+    assert "1,000 a month included, then €0.02 each" in page
     assert "14 days, no card needed" in page
     assert 'href="/start/"' in response.content.decode()
 
@@ -127,8 +127,8 @@ def test_checkout_cancelled_says_nothing_was_charged(billing: Billing, public: C
     [
         ("new-bakery", "✓ new-bakery.localhost is free."),
         ("New-Bakery", "✓ new-bakery.localhost is free."),
-        ("alice", "The address 'alice' is already taken."),
-        ("www", "The address 'www' is reserved."),
+        ("alice", "The address “alice” is already taken."),
+        ("www", "The address “www” is reserved."),
         ("Not Valid", "Use 1 to 40 lowercase letters"),
         ("-bakery", "Use 1 to 40 lowercase letters"),
         ("", "Use 1 to 40 lowercase letters"),

@@ -73,7 +73,7 @@ def test_a_long_history_in_chromium_at_tablet_and_phone_size(browser: Browser, s
     with owner_signed_in(browser, site) as owner:
         page = open_page(owner, f"{site.url}/crm/{destination_id}/")
         expect(page.get_by_text("Delivered (all time)")).to_be_visible()
-        expect(page.get_by_text("123456")).to_be_visible()
+        expect(page.get_by_text("123,456")).to_be_visible()
         expect(
             page.get_by_text("(the newest 10000 deliveries; older ones are not listed)")
         ).to_be_visible()
