@@ -10,6 +10,10 @@ LOG_FORMAT: str = env.str("LOG_FORMAT", default="json")
 #: Not CELERY_LOG_LEVEL: Celery's worker writes that variable itself, as a number ("40"),
 #: which logging's configuration refuses, and the worker would die at start-up.
 TASK_LOG_LEVEL: str = env.str("TASK_LOG_LEVEL", default="WARNING")
+#: The stripe library logs two INFO lines for every API call (the URL, then the status): the
+#: billing services log what they did themselves, and make run's start (the catalogue sync)
+#: buried its "where to click" under them. Its errors are raised, not only logged.
+STRIPE_LOG_LEVEL: str = env.str("STRIPE_LOG_LEVEL", default="WARNING")
 
 LOGGING = {
     "version": 1,
@@ -35,5 +39,6 @@ LOGGING = {
         "celery.app.trace": {"level": TASK_LOG_LEVEL},
         "celery.worker.strategy": {"level": TASK_LOG_LEVEL},
         "celery.beat": {"level": TASK_LOG_LEVEL},
+        "stripe": {"level": STRIPE_LOG_LEVEL},
     },
 }

@@ -70,8 +70,12 @@ def test_celery_s_per_task_chatter_is_quiet_but_failures_are_logged(
         for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat"):
             logging.getLogger(name).info("Task crm_sync.tasks.relay succeeded in 0.006s: 0")
         logging.getLogger("celery.app.trace").error("Task crm_sync.tasks.deliver_due raised")
+        # The stripe library's two lines per API call, likewise.
+        logging.getLogger("stripe").info("message='Request to Stripe api' method=get")
+        logging.getLogger("stripe").warning("message='Stripe API error received'")
     assert [record.getMessage() for record in caplog.records] == [
-        "Task crm_sync.tasks.deliver_due raised"
+        "Task crm_sync.tasks.deliver_due raised",
+        "message='Stripe API error received'",
     ]
 
 
