@@ -46,6 +46,8 @@ def test_signed_out_the_choice_is_a_cookie_and_the_sign_in_page_follows_it(
     assert "Mot de passe" in html
     # The chooser marks the language in use, each named in its own language.
     assert 'value="fr" lang="fr" aria-current="true">Français</button>' in html
+    assert 'value="en" lang="en">English</button>' in html, "not Anglais"
+    assert 'value="es" lang="es">Español</button>' in html
 
 
 def test_the_browser_language_is_used_until_one_is_chosen(alice_client: Client) -> None:
