@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import idna
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from customerinfo.core.errors import FieldErrors
 
@@ -65,7 +66,7 @@ def _printable(text: str) -> bool:
 
 def _port(text: str) -> int:
     if not _PORT.fullmatch(text) or not 1 <= int(text) <= 65535:
-        raise UrlError("invalid_port", "The port must be a number from 1 to 65535.")
+        raise UrlError("invalid_port", _("The port must be a number from 1 to 65535."))
     return int(text)
 
 
@@ -76,7 +77,9 @@ def _ipv6_host(address: str) -> str:
     except ValueError:
         ip = None
     if ip is None:
-        raise UrlError("invalid_host", f"“{address}” is not a valid IPv6 address.")
+        raise UrlError(
+            "invalid_host", _("“%(address)s” is not a valid IPv6 address.") % {"address": address}
+        )
     return f"[{ip.compressed}]"
 
 
@@ -87,12 +90,14 @@ def _ipv4_host(host: str) -> str:
     except ValueError:
         pass
     try:
-        reading = f" It reads as {socket.inet_ntoa(socket.inet_aton(host))}."
+        reading = " " + _("It reads as %(address)s.") % {
+            "address": socket.inet_ntoa(socket.inet_aton(host))
+        }
     except (OSError, ValueError):
         reading = ""
     raise UrlError(
         "ambiguous_ip_address",
-        f"Write the IP address as four plain decimal numbers, like 203.0.113.7.{reading}",
+        _("Write the IP address as four plain decimal numbers, like 203.0.113.7.") + reading,
     )
 
 
@@ -101,24 +106,28 @@ def _name_host(host: str) -> str:
         try:
             host = idna.encode(host, uts46=True).decode("ascii")
         except (idna.IDNAError, UnicodeError, ValueError) as error:
-            raise UrlError("invalid_host", f"“{host}” is not a valid host name.") from error
+            raise UrlError(
+                "invalid_host", _("“%(host)s” is not a valid host name.") % {"host": host}
+            ) from error
     host = host.lower()
     labels = host.split(".")
     if any(not label for label in labels):
         raise UrlError(
             "invalid_host",
-            "The host name has an empty part: two dots in a row, or a dot at the start or end.",
+            _("The host name has an empty part: two dots in a row, or a dot at the start or end."),
         )
     if _NUMERIC_LABEL.fullmatch(labels[-1]):
         return _ipv4_host(host)
     if len(host) > MAX_HOST_LENGTH or not all(_LABEL.fullmatch(label) for label in labels):
-        raise UrlError("invalid_host", f"“{host}” is not a valid host name.")
+        raise UrlError("invalid_host", _("“%(host)s” is not a valid host name.") % {"host": host})
     for label in labels:
         if label.startswith("xn--"):
             try:
                 idna.decode(label)
             except (idna.IDNAError, UnicodeError, ValueError) as error:
-                raise UrlError("invalid_host", f"“{host}” is not a valid host name.") from error
+                raise UrlError(
+                    "invalid_host", _("“%(host)s” is not a valid host name.") % {"host": host}
+                ) from error
     return host
 
 
@@ -126,20 +135,24 @@ def _host_and_port(authority: str) -> tuple[str, int | None]:
     if "@" in authority:
         raise UrlError(
             "userinfo",
-            "A URL cannot carry a user name or password (user@host): put secrets in the "
-            "credential fields.",
+            _(
+                "A URL cannot carry a user name or password (user@host): put secrets in the "
+                "credential fields."
+            ),
         )
     bracketed = _BRACKETED.fullmatch(authority) if authority.startswith("[") else None
     if bracketed is not None:
         port = bracketed["port"]
         return _ipv6_host(bracketed["address"]), None if port is None else _port(port)
     if "[" in authority or "]" in authority:
-        raise UrlError("invalid_host", "Write an IPv6 address in matching brackets: [2001:db8::1].")
+        raise UrlError(
+            "invalid_host", _("Write an IPv6 address in matching brackets: [2001:db8::1].")
+        )
     host, colon, port_text = authority.partition(":")
     if ":" in port_text:
-        raise UrlError("invalid_host", "Write an IPv6 address in brackets: [2001:db8::1].")
+        raise UrlError("invalid_host", _("Write an IPv6 address in brackets: [2001:db8::1]."))
     if not host:
-        raise UrlError("invalid_host", "The URL has no host name.")
+        raise UrlError("invalid_host", _("The URL has no host name."))
     return _name_host(host), _port(port_text) if colon else None
 
 
@@ -158,8 +171,11 @@ def _private_check(host: str, block_private: bool | None) -> None:
     if not ip_is_public(ip):
         raise UrlError(
             "private_address",
-            f"{host} is a private, loopback or link-local address; CRM requests only go to "
-            "public addresses.",
+            _(
+                "%(host)s is a private, loopback or link-local address; CRM requests only go "
+                "to public addresses."
+            )
+            % {"host": host},
         )
 
 
@@ -172,21 +188,26 @@ def url_normalise(
     """
     text = text.strip()
     if len(text) > MAX_URL_LENGTH:
-        raise UrlError("too_long", f"A URL of at most {MAX_URL_LENGTH} characters, please.")
+        raise UrlError(
+            "too_long",
+            _("A URL of at most %(count)s characters, please.") % {"count": MAX_URL_LENGTH},
+        )
     scheme, separator, rest = text.partition("://")
     scheme = scheme.lower()
     if not separator or scheme not in DEFAULT_PORTS:
-        raise UrlError("unsupported_scheme", "Give an http:// or https:// URL.")
+        raise UrlError("unsupported_scheme", _("Give an http:// or https:// URL."))
     if not _printable(rest):
-        raise UrlError("invalid_url", "A URL cannot contain spaces or control characters.")
+        raise UrlError("invalid_url", _("A URL cannot contain spaces or control characters."))
     parts = _REST.fullmatch(rest)
     if parts is None:  # pragma: no cover - the pattern matches any text
-        raise UrlError("invalid_url", "This URL cannot be read.")
+        raise UrlError("invalid_url", _("This URL cannot be read."))
     host, port = _host_and_port(parts["authority"])
     _private_check(host, block_private)
     query, fragment = parts["query"], parts["fragment"]
     if role is UrlRole.API_BASE and (query is not None or fragment is not None):
-        raise UrlError("query_not_allowed", "An API address ends at its path: no “?” or “#” part.")
+        raise UrlError(
+            "query_not_allowed", _("An API address ends at its path: no “?” or “#” part.")
+        )
     normal = f"{scheme}://{host}"
     if port is not None and port != DEFAULT_PORTS[scheme]:
         normal += f":{port}"
@@ -208,7 +229,7 @@ def _httpx_agrees(url: str, *, host: str, port: int | None, scheme: str) -> None
     except (httpx.InvalidURL, UnicodeError, ValueError):
         same = False
     if not same:
-        raise UrlError("invalid_url", "This URL cannot be read.")
+        raise UrlError("invalid_url", _("This URL cannot be read."))
 
 
 def settings_normalise(
@@ -224,7 +245,7 @@ def settings_normalise(
             continue
         try:
             if not isinstance(value, str):
-                raise UrlError("invalid_url", "Give an http:// or https:// URL.")
+                raise UrlError("invalid_url", _("Give an http:// or https:// URL."))
             normal[name] = url_normalise(value, role=role)
         except UrlError as error:
             errors[name] = [{"code": error.code, "message": error.message}]

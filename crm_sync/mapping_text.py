@@ -7,6 +7,8 @@ CRM's property types (``providers.mapping``) before anything is saved or sent.
 import re
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from signup.definitions import STANDARD_TYPES
 from signup.models import Form, FormVersion
 
@@ -59,7 +61,7 @@ MAX_PROPERTY_LENGTH = 100
 
 def mapping_parse(text: str, *, known: list[str]) -> tuple[dict[str, str], list[str]]:
     """``field = property`` lines -> mapping, and one readable error per bad line."""
-    mapping, _, errors = mapping_parse_typed(text, known=known)
+    mapping, _types, errors = mapping_parse_typed(text, known=known)
     return mapping, errors
 
 
@@ -81,7 +83,9 @@ def mapping_parse_typed(
             continue
         match = _MAPPING_LINE.match(line)
         if match is None:
-            errors.append(f"Line {number}: write it as “form field = CRM property”.")
+            errors.append(
+                _("Line %(number)s: write it as “form field = CRM property”.") % {"number": number}
+            )
             continue
         form_field, crm_property = match["field"].strip(), match["property"].strip()
         declared = _DECLARED_TYPE.match(crm_property)
@@ -89,13 +93,21 @@ def mapping_parse_typed(
             crm_property = declared["property"].strip()
             types[crm_property] = declared["type"]
         if not form_field or not crm_property:
-            errors.append(f"Line {number}: both sides of “=” are needed.")
+            errors.append(_("Line %(number)s: both sides of “=” are needed.") % {"number": number})
         elif form_field not in known:
-            errors.append(f"Line {number}: “{form_field}” is not a field of any of your forms.")
+            errors.append(
+                _("Line %(number)s: “%(field)s” is not a field of any of your forms.")
+                % {"number": number, "field": form_field}
+            )
         elif form_field in mapping:
-            errors.append(f"Line {number}: “{form_field}” is already mapped above.")
+            errors.append(
+                _("Line %(number)s: “%(field)s” is already mapped above.")
+                % {"number": number, "field": form_field}
+            )
         elif len(crm_property) > MAX_PROPERTY_LENGTH:
-            errors.append(f"Line {number}: the CRM property name is too long.")
+            errors.append(
+                _("Line %(number)s: the CRM property name is too long.") % {"number": number}
+            )
         else:
             mapping[form_field] = crm_property
     types = {name: kind for name, kind in types.items() if name in mapping.values()}

@@ -1,10 +1,11 @@
 """CRM destinations of one retailer (tenant schema)."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class DestinationKind(models.TextChoices):
-    WEBHOOK = "webhook", "Webhook (Standard Webhooks)"
+    WEBHOOK = "webhook", _("Webhook (Standard Webhooks)")
     HUBSPOT = "hubspot", "HubSpot"
     SALESFORCE = "salesforce", "Salesforce"
     MAILCHIMP = "mailchimp", "Mailchimp"
@@ -12,9 +13,9 @@ class DestinationKind(models.TextChoices):
 
 
 class DestinationState(models.TextChoices):
-    ACTIVE = "active", "Active"
+    ACTIVE = "active", _("Active")
     #: The CRM refused our credentials or lost the list: deliveries are held until resumed.
-    PAUSED = "paused", "Paused"
+    PAUSED = "paused", _("Paused")
 
 
 class Destination(models.Model):

@@ -110,13 +110,22 @@ def address_change_tell(*, signup: TrialSignup) -> None:
     says it too."""
     domain = settings.BASE_DOMAIN
     try:
+        # In the language active now: the retailer's own when they come back from Checkout;
+        # the site's default when Stripe's webhook makes the shop first.
+        values = {
+            "address": f"{signup.slug}.{domain}",
+            "requested": f"{signup.requested_slug}.{domain}",
+            "shop": signup.shop_name,
+        }
+        body = _(
+            "Hello,\n\nYour shop %(shop)s is ready. The address you chose, %(requested)s, was "
+            "taken by someone else while you were at Checkout, so your shop's address is:\n\n"
+            "    %(address)s\n\nSign in there with the email and password you chose. Nothing "
+            "else changes: your trial and your subscription are the same.\n\nCustomerInfo\n"
+        )
         send_mail(
-            f"Your CustomerInfo shop is at {signup.slug}.{domain}",
-            f"Hello,\n\nYour shop {signup.shop_name} is ready. The address you chose, "
-            f"{signup.requested_slug}.{domain}, was taken by someone else while you were at "
-            f"Checkout, so your shop's address is:\n\n    {signup.slug}.{domain}\n\n"
-            "Sign in there with the email and password you chose. Nothing else changes: your "
-            "trial and your subscription are the same.\n\nCustomerInfo\n",
+            _("Your CustomerInfo shop is at %(address)s") % values,
+            body % values,
             None,
             [signup.owner_email],
         )

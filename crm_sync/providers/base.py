@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
+from django.utils.translation import gettext as _
 
 from customerinfo.core.errors import FieldErrors
 
@@ -232,7 +233,7 @@ def classify(response: httpx.Response, *, broken: Sequence[int] = (401, 403)) ->
 
 def required_errors(values: dict[str, Any], names: Sequence[str]) -> FieldErrors:
     return {
-        name: [{"code": "required", "message": "This is required."}]
+        name: [{"code": "required", "message": _("This is required.")}]
         for name in names
         if not str(values.get(name) or "").strip()
     }

@@ -42,6 +42,7 @@ from functools import partial
 from typing import Any, ClassVar, Required, TypedDict
 
 import httpx
+from django.utils.translation import gettext as _
 
 from customerinfo.core.errors import FieldErrors
 
@@ -177,7 +178,7 @@ class KlaviyoProvider(Provider):
         api_key = str(credentials.get("api_key") or "").strip()
         if api_key and not api_key.startswith(PRIVATE_KEY_PREFIX):
             errors["api_key"] = [
-                {"code": "invalid", "message": "A Klaviyo private API key, starting with pk_."}
+                {"code": "invalid", "message": _("A Klaviyo private API key, starting with pk_.")}
             ]
         return errors
 

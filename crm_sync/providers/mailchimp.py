@@ -44,6 +44,7 @@ from functools import partial
 from typing import Any, ClassVar, Required, TypedDict
 
 import httpx
+from django.utils.translation import gettext as _
 
 from customerinfo.core.errors import FieldErrors
 
@@ -252,7 +253,7 @@ class MailchimpProvider(Provider):
             errors["api_key"] = [
                 {
                     "code": "invalid",
-                    "message": "A Mailchimp API key ends in its datacenter, like …-us21.",
+                    "message": _("A Mailchimp API key ends in its datacenter, like …-us21."),
                 }
             ]
         for name in ("consent_merge_field", "postal_code_merge_field"):
@@ -261,7 +262,9 @@ class MailchimpProvider(Provider):
                 errors[name] = [
                     {
                         "code": "invalid",
-                        "message": "A merge tag: capital letters, digits, underscores, 10 at most.",
+                        "message": _(
+                            "A merge tag: capital letters, digits, underscores, 10 at most."
+                        ),
                     }
                 ]
         return errors

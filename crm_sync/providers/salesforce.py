@@ -39,6 +39,7 @@ from functools import partial
 from typing import Any, ClassVar, Required, TypedDict
 
 import httpx
+from django.utils.translation import gettext as _
 
 from customerinfo.core.errors import FieldErrors
 from customerinfo.core.redis import redis_client, redis_key
@@ -132,23 +133,25 @@ class SalesforceProvider(Provider):
             errors["login_url"] = [
                 {
                     "code": "my_domain_required",
-                    "message": "Use your My Domain login URL "
-                    "(https://yourdomain.my.salesforce.com): Salesforce refuses the client "
-                    "credentials flow on login.salesforce.com and test.salesforce.com.",
+                    "message": _(
+                        "Use your My Domain login URL (https://yourdomain.my.salesforce.com): "
+                        "Salesforce refuses the client credentials flow on login.salesforce.com "
+                        "and test.salesforce.com."
+                    ),
                 }
             ]
         version = str(settings.get("api_version") or DEFAULT_API_VERSION)
         match = _VERSION.fullmatch(version)
         if match is None or float(f"{match[1]}.{match[2]}") < OLDEST_API_VERSION:
             errors["api_version"] = [
-                {"code": "invalid", "message": "Give a version like v61.0 (v46.0 or later)."}
+                {"code": "invalid", "message": _("Give a version like v61.0 (v46.0 or later).")}
             ]
         field = str(settings.get("external_id_field") or DEFAULT_EXTERNAL_ID_FIELD)
         if _API_NAME.fullmatch(field) is None:
             errors["external_id_field"] = [
                 {
                     "code": "invalid",
-                    "message": "Give the field's API name, like CustomerInfo_Id__c.",
+                    "message": _("Give the field's API name, like CustomerInfo_Id__c."),
                 }
             ]
         return errors

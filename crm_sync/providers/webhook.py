@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, ClassVar, TypedDict
 
+from django.utils.translation import gettext as _
+
 from customerinfo.core.errors import FieldErrors
 
 from .. import http
@@ -83,8 +85,10 @@ class WebhookProvider(Provider):
             errors["secret"] = [
                 {
                     "code": "invalid",
-                    "message": f"A whsec_ secret of {SECRET_MIN_BYTES} to {SECRET_MAX_BYTES} "
-                    "random bytes, base64-encoded.",
+                    "message": _(
+                        "A whsec_ secret of %(least)s to %(most)s random bytes, base64-encoded."
+                    )
+                    % {"least": SECRET_MIN_BYTES, "most": SECRET_MAX_BYTES},
                 }
             ]
         return errors

@@ -13,10 +13,12 @@ from typing import Any
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from customerinfo.core.accounts.models import Role, User
 from customerinfo.core.audit import audit_record
 from customerinfo.core.errors import ServiceError
+from customerinfo.core.i18n import in_language_of
 from customerinfo.core.models import AuditAction
 from customerinfo.core.tenancy import current_tenant_id
 from outbox.models import Delivery, DeliveryStatus
@@ -55,17 +57,19 @@ def _destination_check(
     if kind not in DestinationKind.values or kind not in PROVIDERS:
         raise ServiceError(
             "validation_failed",
-            "Unknown kind of destination.",
-            fields={"kind": [{"code": "invalid", "message": "Choose one of the listed CRMs."}]},
+            _("Unknown kind of destination."),
+            fields={"kind": [{"code": "invalid", "message": _("Choose one of the listed CRMs.")}]},
         )
     cls = provider_class(kind)
     settings_, url_errors = settings_normalise(settings_, cls.url_settings)
     errors = cls.configuration_errors(settings=settings_, credentials=credentials)
     errors.update(url_errors)
     if not name.strip():
-        errors["name"] = [{"code": "required", "message": "Give the destination a name."}]
+        errors["name"] = [{"code": "required", "message": _("Give the destination a name.")}]
     if errors:
-        raise ServiceError("validation_failed", "The destination is not complete.", fields=errors)
+        raise ServiceError(
+            "validation_failed", _("The destination is not complete."), fields=errors
+        )
     return settings_
 
 
@@ -92,7 +96,7 @@ def _mapping_check(field_mapping: dict[str, Any]) -> None:
     if bad:
         raise ServiceError(
             "validation_failed",
-            "Each mapped form field needs a CRM property name.",
+            _("Each mapped form field needs a CRM property name."),
             fields={"field_mapping": [{"code": "invalid", "message": ", ".join(map(str, bad))}]},
         )
 
@@ -202,7 +206,7 @@ def destination_test(*, actor: User | None, destination: Destination) -> Result:
 def webhook_secret_rotate(*, actor: User | None, destination: Destination) -> str:
     """A new signing secret; the old one keeps signing too for a day, so receivers can switch."""
     if destination.kind != DestinationKind.WEBHOOK:
-        raise ServiceError("not_a_webhook", "Only webhook destinations have a signing secret.")
+        raise ServiceError("not_a_webhook", _("Only webhook destinations have a signing secret."))
     credentials = credentials_decrypt(destination.credentials)
     secret = secret_generate()
     credentials["previous_secret"] = credentials.get("secret", "")
@@ -223,27 +227,40 @@ def _owners_alert(*, destination: Destination, reason: str) -> None:
     tenant = Tenant.objects.get(pk=current_tenant_id())
     # Owners who kept this alert (it is on until they turn it off on their Notifications page).
     chosen = notification_selectors.recipients(choice="destination_paused", roles=[Role.OWNER])
-    recipients = [owner.email for owner, _ in chosen]
-    if not recipients:
+    owners = [owner for owner, _preference in chosen if owner.email]
+    if not owners:
         return
-    subject = f"CustomerInfo: sign-ups to {destination.name} are on hold"
-    body = (
-        f"Sign-ups of {tenant.name} can no longer be delivered to {destination.name} "
-        f"({destination.get_kind_display()}), so we paused it and are keeping every sign-up "
-        f"safe until it is fixed.\n\nWhat the CRM said: {reason}\n\n"
-        "Fix the credentials or the list in the CRM settings of your portal, then press Resume: "
-        "the held sign-ups will be sent again, gradually."
-    )
 
     def deliver_mail() -> None:
-        try:
-            send_mail(subject, body, None, recipients)
-        except Exception:
-            # The pause is already recorded and shown in the portal; a mail failure must not
-            # undo it or make the worker retry the delivery.
-            logger.exception("could not send the paused-destination alert")
+        for owner in owners:
+            # Each owner reads it in their own language (their portal's).
+            with in_language_of(owner):
+                subject = _("CustomerInfo: sign-ups to %(name)s are on hold") % {
+                    "name": destination.name
+                }
+                body = _owners_alert_body(tenant=tenant, destination=destination, reason=reason)
+                try:
+                    send_mail(subject, body, None, [owner.email])
+                except Exception:
+                    # The pause is already recorded and shown in the portal; a mail failure
+                    # must not undo it or make the worker retry the delivery.
+                    logger.exception("could not send the paused-destination alert")
 
     transaction.on_commit(deliver_mail)
+
+
+def _owners_alert_body(*, tenant: Tenant, destination: Destination, reason: str) -> str:
+    values = {"shop": tenant.name, "name": destination.name}
+    paused = _(
+        "Sign-ups of %(shop)s can no longer be delivered to %(name)s (%(kind)s), so we paused "
+        "it and are keeping every sign-up safe until it is fixed."
+    ) % {**values, "kind": destination.get_kind_display()}
+    said = _("What the CRM said: %(reason)s") % {"reason": reason}
+    fix = _(
+        "Fix the credentials or the list in the CRM settings of your portal, then press "
+        "Resume: the held sign-ups will be sent again, gradually."
+    )
+    return f"{paused}\n\n{said}\n\n{fix}"
 
 
 @transaction.atomic

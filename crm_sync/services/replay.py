@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from customerinfo.core.accounts.models import User
 from customerinfo.core.audit import audit_record
@@ -97,8 +98,11 @@ def deliveries_replay(
         if not redis_client().set(key, 1, nx=True, ex=REPLAY_THROTTLE_SECONDS):
             raise ServiceError(
                 "replay_throttled",
-                f"A replay of this destination started less than {REPLAY_THROTTLE_SECONDS} s "
-                "ago; wait a moment.",
+                _(
+                    "A replay of this destination started less than %(seconds)s s ago; wait a "
+                    "moment."
+                )
+                % {"seconds": REPLAY_THROTTLE_SECONDS},
                 status_code=429,
             )
     with transaction.atomic():

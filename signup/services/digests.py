@@ -15,6 +15,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.functional import lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+from django_stubs_ext import StrOrPromise
 
 from customerinfo.core.accounts.models import User
 from customerinfo.core.i18n import in_language_of
@@ -29,7 +34,7 @@ from .notifications import mail_send, portal_origin
 
 @dataclass
 class StoreWeek:
-    name: str
+    name: StrOrPromise
     signups: int = 0
     previous: int = 0
     email_opt_ins: int = 0
@@ -54,7 +59,7 @@ class Digest:
     period: selectors.Period
     stores: list[StoreWeek]
     total: StoreWeek
-    #: "Till 1 (Paris): offline, 4 unsent"
+    #: "Till 1 (Paris): offline, 4 unsent", worded in each reader's language as it renders.
     tablets: list[str] = field(default_factory=list)
     deliveries_failed: int = 0
     deliveries_held: int = 0
@@ -88,7 +93,8 @@ def digest_figures(*, now: datetime, scope: StoreScope) -> Digest:
         else:
             store.previous += row["signups"]
     shown = [store for store in stores.values() if store.signups or store.previous]
-    total = StoreWeek("Your stores" if scope.limited else "All stores")
+    # One digest goes to members of several languages: the words wait for each one's mail.
+    total = StoreWeek(gettext_lazy("Your stores") if scope.limited else gettext_lazy("All stores"))
     for store in shown:
         total.signups += store.signups
         total.previous += store.previous
@@ -101,11 +107,13 @@ def digest_figures(*, now: datetime, scope: StoreScope) -> Digest:
             now - device.last_seen_at > selectors.OFFLINE_AFTER
         )
         if offline or device.queue_depth:
-            words = ["offline"] if offline else []
-            if device.queue_depth:
-                words.append(f"{device.queue_depth} unsent")
-            tablets.append(f"{device.name} ({device.location.name}): {', '.join(words)}")
-    digest = Digest(period=period, stores=shown, total=total, tablets=sorted(tablets))
+            tablets.append((device.name, device.location.name, offline, device.queue_depth))
+    digest = Digest(
+        period=period,
+        stores=shown,
+        total=total,
+        tablets=[tablet_line(*tablet) for tablet in sorted(tablets)],
+    )
     if scope.limited:
         digest.crm = False
         return digest
@@ -115,6 +123,21 @@ def digest_figures(*, now: datetime, scope: StoreScope) -> Digest:
     ).count()
     digest.deliveries_held = deliveries.filter(status=DeliveryStatus.HELD).count()
     return digest
+
+
+def _tablet_line(name: str, store: str, offline: bool, unsent: int) -> str:
+    words = [_("offline")] if offline else []
+    if unsent:
+        words.append(ngettext("%(count)s unsent", "%(count)s unsent", unsent) % {"count": unsent})
+    return _("%(tablet)s (%(store)s): %(state)s") % {
+        "tablet": name,
+        "store": store,
+        "state": ", ".join(words),
+    }
+
+
+#: Worded when a mail renders it, in its reader's language.
+tablet_line = lazy(_tablet_line, str)
 
 
 def _claim(kind: str, user_id: int, period_start: date) -> PeriodicMail | None:
@@ -156,7 +179,12 @@ def digests_send(*, now: datetime | None = None) -> int:
 def _digest_mail(*, member: User, digest: Digest, shop: str, origin: str) -> bool:
     return mail_send(
         to=member.email,
-        subject=f"{shop}: your week of {digest.period.first:%d %b} to {digest.period.last:%d %b}",
+        subject=_("%(shop)s: your week of %(first)s to %(last)s")
+        % {
+            "shop": shop,
+            "first": date_format(digest.period.first, "MONTH_DAY_FORMAT"),
+            "last": date_format(digest.period.last, "MONTH_DAY_FORMAT"),
+        },
         template="signup/email/digest",
         html=True,
         context={

@@ -20,6 +20,9 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from customerinfo.core.accounts.models import User
 from customerinfo.core.audit import audit_record
@@ -148,14 +151,19 @@ def _mail_ready(export: Export) -> None:
 
 
 def _mail_ready_send(export: Export, *, to: str, expires_at: datetime) -> None:
-    body = (
-        f"Your export of {export.row_count} sign-ups is ready.\n\n"
-        f"Download it here (you will be asked to sign in):\n{export_link(export)}\n\n"
-        f"The link works until {expires_at:%Y-%m-%d %H:%M} UTC; the file is deleted then. "
-        "Only managers of your shop can download it."
-    )
+    ready = ngettext(
+        "Your export of %(count)s sign-up is ready.",
+        "Your export of %(count)s sign-ups is ready.",
+        export.row_count or 0,
+    ) % {"count": export.row_count}
+    until = _(
+        "The link works until %(until)s UTC; the file is deleted then. Only managers of your "
+        "shop can download it."
+    ) % {"until": date_format(expires_at, "SHORT_DATETIME_FORMAT")}
+    download = _("Download it here (you will be asked to sign in):")
+    body = f"{ready}\n\n{download}\n{export_link(export)}\n\n{until}"
     try:
-        send_mail("CustomerInfo: your sign-ups export is ready", body, None, [to])
+        send_mail(_("CustomerInfo: your sign-ups export is ready"), body, None, [to])
     except Exception:
         # The export is ready and listed on the exports page; a mail failure changes nothing.
         logger.exception("could not send the export-ready mail", extra={"export": str(export.pk)})

@@ -18,6 +18,9 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from customerinfo.core.accounts.models import Role, User
 from customerinfo.core.i18n import in_language_of
@@ -81,11 +84,23 @@ def mail_send(
     return True
 
 
+def _unsent_detail(unsent: int, hours: int) -> str:
+    return ngettext(
+        "%(unsent)s sign-up unsent, the oldest for %(hours)s h",
+        "%(unsent)s sign-ups unsent, the oldest for %(hours)s h",
+        unsent,
+    ) % {"unsent": unsent, "hours": hours}
+
+
+#: Worded when a mail renders it, in its recipient's language, not the check's.
+unsent_detail = lazy(_unsent_detail, str)
+
+
 @dataclass(frozen=True)
 class AlertChange:
     episode: AlertEpisode
     opened: bool
-    #: What the mail says of the subject: "Till 1 in Paris: 4 unsent, oldest 3 h".
+    #: What the mail says of the subject: "4 sign-ups unsent, the oldest for 3 h".
     detail: str
 
 
@@ -118,7 +133,7 @@ def alerts_check(*, now: datetime | None = None) -> list[AlertChange]:
         hours = int((now - oldest).total_seconds() // 3600) if oldest else 0
         conditions[(AlertKind.TABLET_OFFLINE, device.pk)] = (
             f"{device.name} ({device.location.name})",
-            f"{device.queue_depth} sign-ups unsent, the oldest for {hours} h",
+            unsent_detail(device.queue_depth, hours),
         )
     for destination_id, name in selectors.destinations_paused():
         conditions[(AlertKind.DESTINATION_PAUSED, destination_id)] = (name, "")
@@ -159,25 +174,14 @@ def _alert_mail(change: AlertChange) -> int:
         scopes = store_scopes(member for member, _ in members)
         members = [pair for pair in members if scopes[pair[0].pk].allows(store_id)]
     shop = str(getattr(current_tenant(), "name", ""))
-    if kind == AlertKind.TABLET_OFFLINE:
-        subject = (
-            f"{shop}: tablet {episode.subject_name} is offline with sign-ups unsent"
-            if change.opened
-            else f"{shop}: tablet {episode.subject_name} is back to normal"
-        )
-    else:
-        subject = (
-            f"{shop}: sign-ups to {episode.subject_name} are on hold"
-            if change.opened
-            else f"{shop}: {episode.subject_name} is sending again"
-        )
+    name = episode.subject_name
     sent = 0
     for member, preference in members:
         # In the member's own language (their portal's), whoever else gets the same alert.
         with in_language_of(member):
             sent += mail_send(
                 to=member.email,
-                subject=subject,
+                subject=_alert_subject(kind, opened=change.opened, shop=shop, name=name),
                 template="signup/email/alert",
                 context={
                     "episode": episode,
@@ -192,3 +196,15 @@ def _alert_mail(change: AlertChange) -> int:
                 },
             )
     return sent
+
+
+def _alert_subject(kind: str, *, opened: bool, shop: str, name: str) -> str:
+    """The subject, in the language active now: each member's own."""
+    values = {"shop": shop, "name": name}
+    if kind == AlertKind.TABLET_OFFLINE:
+        if opened:
+            return _("%(shop)s: tablet %(name)s is offline with sign-ups unsent") % values
+        return _("%(shop)s: tablet %(name)s is back to normal") % values
+    if opened:
+        return _("%(shop)s: sign-ups to %(name)s are on hold") % values
+    return _("%(shop)s: %(name)s is sending again") % values

@@ -213,7 +213,7 @@ def test_digest_is_mailed_once_per_week_as_text_and_html(
     assert digest.to == ["alice@alice.example"]
     assert charlies.to == ["charlie@charlie.example"]
     assert "Paris Rivoli" not in charlies.body
-    assert digest.subject == "Alice's Shop: your week of 10 Nov to 16 Nov"
+    assert digest.subject == "Alice's Shop: your week of 10 November to 16 November"
     assert "- Paris Rivoli: 1,200 / 1,000 / 75 % / 25 %" in digest.body
     assert "- Lyon: 0 / 20 / \u2013 / \u2013" in digest.body  # en dashes: no rate
     assert "Back till (Lyon): offline, 2 unsent" in digest.body

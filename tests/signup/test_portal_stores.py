@@ -158,7 +158,7 @@ def test_closing_a_store_says_what_happens_and_since_when(
         closed_at = Location.objects.get(pk=location.pk).closed_at
     assert closed_at is not None
     listing = manager_client.get("/stores/").content.decode()
-    assert f"Closed since {closed_at:%-d %b %Y}" in listing
+    assert f"Closed since {closed_at:%-d %B %Y}" in listing
     reopened = {**data, "is_active": "on"}
     assert manager_client.post(f"/stores/{location.pk}/", reopened).status_code == 302
     assert "Closed since" not in manager_client.get("/stores/").content.decode()
