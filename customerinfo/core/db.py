@@ -143,7 +143,10 @@ def _generic_plans(raw_connection: Any) -> None:
     if getattr(raw_connection, "customerinfo_generic_plans", False):
         return
     raw_connection.execute("SET plan_cache_mode = force_generic_plan")
-    raw_connection.customerinfo_generic_plans = True
+    # Inside a transaction the setting is undone if it rolls back: set it again next time.
+    # The kiosk's statement runs in autocommit, where it holds for the session.
+    if raw_connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        raw_connection.customerinfo_generic_plans = True
 
 
 @contextmanager

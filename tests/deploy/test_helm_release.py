@@ -105,7 +105,8 @@ def test_cert_manager_issues_the_wildcard_and_the_base_domain(
 ) -> None:
     (ingress,) = renderings["production"].of_kind("Ingress")
     assert ingress["metadata"]["annotations"] == {
-        "cert-manager.io/cluster-issuer": "letsencrypt-dns01"
+        "cert-manager.io/cluster-issuer": "letsencrypt-dns01",
+        "nginx.ingress.kubernetes.io/upstream-hash-by": "$host",
     }
     assert ingress["spec"]["tls"] == [
         {
@@ -126,7 +127,10 @@ def test_an_issuer_or_an_existing_certificate_can_be_used(
     renderings: dict[str, Rendering],
 ) -> None:
     (issued,) = renderings["options"].of_kind("Ingress")
-    assert issued["metadata"]["annotations"] == {"cert-manager.io/issuer": "acme-dns01"}
+    assert issued["metadata"]["annotations"] == {
+        "cert-manager.io/issuer": "acme-dns01",
+        "nginx.ingress.kubernetes.io/upstream-hash-by": "$host",
+    }
     (existing,) = renderings["fixed"].of_kind("Ingress")
     assert "annotations" not in existing["metadata"]
     assert existing["spec"]["tls"] == [

@@ -161,7 +161,11 @@ def test_the_header_shows_the_logo_and_the_phone_menu_reaches_sign_out(
     sign_in(page, site)
     logo = page.locator("header .brand img.brand-logo")
     expect(logo).to_have_attribute("alt", site.tenant.tenant.name)
-    assert page.evaluate("() => document.querySelector('.brand-logo').naturalWidth") > 0
+    # Loaded, not only named: a broken image has no width (waited for: it may still be coming).
+    page.wait_for_function(
+        "() => { const logo = document.querySelector('.brand-logo');"
+        " return logo.complete && logo.naturalWidth > 0; }"
+    )
     # The page list folds behind "Menu" on a phone, and opens in place.
     menu = page.locator("#portal-menu > summary")
     expect(menu).to_be_visible()
