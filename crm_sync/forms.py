@@ -163,8 +163,9 @@ KIND_FIELDS: dict[str, tuple[KindField, ...]] = {
 
 
 def kinds_available() -> list[tuple[str, str]]:
-    """The kinds a retailer can choose: those whose provider is installed."""
-    return [(value, label) for value, label in DestinationKind.choices if value in PROVIDERS]
+    """The kinds a retailer can choose: those whose provider is installed, named in the
+    active language (called per request)."""
+    return [(value, str(label)) for value, label in DestinationKind.choices if value in PROVIDERS]
 
 
 class DestinationForm(forms.Form):
