@@ -10,7 +10,6 @@ from django_tenants.utils import tenant_context
 from playwright.sync_api import Browser, ViewportSize, expect, sync_playwright
 
 from customerinfo.core.accounts.models import User
-from customerinfo.core.tenancy import use_public_schema
 from tests.signup.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -18,10 +17,9 @@ from tests.signup.browser import (
     Site,
     assert_accessible,
     horizontal_overflow,
-    kiosk_site,
     off_loop,
 )
-from tests.signup.browser_portal import owner_signed_in
+from tests.signup.browser_portal import owner_signed_in, public_kiosk_site
 
 pytestmark = [pytest.mark.django_db]  # the site commits for real (see test_kiosk_browser.py)
 expect.set_options(timeout=10_000)
@@ -34,8 +32,7 @@ def site(
     django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Site]:
     """The live e2e shop, made from the public schema whatever ran before on this worker."""
-    off_loop(django_db_blocker, use_public_schema)
-    with kiosk_site(django_db_blocker, tmp_path_factory.mktemp("i18n")) as made:
+    with public_kiosk_site(django_db_blocker, tmp_path_factory.mktemp("i18n")) as made:
         yield made
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 
-from customerinfo.core.tenancy import use_public_schema
-from tests.signup.browser import PHONE, Site, assert_accessible, kiosk_site, off_loop
+from tests.signup.browser import PHONE, Site, assert_accessible
+from tests.signup.browser_portal import public_kiosk_site
 from tests.signup.test_preview_browser import draft, every_field_definition, open_builder
 
 pytestmark = [pytest.mark.django_db]  # see test_kiosk_browser.py: the site commits for real
@@ -27,9 +27,8 @@ LAPTOP: ViewportSize = {"width": 1366, "height": 900}
 def site(
     django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Site]:
-    """conftest's ``site``, made from the public schema (see test_preview_browser.py's)."""
-    off_loop(django_db_blocker, use_public_schema)
-    with kiosk_site(django_db_blocker, tmp_path_factory.mktemp("builder")) as made:
+    """conftest's ``site``, made from the public schema (see browser_portal.py)."""
+    with public_kiosk_site(django_db_blocker, tmp_path_factory.mktemp("builder")) as made:
         yield made
 
 
