@@ -188,15 +188,36 @@ class ConsentText(models.Model):
         return f"{self.channel}/{self.locale} {self.text_hash[:8]}"
 
 
+# SIGN_UP_REFERENCES: sign-ups and consents have no foreign-key constraints in PostgreSQL.
+# Each constraint made every sign-up look up and lock (FOR KEY SHARE, a WAL record) the tablet,
+# store, form version, consent text and sign-up row it points to: seven locks per sign-up, and
+# seven cached check plans per shop in every connection. Over 300 shops on one connection that
+# was 45 % of the database's cost of a sign-up (docs/architecture.md, "What a sign-up writes").
+# What they guarded is held otherwise:
+# - the sign-up statement checks, in its own snapshot, that the tablet is still paired to that
+#   store (signup.services.submissions), and writes the consents from the row it inserted;
+# - what a sign-up points to is never deleted: tablets are revoked and stores closed, and form
+#   versions and consent texts never change. Migration 0012 makes the database refuse deleting
+#   stores, form versions and consent texts; a tablet the ORM deletes (tests do) has its
+#   sign-ups' device set to NULL by on_delete, as before;
+# - everything that deletes sign-ups deletes their consents (the ORM's CASCADE, and the purge
+#   and erasure delete consents first, signup.services.privacy).
 class Submission(models.Model):
     """One shopper's sign-up. The id is made by the tablet, so a retried upload is a no-op."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    form_version = models.ForeignKey(FormVersion, on_delete=models.PROTECT)
+    # No foreign-key constraints in the database on sign-ups and consents (SIGN_UP_REFERENCES
+    # below says why); the ORM's on_delete still applies to whatever it deletes.
+    form_version = models.ForeignKey(FormVersion, on_delete=models.PROTECT, db_constraint=False)
     # No index of its own: submission_location_idx starts with location_id. Every index is
     # written by every sign-up, the hottest INSERT of the product.
-    location = models.ForeignKey(Location, on_delete=models.PROTECT, db_index=False)
-    device = models.ForeignKey(Device, null=True, on_delete=models.SET_NULL)
+    location = models.ForeignKey(
+        Location, on_delete=models.PROTECT, db_index=False, db_constraint=False
+    )
+    # Not indexed: nothing looks sign-ups up by tablet, and tablets are revoked, not deleted.
+    device = models.ForeignKey(
+        Device, null=True, on_delete=models.SET_NULL, db_index=False, db_constraint=False
+    )
     #: Indexed in Meta as a plain B-tree: db_index=True would add a varchar_pattern_ops twin
     #: for LIKE 'prefix%', which no query makes (the portal's search is a contains).
     email = models.EmailField()
@@ -240,15 +261,25 @@ class Consent(models.Model):
 
     # No index of its own: consent_once_per_channel (submission, channel) starts with it.
     submission = models.ForeignKey(
-        Submission, on_delete=models.CASCADE, related_name="consents", db_index=False
+        Submission,
+        on_delete=models.CASCADE,
+        related_name="consents",
+        db_index=False,
+        db_constraint=False,
     )
     channel = models.CharField(max_length=8, choices=Channel.choices)
     granted = models.BooleanField()
-    text = models.ForeignKey(ConsentText, on_delete=models.PROTECT)
+    # Not indexed: consent texts are never deleted, and nothing lists consents by wording.
+    text = models.ForeignKey(
+        ConsentText, on_delete=models.PROTECT, db_index=False, db_constraint=False
+    )
     text_hash = models.CharField(max_length=64)
     locale = models.CharField(max_length=8)
-    location = models.ForeignKey(Location, on_delete=models.PROTECT)
-    device = models.ForeignKey(Device, null=True, on_delete=models.SET_NULL)
+    # Indexed: a store's days are counted again from its consents (signup_day_recount).
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, db_constraint=False)
+    device = models.ForeignKey(
+        Device, null=True, on_delete=models.SET_NULL, db_index=False, db_constraint=False
+    )
     captured_at = models.DateTimeField()
     received_at = models.DateTimeField(auto_now_add=True)
 

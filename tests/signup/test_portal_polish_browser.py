@@ -212,6 +212,8 @@ def test_success_is_green_warning_amber_error_red(portal: BrowserContext, site: 
     assert_accessible(page)
     page.goto(f"{site.url}/forms/")
     page.get_by_role("link", name="Kiosk", exact=True).first.click()
+    # The logo is on the Look tab; builder.js hides the other tabs once the page has loaded.
+    page.get_by_role("tab", name="Look").click()
     page.get_by_role("button", name="Upload logo").click()  # no file chosen
     expect(page.locator(".messages li.error")).to_contain_text("Choose an image file")
     expect_colours(page, ".messages li.error", RED)
