@@ -22,11 +22,36 @@ from customerinfo.core.tenancy import (
     use_public_schema,
 )
 
+from .models import Tenant
 from .selectors import tenant_for_host
 
 
 def public_hosts() -> set[str]:
     return {settings.BASE_DOMAIN, f"www.{settings.BASE_DOMAIN}"}
+
+
+def request_host(request: HttpRequest) -> str:
+    """The request's host name, without port, lower case; raises DisallowedHost."""
+    return request.get_host().rsplit(":", 1)[0].lower()
+
+
+def request_tenant_enter(request: HttpRequest, tenant: Tenant) -> None:
+    """Points the request, its URLs and the connection at ``tenant``."""
+    cast(TenantRequest, request).tenant = tenant
+    current = current_tenant()
+    if current is None or getattr(current, "pk", None) != tenant.pk:
+        # Costs nothing by itself: the SET search_path is sent before the next ORM query, if
+        # there is one. The kiosk's sign-up names its schema and sends none (core.db).
+        tenant_connection().set_tenant(tenant)
+    request.urlconf = settings.ROOT_URLCONF
+    set_urlconf(None)
+
+
+def request_tenant_leave(tenant: Tenant) -> None:
+    """After the answer: a connection that has served too many shops' schemas is renewed
+    between requests, since a PostgreSQL backend never gives back the memory each schema's
+    tables cost it."""
+    connection_recycle_if_spread(tenant.schema_name)
 
 
 class TenantRoutingMiddleware:
@@ -35,7 +60,7 @@ class TenantRoutingMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         try:
-            host = request.get_host().rsplit(":", 1)[0].lower()
+            host = request_host(request)
         except DisallowedHost:
             return render(request, "tenants/unknown_host.html", {"host": ""}, status=400)
         if host in public_hosts():
@@ -54,16 +79,7 @@ class TenantRoutingMiddleware:
             response = render(request, "tenants/not_ready.html", {"tenant": tenant}, status=503)
             response["Retry-After"] = "5"
             return response
-        cast(TenantRequest, request).tenant = tenant
-        current = current_tenant()
-        if current is None or getattr(current, "pk", None) != tenant.pk:
-            # Costs nothing by itself: the SET search_path is sent before the next ORM query, if
-            # there is one. The kiosk's sign-up names its schema and sends none (core.db).
-            tenant_connection().set_tenant(tenant)
-        request.urlconf = settings.ROOT_URLCONF
-        set_urlconf(None)
+        request_tenant_enter(request, tenant)
         response = self.get_response(request)
-        # A connection that has served too many shops' schemas is renewed between requests: a
-        # PostgreSQL backend never gives back the memory each schema's tables cost it.
-        connection_recycle_if_spread(tenant.schema_name)
+        request_tenant_leave(tenant)
         return response

@@ -59,6 +59,9 @@ MIDDLEWARE = [
     # Under /api/: 413 for bodies over the limit, and every error in the API's JSON shape, the
     # host router's and Django's own included.
     "customerinfo.api.ApiMiddleware",
+    # A tablet's sign-up is answered here, with the headers the rest of the chain would add;
+    # anything else goes on down the chain (customerinfo/kiosk_lane.py).
+    "customerinfo.kiosk_lane.KioskLaneMiddleware",
     # Health checks answer before host routing: Kubernetes probes use the pod IP as Host.
     "customerinfo.health.HealthCheckMiddleware",
     "tenants.middleware.TenantRoutingMiddleware",
