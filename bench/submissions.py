@@ -38,7 +38,7 @@ In one run:
     project_rps=1206 baseline_rps=1622 cpu_ratio=0.72 backend_rss_mb_max=40.1 rounds=3
 
 Run with ``uv run python bench/submissions.py`` (PostgreSQL on 127.0.0.1:5432 as ``postgres``,
-Redis on 127.0.0.1:6379). Environment knobs: ``BENCH_PHASES`` (``single,tenants,destination``;
+Redis on 127.0.0.1:6379, and ``wrk`` installed: ``apt install wrk`` on Debian). Environment knobs: ``BENCH_PHASES`` (``single,tenants,destination``;
 any subset, a phase left out prints ``nan``), ``BENCH_TENANTS`` (``1000``), ``BENCH_DURATION``
 (default ``15s``), ``BENCH_WARMUP`` (``3s``; the ``tenants`` phase warms up
 ``BENCH_TENANTS_WARMUP``, ``30s``: the first sign-up of a shop on a worker reads its tablet and
@@ -71,6 +71,7 @@ import functools
 import math
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -371,6 +372,9 @@ def targets_make(
 def main() -> int:
     if not LUA_SCRIPT.is_file():
         print(f"FAILED: {LUA_SCRIPT} is missing", file=sys.stderr)
+        return 1
+    if shutil.which("wrk") is None:  # before the minutes of making shops, not after
+        print("FAILED: wrk is not installed (Debian: apt install wrk)", file=sys.stderr)
         return 1
     unknown = set(SELECTED) - set(PHASES)
     if unknown or not SELECTED:
