@@ -38,7 +38,8 @@ In one run:
     project_rps=1206 baseline_rps=1622 cpu_ratio=0.72 backend_rss_mb_max=40.1 rounds=3
 
 Run with ``uv run python bench/submissions.py`` (PostgreSQL on 127.0.0.1:5432 as ``postgres``,
-Redis on 127.0.0.1:6379, and ``wrk`` installed: ``apt install wrk`` on Debian). Environment knobs: ``BENCH_PHASES`` (``single,tenants,destination``;
+Redis on 127.0.0.1:6379, and ``wrk`` installed: ``apt install wrk`` on Debian). Environment
+knobs: ``BENCH_PHASES`` (``single,tenants,destination``;
 any subset, a phase left out prints ``nan``), ``BENCH_TENANTS`` (``1000``), ``BENCH_DURATION``
 (default ``15s``), ``BENCH_WARMUP`` (``3s``; the ``tenants`` phase warms up
 ``BENCH_TENANTS_WARMUP``, ``30s``: the first sign-up of a shop on a worker reads its tablet and
