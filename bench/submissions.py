@@ -60,7 +60,7 @@ routing from the per-process host map, the kiosk fast path (``signup.submit_fast
 the tablet and its count from the process's memory (``signup.devices``), one prepared INSERT
 statement naming the tenant's schema (sign-up and consents, checking the tablet is still paired;
 without a CRM destination, the statement without the outbox), no ``SET search_path``, in
-autocommit. A tablet the process does not remember (its first request, then every
+autocommit. A tablet the process does not remember (its first request, then once a day,
 ``DEVICE_CACHE_SECONDS``) is also read from PostgreSQL.
 
 Beside this script: bench/submissions_servers.py (gunicorn, wrk and reading its output),

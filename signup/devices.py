@@ -37,8 +37,11 @@ from customerinfo.core.tenancy import current_tenant_id
 
 from .models import Device, Location
 
-#: How long a process remembers a tablet. Only memory hygiene: every sign-up re-checks it.
-DEVICE_CACHE_SECONDS = 300
+#: How long a process remembers a tablet: a day. Only hygiene, since every sign-up re-checks it
+#: and a tablet the statement refuses is read again at once. A shorter time missed most real
+#: sign-ups: a till's tablet sends one every few minutes, spread over the pod's workers, so at
+#: 300 s each worker had forgotten it by the next one and read it from PostgreSQL again.
+DEVICE_CACHE_SECONDS = 86_400
 #: Tablets, and windows of counts, a process keeps at most (about 200 bytes each); past this
 #: the one used longest ago goes.
 MAX_ENTRIES = 10_000

@@ -56,6 +56,25 @@ def test_the_process_remembers_its_tablets(
     assert stored.phone == "+33612345678", "the store's country still reads French numbers"
 
 
+def test_a_till_signing_up_every_ten_minutes_is_read_once(
+    alice_client: Client, kiosk: Kiosk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A real till's pace: the process must still remember its tablet at the next sign-up.
+    now = [0.0]
+    remembered = BoundedCache[tuple[int, str], Any](
+        max_entries=devices.MAX_ENTRIES, ttl=devices.DEVICE_CACHE_SECONDS, clock=lambda: now[0]
+    )
+    monkeypatch.setattr(devices, "_known", remembered)
+    reads = 0
+    for _ in range(6):
+        with CaptureQueriesContext(connection) as queries:
+            response = submission_post(alice_client, kiosk, submission_body(kiosk))
+        assert response.status_code == 201
+        reads += len(device_reads(queries))
+        now[0] += 600
+    assert reads == 1
+
+
 def test_revoking_locks_out_a_tablet_the_process_remembers(
     alice_client: Client, kiosk: Kiosk, alice_tenant: Tenant
 ) -> None:
