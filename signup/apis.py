@@ -1,16 +1,14 @@
 """Kiosk API: pair, fetch the form, submit, check, hand over refusals, heartbeat. One thin class
 per operation; docs/kiosk-api.md says what each promises.
 
-Submitting is the one hot path, so a well-formed submission skips DRF's per-request machinery
-(``signup.submit_fast``); this module's ``SubmissionApi`` documents it and answers the rest.
+Submitting is the one hot path, so a well-formed submission is answered before the middleware
+chain and DRF (``customerinfo.kiosk_lane`` with ``signup.submit_fast``); this module's
+``SubmissionApi`` documents it and answers the rest.
 """
 
-import functools
 import re
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
-from django.http import HttpRequest
-from django.http.response import HttpResponseBase
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
@@ -32,10 +30,7 @@ from .authentication import (
     PairingRateThrottle,
 )
 from .models import Device
-from .submit_fast import LOCALE_PATTERN, MAX_ID, stored_body, submission_arguments, submission_fast
-
-if TYPE_CHECKING:
-    from rest_framework.views import AsView, GenericView
+from .submit_fast import LOCALE_PATTERN, MAX_ID, stored_body, submission_arguments
 
 ERROR = inline_serializer(
     "Error",
@@ -174,18 +169,6 @@ class SubmissionApi(KioskAPIView):
             stored_body(submission, created),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
-
-    @classmethod
-    def as_view(cls, **initkwargs: Any) -> "AsView[GenericView]":
-        """The DRF view (documented by the schema), behind the fast path for the common case."""
-        documented = super().as_view(**initkwargs)
-
-        def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            response = submission_fast(request)
-            return response if response is not None else documented(request, *args, **kwargs)
-
-        # Carries over what drf-spectacular and Django read off a view (cls, csrf_exempt, ...).
-        return cast("AsView[GenericView]", functools.update_wrapper(view, documented))
 
 
 class SubmissionCheckApi(KioskAPIView):
