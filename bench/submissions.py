@@ -9,8 +9,9 @@ In one run:
    tenants, each with its own host, schema, store, form and tablet
    (``bench/submissions_tenants.py``); for the ``destination`` phase a tenant ``benchcrm`` like
    ``bench`` whose shop has an enabled webhook destination pointed at the project's own demo
-   CRM sink, a Celery worker (``--concurrency 2``) delivering to it and Celery beat (the
-   relay that hands the worker new deliveries);
+   CRM sink, a Celery worker (``--concurrency 2``) delivering to it and Celery beat scheduling
+   the relay alone (``bench/relay_settings.py``: a deployment's other periodic sweeps of every
+   shop run on worker pods, and here they fell inside some measured runs and not others);
 2. serves the project (``gunicorn customerinfo.wsgi -w 4``, DEBUG off) and the bare baseline
    (``/work/shared/bench/baseline``: ``gunicorn bareapp -w 4`` on its own database);
 3. loads each phase and the baseline in turn with ``wrk -t2 -c16 -d15s --latency`` after a
@@ -22,10 +23,12 @@ In one run:
    (phase over baseline in the same round). After each ``destination`` run the worker is given
    up to 30 s to deliver what the run stored, so its work does not fall on the next run;
 4. while each run lasts, reads from /proc the CPU time the server's gunicorn processes and its
-   PostgreSQL backends spend (``bench/submissions_cpu.py``): ``cpu_ratio`` is the baseline's CPU
+   PostgreSQL backends spend (``bench/submissions_cpu.py``; a backend is the server's when it
+   carries the server's application_name, set through ``PGAPPNAME``, so the worker's and
+   beat's backends on the same database are not counted): ``cpu_ratio`` is the baseline's CPU
    per request over the single shop's. It does not move with other work on the machine the way
    requests per second do, so it tells what the ratio is on a quiet machine;
-5. after the ``tenants`` phase, reads the memory of each of the project's PostgreSQL backends
+5. after the ``tenants`` phase, reads the memory of each of the project server's PostgreSQL backends
    (``RssAnon`` in /proc/<pid>/status: the backend's own memory, not the shared buffers);
 6. weighs the kiosk's first load: GET /kiosk/ with ``Accept-Encoding: gzip, br`` and every
    same-origin script, stylesheet, manifest and ES module it pulls in; bytes as sent on the wire
@@ -129,13 +132,27 @@ TENANTS_WARMUP = os.environ.get("BENCH_TENANTS_WARMUP", "30s")
 def server_processes(
     server: Server, database: str, admin: psycopg.Connection[tuple[Any, ...]]
 ) -> dict[str, set[int]]:
-    """The server's gunicorn processes and the PostgreSQL backends serving its database."""
+    """The server's gunicorn processes and the PostgreSQL backends serving them: those on its
+    database carrying its application name (:func:`server_environment`), not the worker's."""
     assert server.process is not None
-    rows = admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [database])
+    rows = admin.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
+        [database, server_application(server.name)],
+    )
     return {
         "gunicorn": process_tree(server.process.pid),
         "postgres": {int(str(pid)) for (pid,) in rows.fetchall()},
     }
+
+
+def server_application(name: str) -> str:
+    return f"bench-{name}"
+
+
+def server_environment(name: str, environment: dict[str, str]) -> dict[str, str]:
+    """``environment`` for the server ``name``: its PostgreSQL connections carry its name as
+    application_name (libpq reads PGAPPNAME), so its backends are told from the worker's."""
+    return {**environment, "PGAPPNAME": server_application(name)}
 
 
 # --- the project's data ------------------------------------------------------------------------
@@ -322,7 +339,7 @@ def measure_rounds(targets: dict[str, Target]) -> tuple[dict[str, list[Load]], l
                 if name == "destination":
                     outbox_drain(support.database_url(DATABASE))
                 if name == "tenants":
-                    memory = backend_memory(admin, DATABASE)
+                    memory = backend_memory(admin, DATABASE, server_application("project"))
     return measured, memory
 
 
@@ -385,8 +402,20 @@ def main() -> int:
     project_env = project_environment(cache_prefix=f"bench-submissions-{salt}")
     baseline_dir = baseline_directory()
     baseline_env = baseline_environment()
-    project = Server("project", "customerinfo.wsgi:application", ROOT, project_env, "/healthz")
-    baseline = Server("baseline", "bareapp:application", baseline_dir, baseline_env, "/hello")
+    project = Server(
+        "project",
+        "customerinfo.wsgi:application",
+        ROOT,
+        server_environment("project", project_env),
+        "/healthz",
+    )
+    baseline = Server(
+        "baseline",
+        "bareapp:application",
+        baseline_dir,
+        server_environment("baseline", baseline_env),
+        "/hello",
+    )
     servers: list[Server] = []
     workers: list[support.Process] = []
     try:

@@ -148,13 +148,21 @@ def destination_shop_make(*, port: int) -> None:
     redis_client().set(sink_secret_key(DESTINATION_SLUG), secret)
 
 
+#: The application_name the worker's and beat's PostgreSQL connections carry.
+WORKER_APPLICATION = "bench-worker"
+
+
 def workers_start(environment: dict[str, str]) -> list[support.Process]:
     """The Celery worker that delivers the destination shop's sign-ups to the sink, and beat,
-    whose relay hands new deliveries to it (as deployed: the chart runs both)."""
+    whose relay hands new deliveries to it (as deployed: the chart runs both). Beat schedules
+    the relay alone (bench/relay_settings.py), and both name themselves to PostgreSQL
+    (``WORKER_APPLICATION``) so their backends are not counted with the web's."""
     schedule = Path(tempfile.mkdtemp(prefix="bench-beat-")) / "schedule"
+    named = {**environment, "PGAPPNAME": WORKER_APPLICATION}
+    relay_only = {**named, "DJANGO_SETTINGS_MODULE": "bench.relay_settings"}
     return [
-        support.celery_worker_start(environment, concurrency=2, stdout=subprocess.DEVNULL),
-        support.celery_beat_start(environment, schedule, stdout=subprocess.DEVNULL),
+        support.celery_worker_start(named, concurrency=2, stdout=subprocess.DEVNULL),
+        support.celery_beat_start(relay_only, schedule, stdout=subprocess.DEVNULL),
     ]
 
 
@@ -175,11 +183,13 @@ def outbox_drain(url: str) -> None:
         print(f"--- outbox: {left} pending after {time.monotonic() - started:.1f} s", flush=True)
 
 
-def backend_memory(admin: psycopg.Connection[tuple[Any, ...]], database: str) -> list[float]:
-    """RssAnon of each PostgreSQL backend on the project's database, in MB."""
+def backend_memory(
+    admin: psycopg.Connection[tuple[Any, ...]], database: str, application: str
+) -> list[float]:
+    """RssAnon of each PostgreSQL backend of ``application`` on the project's database, in MB."""
     rows = admin.execute(
-        "SELECT pid FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend'",
-        [database],
+        "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
+        [database, application],
     )
     sizes = (support.rss_anon_kb(int(pid)) for (pid,) in rows.fetchall())
     return [size / 1024 for size in sizes if size is not None]
