@@ -404,7 +404,8 @@ class Export(models.Model):
 
 class SignupDay(models.Model):
     """Sign-ups of one store on one day (the store's own calendar day, by when the shopper
-    signed up), with its email and SMS opt-ins: what the portal's dashboard draws.
+    signed up), with its email and SMS opt-ins: what the portal's dashboard draws. A day's
+    figures are the sum of its rows (up to sixteen, ``slot``).
 
     Kept by PostgreSQL triggers (migration 0008) in the same transaction as every insert,
     delete and consent change, so no Python runs on the kiosk's path and every writer (the
@@ -423,13 +424,16 @@ class SignupDay(models.Model):
         related_name="+",
     )
     day = models.DateField()
+    # Which of the day's sixteen rows: the sign-ups whose id falls in it (migration 0013). One
+    # row a day made every sign-up of a store wait for the one before it to commit.
+    slot = models.SmallIntegerField(db_default=0)
     signups = models.IntegerField(default=0)
     email_opt_ins = models.IntegerField(default=0)
     sms_opt_ins = models.IntegerField(default=0)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["location", "day"], name="signup_day_once"),
+            models.UniqueConstraint(fields=["location", "day", "slot"], name="signup_day_once"),
         ]
 
     def __str__(self) -> str:

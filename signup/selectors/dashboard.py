@@ -95,8 +95,11 @@ def stores_figures(*, now: datetime, scope: StoreScope) -> list[StoreFigures]:
     if not locations:
         return []
     earliest = min(today.values()) - timedelta(days=29)
-    rows = scope.narrow(SignupDay.objects.filter(day__gte=earliest)).values_list(
-        "location_id", "day", "signups", "email_opt_ins", "sms_opt_ins"
+    rows = (
+        scope.narrow(SignupDay.objects.filter(day__gte=earliest))
+        .values_list("location_id", "day")
+        .annotate(Sum("signups"), Sum("email_opt_ins"), Sum("sms_opt_ins"))
+        .order_by()
     )
     for location_id, day, signups, email, sms in rows:
         store = figures.get(location_id)

@@ -4,6 +4,7 @@ consent granted later, a store moving time zone), and its page shows each part, 
 retailer only."""
 
 import re
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -43,25 +44,37 @@ from tests.signup.factories import (
 pytestmark = pytest.mark.django_db
 
 
-def counted() -> dict[tuple[int, date], tuple[int, int, int]]:
-    """The SignupDay rows, zero rows left out."""
-    return {
-        (row.location_id, row.day): (row.signups, row.email_opt_ins, row.sms_opt_ins)
-        for row in SignupDay.objects.all()
-        if (row.signups, row.email_opt_ins, row.sms_opt_ins) != (0, 0, 0)
-    }
+Key = tuple[int, date] | tuple[int, date, int]
 
 
-def recounted() -> dict[tuple[int, date], tuple[int, int, int]]:
+def slot_of(submission_id: uuid.UUID) -> int:
+    """The day's row that counts a sign-up (migration 0013): its id's last byte, modulo 16."""
+    return submission_id.bytes[15] % 16
+
+
+def counted(*, slots: bool = False) -> dict[Key, tuple[int, int, int]]:
+    """The SignupDay figures per store and day (summed over the day's slots, or per slot),
+    zero figures left out."""
+    days: dict[Key, tuple[int, int, int]] = {}
+    for row in SignupDay.objects.all():
+        key: Key = (row.location_id, row.day, row.slot) if slots else (row.location_id, row.day)
+        signups, email, sms = days.get(key, (0, 0, 0))
+        days[key] = (signups + row.signups, email + row.email_opt_ins, sms + row.sms_opt_ins)
+    return {key: figures for key, figures in days.items() if figures != (0, 0, 0)}
+
+
+def recounted(*, slots: bool = False) -> dict[Key, tuple[int, int, int]]:
     """The same figures, counted here from the sign-ups and consents themselves."""
     zones = {location.pk: ZoneInfo(location.time_zone) for location in Location.objects.all()}
-    signups: Counter[tuple[int, date]] = Counter()
-    email: Counter[tuple[int, date]] = Counter()
-    sms: Counter[tuple[int, date]] = Counter()
+    signups: Counter[Key] = Counter()
+    email: Counter[Key] = Counter()
+    sms: Counter[Key] = Counter()
     for submission in Submission.objects.prefetch_related("consents"):
-        key = (
-            submission.location_id,
-            submission.captured_at.astimezone(zones[submission.location_id]).date(),
+        day = submission.captured_at.astimezone(zones[submission.location_id]).date()
+        key: Key = (
+            (submission.location_id, day, slot_of(submission.pk))
+            if slots
+            else (submission.location_id, day)
         )
         signups[key] += 1
         for consent in submission.consents.all():
@@ -97,6 +110,21 @@ def test_kiosk_sign_ups_are_counted_per_store_day_with_their_opt_ins(
         assert counted() == recounted()
 
 
+def test_a_days_sign_ups_are_spread_over_rows_by_their_ids(
+    alice_tenant: Tenant, till: Device
+) -> None:
+    """So that sign-ups at one store do not wait for one another's row lock: each counts in
+    the row of its id's slot, and its opt-ins in the same row."""
+    with tenant_context(alice_tenant):
+        for number in range(24):
+            submission_create(till, f"s{number}@example.com", sms=number % 2 == 0)
+        rows = SignupDay.objects.filter(location_id=till.location_id)
+        assert len({row.slot for row in rows}) > 1
+        assert {row.slot for row in rows} <= set(range(16))
+        assert counted(slots=True) == recounted(slots=True)
+        assert sum(figures[0] for figures in counted().values()) == 24
+
+
 def test_erasure_purge_and_a_consent_given_later_keep_the_counts_right(
     alice_tenant: Tenant, till: Device
 ) -> None:
@@ -109,18 +137,18 @@ def test_erasure_purge_and_a_consent_given_later_keep_the_counts_right(
             Submission.objects.filter(pk=submission.pk).update(
                 received_at=timezone.now() - timedelta(days=400)
             )
-        assert counted() == recounted()
+        assert counted(slots=True) == recounted(slots=True)
 
         assert services.shopper_erase(actor=None, email=erased.email) == 2
-        assert counted() == recounted()
+        assert counted(slots=True) == recounted(slots=True)
 
         # A manager releases an SMS consent kept apart: the consent row turns granted.
         Consent.objects.filter(submission=kept, channel="sms").update(granted=True)
-        assert counted() == recounted()
+        assert counted(slots=True) == recounted(slots=True)
 
         services.retention_update(actor=None, days=200)
         assert services.retention_purge() == 3
-        assert counted() == recounted()
+        assert counted(slots=True) == recounted(slots=True)
         assert sum(figures[0] for figures in counted().values()) == 1
 
 
@@ -142,7 +170,7 @@ def test_a_store_moving_time_zone_has_its_days_counted_again(
             form=None,
         )
         assert counted()[(till.location_id, date(2025, 1, 11))] == (1, 1, 0)
-        assert counted() == recounted()
+        assert counted(slots=True) == recounted(slots=True)
 
 
 def test_a_zone_postgresql_does_not_know_counts_in_utc_and_loses_no_sign_up(
