@@ -145,7 +145,7 @@ def main() -> int:
     submissions.SELECTED = ["single", "tenants"]
     submissions.TENANTS = TENANTS
     try:
-        shops = submissions.project_prepare(environment, port=0)
+        shops = submissions.project_prepare(environment, sink_port=0)
         from django_tenants.utils import tenant_context
 
         from customerinfo.core.db import tenant_qualified

@@ -51,6 +51,7 @@ class Server:
     environment: dict[str, str]
     ready_path: str
     port: int = field(default_factory=free_port)
+    workers: int = WORKERS
     process: subprocess.Popen[bytes] | None = None
     log: IO[bytes] | None = None
 
@@ -65,7 +66,7 @@ class Server:
                 "gunicorn",
                 self.app,
                 "-w",
-                str(WORKERS),
+                str(self.workers),
                 "-b",
                 f"127.0.0.1:{self.port}",
                 "--log-level",

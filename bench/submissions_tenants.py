@@ -32,7 +32,7 @@ _COPIED = (
     "signup_device",
 )
 #: How long the worker may take to deliver a destination run's sign-ups before the next run.
-DRAIN_SECONDS = 30.0
+DRAIN_SECONDS = 180.0
 
 
 @dataclass(frozen=True)
