@@ -10,9 +10,11 @@ In one run:
    (``bench/submissions_tenants.py``); for the ``destination`` phase a tenant ``benchcrm`` like
    ``bench`` whose shop has an enabled webhook destination pointed at the project's demo CRM
    sink (served by a second gunicorn of the project, 2 workers, not measured), a Celery worker
-   (``--concurrency 2``) delivering to it and Celery beat scheduling the relay alone
-   (``bench/relay_settings.py``: a deployment's other periodic sweeps of every shop run on
-   worker pods, and here they fell inside some measured runs and not others);
+   (``--concurrency 2``) delivering to it (the sink and the worker stand for other machines:
+   they run at niceness 19 and take the CPU the measured server leaves) and Celery beat
+   scheduling the relay alone (``bench/relay_settings.py``: a deployment's other periodic
+   sweeps of every shop run on worker pods, and here they fell inside some measured runs and
+   not others);
 2. serves the project (``gunicorn customerinfo.wsgi -w 4``, DEBUG off) and the bare baseline
    (``/work/shared/bench/baseline``: ``gunicorn bareapp -w 4`` on its own database);
 3. loads each phase and the baseline in turn with ``wrk -t2 -c16 -d15s --latency`` after a
@@ -107,6 +109,7 @@ from bench.submissions_servers import (  # noqa: E402 - needs ROOT on the path, 
     warm_up,
 )
 from bench.submissions_tenants import (  # noqa: E402
+    BACKGROUND_NICENESS,
     DESTINATION_SLUG,
     Spread,
     backend_memory,
@@ -444,6 +447,7 @@ def main() -> int:
         server_environment("sink", project_env),
         "/healthz",
         workers=2,
+        niceness=BACKGROUND_NICENESS,
     )
     servers: list[Server] = []
     workers: list[support.Process] = []

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from bench import support
 from bench.submissions_cpu import CpuSampler
 
 WORKERS = 4
@@ -52,6 +53,7 @@ class Server:
     ready_path: str
     port: int = field(default_factory=free_port)
     workers: int = WORKERS
+    niceness: int = 0
     process: subprocess.Popen[bytes] | None = None
     log: IO[bytes] | None = None
 
@@ -59,19 +61,20 @@ class Server:
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in stop()
             prefix=f"bench-{self.name}-", suffix=".log", delete=False
         )
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            self.app,
+            "-w",
+            str(self.workers),
+            "-b",
+            f"127.0.0.1:{self.port}",
+            "--log-level",
+            "warning",
+        ]
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                self.app,
-                "-w",
-                str(self.workers),
-                "-b",
-                f"127.0.0.1:{self.port}",
-                "--log-level",
-                "warning",
-            ],
+            support.niced(command, self.niceness),
             cwd=self.directory,
             env=self.environment,
             stdout=self.log,

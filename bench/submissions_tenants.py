@@ -148,20 +148,28 @@ def destination_shop_make(*, port: int) -> None:
     redis_client().set(sink_secret_key(DESTINATION_SLUG), secret)
 
 
+#: Deployed, the worker runs on worker pods and the CRM elsewhere: here they share the two
+#: cores with the measured web server, so they run at this niceness and take the CPU it leaves
+#: (their database work, on the database shared in production too, runs at full priority).
+#: Between runs, the drain gives them the idle machine.
+BACKGROUND_NICENESS = 19
 #: The application_name the worker's and beat's PostgreSQL connections carry.
 WORKER_APPLICATION = "bench-worker"
 
 
 def workers_start(environment: dict[str, str]) -> list[support.Process]:
-    """The Celery worker that delivers the destination shop's sign-ups to the sink, and beat,
-    whose relay hands new deliveries to it (as deployed: the chart runs both). Beat schedules
+    """The Celery worker that delivers the destination shop's sign-ups to the sink (niced:
+    ``BACKGROUND_NICENESS``), and beat, whose relay hands new deliveries to it (as deployed:
+    the chart runs both). Beat schedules
     the relay alone (bench/relay_settings.py), and both name themselves to PostgreSQL
     (``WORKER_APPLICATION``) so their backends are not counted with the web's."""
     schedule = Path(tempfile.mkdtemp(prefix="bench-beat-")) / "schedule"
     named = {**environment, "PGAPPNAME": WORKER_APPLICATION}
     relay_only = {**named, "DJANGO_SETTINGS_MODULE": "bench.relay_settings"}
     return [
-        support.celery_worker_start(named, concurrency=2, stdout=subprocess.DEVNULL),
+        support.celery_worker_start(
+            named, concurrency=2, stdout=subprocess.DEVNULL, niceness=BACKGROUND_NICENESS
+        ),
         support.celery_beat_start(relay_only, schedule, stdout=subprocess.DEVNULL),
     ]
 

@@ -176,13 +176,22 @@ def manage(environment: dict[str, str], *arguments: str) -> tuple[float, str]:
     return seconds, lines[-1] if lines else ""
 
 
+def niced(command: list[str], niceness: int) -> list[str]:
+    """``command`` run at ``niceness`` (0: as is)."""
+    return ["nice", "-n", str(niceness), *command] if niceness else command
+
+
 def celery_start(
-    arguments: list[str], environment: dict[str, str], *, stdout: IO[bytes] | int | None = None
+    arguments: list[str],
+    environment: dict[str, str],
+    *,
+    stdout: IO[bytes] | int | None = None,
+    niceness: int = 0,
 ) -> Process:
     """``celery -A customerinfo <arguments>`` in a session of its own, so that
     :func:`process_group_stop` ends it with every process it forked."""
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "customerinfo", *arguments],
+        niced([sys.executable, "-m", "celery", "-A", "customerinfo", *arguments], niceness),
         cwd=ROOT,
         env=environment,
         stdout=stdout,
@@ -191,11 +200,18 @@ def celery_start(
 
 
 def celery_worker_start(
-    environment: dict[str, str], *, concurrency: int, stdout: IO[bytes] | int | None = None
+    environment: dict[str, str],
+    *,
+    concurrency: int,
+    stdout: IO[bytes] | int | None = None,
+    niceness: int = 0,
 ) -> Process:
     """A Celery worker of ``concurrency`` processes with :data:`WORKER_OPTIONS`."""
     return celery_start(
-        ["worker", f"--concurrency={concurrency}", *WORKER_OPTIONS], environment, stdout=stdout
+        ["worker", f"--concurrency={concurrency}", *WORKER_OPTIONS],
+        environment,
+        stdout=stdout,
+        niceness=niceness,
     )
 
 
