@@ -42,7 +42,8 @@ In one run:
 
     ratio=0.74 ratio_1000_tenants=0.72 ratio_with_destination=0.71 project_p99_ms=17.5 \
     p99_1000_tenants_ms=21.0 kiosk_first_load_kb=86.1 p99_with_destination_ms=20.1 \
-    project_rps=1206 baseline_rps=1622 cpu_ratio=0.72 backend_rss_mb_max=40.1 rounds=3
+    project_rps=1206 baseline_rps=1622 cpu_ratio=0.72 backend_rss_mb_max=40.1 \
+    shared_buffers_mb=1024 rounds=3
 
 Run with ``uv run python bench/submissions.py`` (PostgreSQL on 127.0.0.1:5432 as ``postgres``,
 Redis on 127.0.0.1:6379, and ``wrk`` installed: ``apt install wrk`` on Debian). Environment
@@ -58,6 +59,12 @@ sizing in docs/architecture.md says for a pod serving them all), ``BENCH_KIOSK_R
 (server and user of the scratch database; its name is replaced), ``REDIS_URL`` (the project's
 and the worker's Redis). Once the data is made, a CHECKPOINT and a sync put it on disk before
 anything is measured (``support.writes_settle``).
+
+The database server is the caller's: its ``shared_buffers`` is printed at the start and on the
+last line, with a warning when it is below docs/scaling.md's sizing for the shops served (128 MB
+plus half a MB a shop: 629 MB for this run's 1,002). Each run also prints what it cost the
+database per request in pages and WAL (buffer hits and reads, buffers written by backends),
+which tells a sizing problem from a CPU one.
 
 Why the rate limit is ``1000000/s``: one benchmark tablet sends ~1,000 sign-ups a second, where a
 real one stays under ``KIOSK_RATE_LIMIT`` (120/min); the limit is raised so every request is a
@@ -161,6 +168,40 @@ def server_environment(name: str, environment: dict[str, str]) -> dict[str, str]
     """``environment`` for the server ``name``: its PostgreSQL connections carry its name as
     application_name (libpq reads PGAPPNAME), so its backends are told from the worker's."""
     return {**environment, "PGAPPNAME": server_application(name)}
+
+
+def shared_buffers_check() -> float:
+    """The server's ``shared_buffers`` in MB, with a warning if it is below the sizing
+    docs/scaling.md gives for the shops this run serves.
+
+    Below it, the shops' hot pages (each shop's last pages of its sign-up tables and indexes)
+    do not fit: over 1,000 shops on PostgreSQL's default 128 MB, each sign-up read 13-15 pages
+    from outside the buffers and wrote 6-7 dirty ones out itself, and the phase measured the
+    undersized database (535 sign-ups a second against 957-1,012 at 640 MB or more, same
+    server, same run)."""
+    with support.admin_connect() as admin:
+        row = admin.execute(
+            "SELECT setting::bigint * 8192 / 1048576.0 FROM pg_settings "
+            "WHERE name = 'shared_buffers'"
+        ).fetchone()
+    assert row is not None
+    buffers_mb = float(row[0])
+    wanted = shared_buffers_wanted_mb(shops_served())
+    print(f"shared_buffers: {buffers_mb:.0f} MB (sizing for {shops_served()} shops: {wanted} MB)")
+    if buffers_mb < wanted:
+        print(
+            f"WARNING: shared_buffers is below docs/scaling.md's sizing for the shops served; "
+            "the tenants phase will measure an undersized database. Raise it "
+            f"(ALTER SYSTEM SET shared_buffers = '{wanted}MB', then restart PostgreSQL)",
+            flush=True,
+        )
+    return buffers_mb
+
+
+def shared_buffers_wanted_mb(shops: int) -> int:
+    """docs/scaling.md's sizing: PostgreSQL's default for a small server, plus half a MB per
+    shop taking sign-ups (the hot pages measured per shop, 479 kB, rounded up)."""
+    return 128 + (shops + 1) // 2
 
 
 # --- the project's data ------------------------------------------------------------------------
@@ -325,6 +366,46 @@ def kiosk_weigh(port: int) -> float:
     return kiosk_kb
 
 
+#: What the cluster's statistics count, read before and after each run (``pages_print``).
+_PAGE_FIGURES = """
+SELECT w.wal_records, w.wal_fpi, w.wal_bytes,
+    (SELECT sum(blks_hit) FROM pg_stat_database), (SELECT sum(blks_read) FROM pg_stat_database),
+    b.buffers_backend, b.buffers_clean, b.buffers_checkpoint
+FROM pg_stat_wal AS w, pg_stat_bgwriter AS b
+"""
+_PAGE_NAMES = (
+    "WAL records",
+    "full-page images",
+    "WAL bytes",
+    "buffer hits",
+    "buffer reads",
+    "buffers written by backends",
+    "by the background writer",
+    "by checkpoints",
+)
+
+
+def pages_counted(admin: psycopg.Connection[tuple[Any, ...]]) -> tuple[int, ...]:
+    """The cluster's page and WAL counters so far (``_PAGE_NAMES``)."""
+    admin.execute("SELECT pg_stat_clear_snapshot()")
+    row = admin.execute(_PAGE_FIGURES).fetchone()
+    assert row is not None
+    return tuple(int(value or 0) for value in row)
+
+
+def pages_print(name: str, load: Load, before: tuple[int, ...], after: tuple[int, ...]) -> None:
+    """What a run cost the database in pages and WAL, per request: a sign-up whose pages are
+    not in shared_buffers reads them (from the OS cache at best), and one whose backend must
+    write a dirty page out to make room pays for that write too; both grow with the shops
+    served, where the CPU figures alone do not say why."""
+    count = max(load.requests, 1)
+    figures = ", ".join(
+        f"{label} {(later - earlier) / count:.2f}"
+        for label, later, earlier in zip(_PAGE_NAMES, after, before, strict=True)
+    )
+    print(f"--- {name}: per request: {figures}", flush=True)
+
+
 def measure_rounds(targets: dict[str, Target]) -> tuple[dict[str, list[Load]], list[float]]:
     """ROUNDS measured runs of each target after one warm-up each, alternating the order;
     and the backends' memory after the many-tenant runs."""
@@ -345,6 +426,7 @@ def measure_rounds(targets: dict[str, Target]) -> tuple[dict[str, list[Load]], l
             order = list(targets) if number % 2 == 0 else list(reversed(targets))
             for name in order:
                 target = targets[name]
+                pages_before = pages_counted(admin)
                 measured[name].append(
                     load_measure(
                         name=f"{name} round {number + 1}/{ROUNDS}",
@@ -356,6 +438,7 @@ def measure_rounds(targets: dict[str, Target]) -> tuple[dict[str, list[Load]], l
                         ),
                     )
                 )
+                pages_print(name, measured[name][-1], pages_before, pages_counted(admin))
                 if name == "destination":
                     outbox_drain(support.database_url(DATABASE))
                 if name == "tenants":
@@ -451,6 +534,7 @@ def main() -> int:
     )
     servers: list[Server] = []
     workers: list[support.Process] = []
+    buffers_mb = shared_buffers_check()
     try:
         print(
             f"preparing {DATABASE} (migrate_tenants, tenants, stores, forms, tablets)", flush=True
@@ -485,7 +569,14 @@ def main() -> int:
         for name in (DATABASE, BASELINE_DATABASE):
             support.database_drop(name)
 
-    report(measured, kiosk_kb, memory, tenants=TENANTS, rounds=ROUNDS)
+    report(
+        measured,
+        kiosk_kb,
+        memory,
+        tenants=TENANTS,
+        rounds=ROUNDS,
+        shared_buffers_mb=buffers_mb,
+    )
     return 0
 
 

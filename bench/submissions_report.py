@@ -24,6 +24,7 @@ def report(
     *,
     tenants: int,
     rounds: int,
+    shared_buffers_mb: float,
 ) -> None:
     """The per-round figures, the targets, and the last line of medians."""
     # Each round's runs are a minute or two apart at most: each ratio is taken per round, then
@@ -89,5 +90,5 @@ def report(
         f"cpu_ratio={cpu('project'):.2f} cpu_ratio_1000_tenants={cpu('tenants'):.2f} "
         f"cpu_ratio_with_destination={cpu('destination'):.2f} "
         f"backend_rss_mb_max={max(memory, default=math.nan):.1f} tenants={tenants} "
-        f"rounds={rounds}"
+        f"shared_buffers_mb={shared_buffers_mb:.0f} rounds={rounds}"
     )
