@@ -55,13 +55,14 @@ class _PreparingCursor(psycopg.RawCursor[Any]):
 
 @functools.cache
 def _tenant_tables() -> re.Pattern[str]:
-    """The tables of every app in a tenant's schema, as one pattern of bare names."""
+    """The tables of every app in a tenant's schema, and the SQL functions its migrations
+    make there (``TENANT_SQL_FUNCTIONS``), as one pattern of bare names."""
     names = {
         model._meta.db_table
         for config in apps.get_app_configs()
         if config.name in settings.TENANT_APPS
         for model in config.get_models(include_auto_created=True)
-    }
+    } | set(settings.TENANT_SQL_FUNCTIONS)
     alternatives = "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
     # A bare name only: not a column of an alias (x.name), not part of a longer word.
     return re.compile(rf'(?<![\w."])({alternatives})(?![\w"])')
@@ -80,8 +81,9 @@ def _template(sql: str) -> str:
 
 
 def tenant_qualified(sql: str, *, schema: str) -> str:
-    """``sql`` with every table of a tenant app named in ``schema``; public tables (named
-    ``public.x`` or found on any search_path) are left as they are. For constant SQL only."""
+    """``sql`` with every table (and function) of a tenant app named in ``schema``; public
+    tables (named ``public.x`` or found on any search_path) are left as they are. For constant
+    SQL only."""
     return _template(sql).format(schema=schema_quote(schema))
 
 

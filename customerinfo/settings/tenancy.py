@@ -45,6 +45,10 @@ TENANT_APPS = [
     "crm_sync",
 ]
 
+#: SQL functions that the tenant apps' migrations create in every tenant's schema. Statements
+#: that name their schema (customerinfo.core.db) name these in it too, as they do the tables.
+TENANT_SQL_FUNCTIONS = ["signup_day_zone"]
+
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
 TENANT_MODEL = "tenants.Tenant"

@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import tenant_context
@@ -123,6 +124,41 @@ def test_a_days_sign_ups_are_spread_over_rows_by_their_ids(
         assert {row.slot for row in rows} <= set(range(16))
         assert counted(slots=True) == recounted(slots=True)
         assert sum(figures[0] for figures in counted().values()) == 24
+
+
+def test_a_sign_up_is_counted_once_whichever_writer_stores_it(
+    alice_tenant: Tenant, till: Device
+) -> None:
+    """The kiosk's statement counts its own sign-up and has the insert triggers pass over that
+    id (migration 0014); a sign-up another writer inserts later in the same transaction is
+    still counted by the triggers, and a repeated id by no one."""
+    with tenant_context(alice_tenant), transaction.atomic():
+        first = submission_create(till, "first@example.com", sms=True)
+        # Another writer, as the recovery of a refused sign-up is: the ORM, same transaction.
+        other = Submission.objects.create(
+            form_version_id=first.form_version_id,
+            location_id=first.location_id,
+            device_id=first.device_id,
+            email="other@example.com",
+            locale="en",
+            captured_at=first.captured_at,
+        )
+        evidence = Consent.objects.get(submission=first, channel="email")
+        evidence.pk, evidence.submission = None, other
+        evidence.save()
+        _, created = services.submission_create(
+            device=till,
+            submission_id=first.pk,
+            form_version_id=first.form_version_id,
+            locale="en",
+            captured_at=first.captured_at,
+            answers={"email": "first@example.com"},
+            consents={"email": True},
+        )
+        assert not created
+        assert counted(slots=True) == recounted(slots=True)
+        assert sum(figures[0] for figures in counted().values()) == 2
+        assert sum(figures[1] for figures in counted().values()) == 2
 
 
 def test_erasure_purge_and_a_consent_given_later_keep_the_counts_right(
