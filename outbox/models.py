@@ -23,7 +23,18 @@ class Delivery(models.Model):
     worker); ``lease_token`` says a worker has taken it and is calling the CRM.
     """
 
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    # No constraint and no index of its own. The constraint made every sign-up with a CRM lock
+    # its tenant's row (FOR KEY SHARE: WAL, and a multixact when sign-ups overlap, as a busy
+    # shop's do); the index was written by every insert and every status change (the partial
+    # indexes make those non-HOT) while the indexes below all start with tenant_id. Deleting a
+    # tenant still deletes its deliveries (on_delete, through delivery_once).
+    tenant = models.ForeignKey(
+        "tenants.Tenant",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     #: crm_sync.Destination in the tenant's schema; a foreign key cannot cross schemas.
     destination_id = models.BigIntegerField()
     #: signup.Submission in the tenant's schema.
