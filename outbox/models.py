@@ -69,6 +69,15 @@ class Delivery(models.Model):
                 condition=Q(status="pending"),
                 name="delivery_due_idx",
             ),
+            # A worker topping its batch up with one destination's due rows, oldest first: read
+            # from the top of this index. Without it the query read every pending row of the
+            # destination and sorted them, for each claim: a webhook's backlog (a claim per
+            # contact) drained in quadratic time.
+            models.Index(
+                fields=["tenant", "destination_id", "next_attempt_at"],
+                condition=Q(status="pending"),
+                name="delivery_due_destination_idx",
+            ),
             # The destination page, newest first, with or without a status filter: read from
             # the top of this index, never sorted over the destination's whole history.
             models.Index(
