@@ -175,9 +175,11 @@ def workers_start(environment: dict[str, str]) -> list[support.Process]:
 
 
 def outbox_drain(url: str) -> None:
-    """Waits, up to DRAIN_SECONDS, until no delivery of the run is left to send."""
+    """Waits, up to DRAIN_SECONDS, until no delivery of the run is left to send, and prints
+    how fast the worker delivered meanwhile: with the load stopped, the machine is the worker's
+    (and the sink's), so the rate is what one webhook delivery costs them, run after run."""
     started = time.monotonic()
-    left = 0
+    left = first = 0
     url = url.replace("postgres://", "postgresql://", 1)
     with psycopg.connect(url, autocommit=True) as project:
         while time.monotonic() - started < DRAIN_SECONDS:
@@ -185,10 +187,17 @@ def outbox_drain(url: str) -> None:
                 "SELECT count(*) FROM public.crm_outbox_delivery WHERE status = 'pending'"
             ).fetchone()
             left = int(str(row[0])) if row else 0
+            first = first or left
             if not left:
                 break
             time.sleep(0.5)
-        print(f"--- outbox: {left} pending after {time.monotonic() - started:.1f} s", flush=True)
+    seconds = time.monotonic() - started
+    rate = (first - left) / seconds if seconds else 0.0
+    print(
+        f"--- outbox: {left} pending after {seconds:.1f} s "
+        f"({first - left} delivered meanwhile, {rate:.0f} a second)",
+        flush=True,
+    )
 
 
 def backend_memory(
