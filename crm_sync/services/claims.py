@@ -125,7 +125,7 @@ def claimable_q(*, tenant_id: int, destination_id: int, now: datetime) -> Q:
 
 
 def claimable(row: Delivery, *, tenant_id: int, destination_id: int, now: datetime) -> bool:
-    """``claimable_q`` for a row already read (tests/crm_sync/test_leases.py holds them equal)."""
+    """``claimable_q`` for a row already read (tests/crm_sync/test_claims.py holds them equal)."""
     free = row.lease_token is None or row.lease_expires_at is None or row.lease_expires_at <= now
     return (
         free

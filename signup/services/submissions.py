@@ -237,9 +237,10 @@ def submission_create(
 # again: 35 pages touched per sign-up instead of 48 (docs/architecture.md).
 #
 # The statement names its tenant's schema (customerinfo.core.db) and no SET search_path goes
-# before it, whatever shop the connection served last. The triggers it sets off (the daily
-# counts, migration 0008) have their search path pinned to their own schema
-# (tenants.schemas.functions_pin_sql), so they count in this shop's tables too.
+# before it, whatever shop the connection served last. The zone function it names in that
+# schema (TENANT_SQL_FUNCTIONS) and the triggers its insert may fire have their search path
+# pinned to their own schema (tenants.schemas.functions_pin_sql), so whatever they read or
+# count is this shop's.
 _SUBMISSION_CTES = """
 WITH checks AS (
     SELECT {routed} AS routed,
