@@ -126,6 +126,10 @@ class Provider(ABC):
     kind: ClassVar[str]
     #: How many contacts one call can carry; the worker groups a backlog in batches this big.
     batch_size: ClassVar[int] = 1
+    #: How many calls one claim makes, one after the other (``services.sending``): a vendor
+    #: taking one contact a call would otherwise cost a claim (two transactions and a read of the
+    #: sign-ups) per contact, more than the call itself.
+    calls_per_claim: ClassVar[int] = 1
     #: About half the vendor's published limit: the retailer's other tools share that quota.
     rate_limit: ClassVar[RateLimit] = RateLimit(per_second=10, burst=10)
     #: Connections the vendor allows at once per account, when it says.

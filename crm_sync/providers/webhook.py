@@ -72,6 +72,7 @@ class WebhookProvider(Provider):
     settings: WebhookSettings
     kind: ClassVar[str] = "webhook"
     batch_size: ClassVar[int] = 1
+    calls_per_claim: ClassVar[int] = 10
     rate_limit: ClassVar[RateLimit] = RateLimit(per_second=50, burst=50)
     url_settings: ClassVar[Mapping[str, UrlRole]] = {"url": UrlRole.ENDPOINT}
     dialect: ClassVar[Dialect] = DIALECT

@@ -23,7 +23,9 @@ the relay hands them out again. The CRM may get a contact twice; its write is an
 absorbs that. A worker that is only slow, past its lease, may find its rows taken over meanwhile
 (the token changed): its answer is dropped and counted as ``lost``, and the new owner's stands.
 A pause, a replay or a requeue that changes a row being sent clears its token too, so the change
-wins over the answer in flight. Each claim covers one batch: a lease outlasts one CRM call.
+wins over the answer in flight. A lease outlasts one CRM call at its longest; a claim of several
+calls (a vendor taking one contact a call, ``sending``) renews it between calls before it could
+run out (``claim_extend``).
 """
 
 import logging

@@ -1,8 +1,10 @@
 """Sending: a worker takes due deliveries of one destination, calls the CRM, writes the answers.
 
-Each batch is one claim (``claims``): taken in a short transaction, sent to the CRM with no
-transaction open and no row locked, and its answers written in a second short transaction to the
-rows this worker still holds. Why, and what a killed or slow worker leads to, is in ``claims``.
+Each claim (``claims``) is taken in a short transaction, sent to the CRM with no transaction open
+and no row locked, and its answers written in a second short transaction to the rows this worker
+still holds. Why, and what a killed or slow worker leads to, is in ``claims``. A claim is one
+batch, or for a vendor taking one contact a call several calls one after the other
+(``Provider.calls_per_claim``); the first call the CRM fails, defers or breaks on is its last.
 
 Whatever raises in contact building or provider code is an attempt with its reason
 (``failures.contacts_send``); only our own database or Redis failing ends a round early, and
@@ -16,29 +18,31 @@ whole is split until the contact at fault is found (``splitting``).
 """
 
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache, partial
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from customerinfo.core.tenancy import current_tenant
-from outbox.models import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus
+from outbox.models import AttemptOutcome, Delivery
 from signup.models import Submission
 from tenants.models import TenantAccess
 
 from .. import limits
 from ..contacts import contact_build
 from ..failures import contacts_send
-from ..http import shared_client
+from ..http import TIMEOUT_SECONDS, shared_client
 from ..models import Destination, DestinationState
 from ..providers import PROVIDERS, Contact, Provider, Result, Verdict
-from ..schedule import GIVE_UP_AFTER, MAX_ATTEMPTS, retry_delay
 from .backlog import backlog_release
 from .claims import DEFERRED, Claim, SendReport, claim_extend, claim_take, claim_write
 from .destinations import destination_pause, destination_provider, destination_scope
+from .outcomes import bury, defer, hold, hold_back, settle
 from .splitting import batch_split
 
 #: A worker sleeps for the rate limit only this long; a longer wait goes back to the outbox.
@@ -46,81 +50,6 @@ MAX_RATE_WAIT_SECONDS = 1.0
 #: Splitting a refused batch may sleep longer for each call: the rows are in hand, and a vendor
 #: as slow as Salesforce (0.6 requests/s) would otherwise stop most splits half-way.
 MAX_SPLIT_RATE_WAIT_SECONDS = 5.0
-#: What a delivery held back by the breaker says in the delivery log while it waits.
-CIRCUIT_OPEN = (
-    "Waiting: the CRM failed several times in a row; sending resumes as soon as it answers again."
-)
-
-
-def _settle(
-    *,
-    row: Delivery,
-    outcome: str,
-    result: Result,
-    now: datetime,
-    started: datetime,
-    duration_ms: int,
-) -> DeliveryAttempt:
-    """Moves one delivery on after an attempt and returns the attempt's log row."""
-    spends_attempt = outcome != AttemptOutcome.BROKEN
-    number = row.attempts + 1
-    if spends_attempt:
-        row.attempts = number
-    row.last_status_code = result.status_code
-    row.last_error = result.message[:2000]
-    row.updated_at = now
-    if outcome == AttemptOutcome.DELIVERED:
-        row.status = DeliveryStatus.DELIVERED
-        row.delivered_at = now
-        row.last_error = ""
-    elif outcome == AttemptOutcome.PERMANENT:
-        row.status = DeliveryStatus.DEAD
-    elif outcome == AttemptOutcome.BROKEN:
-        row.status = DeliveryStatus.HELD
-    else:
-        delay = retry_delay(attempts=row.attempts, retry_after=result.retry_after)
-        if delay is None:
-            row.status = DeliveryStatus.DEAD
-            row.last_error = f"Gave up after {MAX_ATTEMPTS} attempts. Last: {result.message}"[:2000]
-        else:
-            row.next_attempt_at = now + delay
-    return DeliveryAttempt(
-        delivery=row,
-        number=number,
-        started_at=started,
-        duration_ms=duration_ms,
-        outcome=outcome,
-        status_code=result.status_code,
-        error=result.message[:2000],
-    )
-
-
-def _defer(
-    claim: Claim, rows: Sequence[Delivery], *, seconds: float, now: datetime, reason: str = ""
-) -> None:
-    """Back to the outbox without spending an attempt (breaker, cool-down, rate limit, busy
-    vendor): not sending is not a failure of the sign-up, and must not push it down the
-    schedule."""
-    for row in rows:
-        row.next_attempt_at = now + timedelta(seconds=max(seconds, 0.0))
-        row.updated_at = now
-        if reason:
-            row.last_error = reason
-        claim.outcomes[row.pk] = DEFERRED
-
-
-def _bury(claim: Claim, *, reason: str, rows: Sequence[Delivery] | None = None) -> None:
-    now = timezone.now()
-    for row in claim.rows if rows is None else rows:
-        row.status, row.last_error, row.updated_at = DeliveryStatus.DEAD, reason, now
-        claim.outcomes[row.pk] = DeliveryStatus.DEAD
-
-
-def _hold(claim: Claim) -> None:
-    now = timezone.now()
-    for row in claim.rows:
-        row.status, row.updated_at = DeliveryStatus.HELD, now
-        claim.outcomes[row.pk] = DeliveryStatus.HELD
 
 
 def _suspended() -> bool:
@@ -144,14 +73,16 @@ def deliveries_send(
     cls = PROVIDERS.get(destination.kind, Provider) if destination else None
     if destination is None or cls is None:
         claim = claim_take(destination_id=destination_id, ids=ids, top_up_to=0)
-        _bury(claim, reason="The destination was deleted.")
+        bury(claim, reason="The destination was deleted.")
         claim_write(claim, report=report)
         return report
     if destination.state == DestinationState.PAUSED or not destination.enabled or _suspended():
         # Held, with no attempt spent: resuming the destination, or the retailer paying
         # (billing.services.suspension), sends them again.
-        claim = claim_take(destination_id=destination_id, ids=ids, top_up_to=cls.batch_size)
-        _hold(claim)
+        claim = claim_take(
+            destination_id=destination_id, ids=ids, top_up_to=cls.batch_size * cls.calls_per_claim
+        )
+        hold(claim)
         claim_write(claim, report=report)
         return report
     # This process's client for the kind: its connections to the CRM are reused by the next
@@ -159,7 +90,7 @@ def deliveries_send(
     client = client or shared_client(kind=destination.kind)
     # Made on first use, inside the boundary: decrypting credentials can fail too.
     provider = cache(partial(destination_provider, destination=destination, client=client))
-    size = cls.batch_size
+    size = cls.batch_size * cls.calls_per_claim
     broken: Result | None = None
     wanted = list(ids)
     for _ in range(max_rounds):
@@ -182,9 +113,9 @@ def deliveries_send(
             if not claim.rows:
                 continue
             if broken is not None:
-                _hold(claim)
+                hold(claim)
             else:
-                broken = _send_batch(
+                broken = _send_claim(
                     destination=destination, cls=cls, provider=provider, claim=claim
                 )
             claim_write(claim, report=report)
@@ -203,44 +134,123 @@ def deliveries_send(
     return report
 
 
-def _send_batch(
+def _send_claim(
     *,
     destination: Destination,
     cls: type[Provider],
     provider: Callable[[], Provider],
     claim: Claim,
 ) -> Result | None:
-    """One call to the CRM for a claim's rows, unless the destination's limits say wait;
-    returns the result that says the destination is broken."""
+    """Sends a claim's rows, one CRM call of ``cls.batch_size`` contacts after the other, each
+    within the destination's limits as if it were a claim of its own; returns the result that
+    says the destination is broken, and then holds the rows not yet sent.
+
+    A claim of several calls (``Provider.calls_per_claim``) takes, reads and writes its rows
+    once: for a vendor taking one contact a call, one claim per call cost two transactions and
+    a read of the sign-ups for every contact, more than the call itself.
+    """
+    submissions = _submissions(claim.rows)
+    calls = [
+        claim.rows[start : start + cls.batch_size]
+        for start in range(0, len(claim.rows), cls.batch_size)
+    ]
+    leased = time.monotonic()
+    for number, rows in enumerate(calls):
+        if number and time.monotonic() - leased > _lease_spent_after():
+            # The calls so far used up the part of the lease that another call, at its
+            # longest, would outlast: the rows stay this worker's.
+            claim_extend(claim)
+            leased = time.monotonic()
+        broken = _send_batch(
+            destination=destination,
+            cls=cls,
+            provider=provider,
+            claim=claim,
+            rows=rows,
+            submissions=submissions,
+        )
+        rest = [row for later in calls[number + 1 :] for row in later]
+        if broken is not None:
+            hold(claim, rows=rest)
+            return broken
+        if any(claim.outcomes.get(row.pk) in _TROUBLES for row in rows):
+            # Failing or asking us to wait: the rest go back to the outbox, untried, for their
+            # own turn, rather than hammering a struggling CRM call after call.
+            defer(claim, rest, seconds=0, now=timezone.now())
+            return None
+    return None
+
+
+#: Outcomes of a call after which a claim makes no further call.
+_TROUBLES = frozenset({AttemptOutcome.RETRY, DEFERRED})
+
+
+def _lease_spent_after() -> float:
+    """How long into a lease a claim may start another call: what is left of the lease must
+    outlast the call at its longest (a rate-limit wait, then the HTTP timeout, twice over for
+    a slow connect)."""
+    lease = float(settings.CRM_DELIVERY_LEASE_SECONDS)
+    return max(0.0, lease - MAX_RATE_WAIT_SECONDS - 2 * TIMEOUT_SECONDS)
+
+
+def _submissions(rows: Sequence[Delivery]) -> dict[uuid.UUID, Submission]:
+    """The sign-ups the rows deliver, with what building their contacts reads."""
+    return {
+        submission.pk: submission
+        for submission in Submission.objects.filter(pk__in=[row.submission_id for row in rows])
+        .select_related("location", "form_version")
+        .prefetch_related("consents")
+    }
+
+
+def _send_batch(
+    *,
+    destination: Destination,
+    cls: type[Provider],
+    provider: Callable[[], Provider],
+    claim: Claim,
+    rows: Sequence[Delivery],
+    submissions: Mapping[uuid.UUID, Submission],
+) -> Result | None:
+    """One call to the CRM for some of a claim's rows, unless the destination's limits say
+    wait; returns the result that says the destination is broken."""
     scope = destination_scope(destination)
     now = timezone.now()
     cooldown = limits.cooldown_remaining(scope=scope)
     if cooldown > 0:
-        _defer(claim, claim.rows, seconds=cooldown, now=now)
+        defer(claim, rows, seconds=cooldown, now=now)
         return None
     gate = limits.breaker_check(scope=scope)
     if not gate.allowed:
-        _hold_back(claim, gate=gate, now=now)
+        hold_back(claim, rows=rows, gate=gate, now=now)
         return None
     wait = limits.rate_limit_take(scope=scope, limit=cls.rate_limit)
     if wait > MAX_RATE_WAIT_SECONDS:
-        _defer(claim, claim.rows, seconds=wait, now=now)
+        defer(claim, rows, seconds=wait, now=now)
         return None
     if wait > 0:
         time.sleep(wait)
-    call = partial(_call, destination=destination, cls=cls, provider=provider, claim=claim)
+    call = partial(
+        _call,
+        destination=destination,
+        cls=cls,
+        provider=provider,
+        claim=claim,
+        submissions=submissions,
+    )
     with limits.concurrency_slot(scope=scope, limit=cls.max_connections) as free:
         if not free:
-            _defer(claim, claim.rows, seconds=1, now=now)
+            defer(claim, rows, seconds=1, now=now)
             return None
         if not gate.probe:
-            return call(rows=claim.rows).broken
-        return _probe(claim, call=call, scope=scope, cls=cls, now=now)
+            return call(rows=rows).broken
+        return _probe(claim, rows=rows, call=call, scope=scope, cls=cls, now=now)
 
 
 def _probe(
     claim: Claim,
     *,
+    rows: Sequence[Delivery],
     call: Callable[..., "_Answer"],
     scope: str,
     cls: type[Provider],
@@ -248,42 +258,19 @@ def _probe(
 ) -> Result | None:
     """Half open: one contact tests the CRM, and the rest of the batch follows only if the CRM
     answered it; a failed probe costs one attempt, not a batch of them."""
-    probe, rest = claim.rows[:1], claim.rows[1:]
+    probe, rest = rows[:1], rows[1:]
     answer = call(rows=probe)
     if answer.broken is not None or not rest:
         return answer.broken
     if not answer.answered:
-        _hold_back(claim, rows=rest, gate=limits.breaker_check(scope=scope), now=now)
+        hold_back(claim, rows=rest, gate=limits.breaker_check(scope=scope), now=now)
         return None
     wait = limits.rate_limit_take(scope=scope, limit=cls.rate_limit)
     if wait > MAX_RATE_WAIT_SECONDS:
-        _defer(claim, rest, seconds=wait, now=now)
+        defer(claim, rest, seconds=wait, now=now)
         return None
     time.sleep(wait)
     return call(rows=rest).broken
-
-
-def _hold_back(
-    claim: Claim,
-    *,
-    gate: limits.BreakerGate,
-    now: datetime,
-    rows: Sequence[Delivery] | None = None,
-) -> None:
-    """The breaker is open: the rows wait until a probe may go, spending no attempt (each skip
-    used to spend one, and pushed sign-ups that were never sent to the 30-minute wait). A
-    destination failing without a break for the schedule's whole span buries them instead."""
-    rows = claim.rows if rows is None else rows
-    failing = gate.failing_since is not None and (
-        time.time() - gate.failing_since > GIVE_UP_AFTER.total_seconds()
-    )
-    if failing:
-        days = GIVE_UP_AFTER.total_seconds() / 86400
-        _bury(
-            claim, rows=rows, reason=f"Gave up: the CRM failed for {days:.0f} days without a break."
-        )
-        return
-    _defer(claim, rows, seconds=gate.wait, now=now, reason=CIRCUIT_OPEN)
 
 
 @dataclass(frozen=True)
@@ -301,22 +288,17 @@ def _call(
     provider: Callable[[], Provider],
     claim: Claim,
     rows: Sequence[Delivery],
+    submissions: Mapping[uuid.UUID, Submission],
 ) -> _Answer:
     """Sends ``rows`` of the claim in one CRM call (more when the CRM refuses the batch whole
     and it is split) and settles each row with its answer."""
     scope = destination_scope(destination)
-    submissions = {
-        submission.pk: submission
-        for submission in Submission.objects.filter(pk__in=[row.submission_id for row in rows])
-        .select_related("location", "form_version")
-        .prefetch_related("consents")
-    }
     now = timezone.now()
     gone = Result(Verdict.PERMANENT, message="The sign-up was erased before it was delivered.")
     for row in rows:
         if row.submission_id not in submissions:
             claim.attempts.append(
-                _settle(
+                settle(
                     row=row,
                     outcome=AttemptOutcome.PERMANENT,
                     result=gone,
@@ -355,7 +337,7 @@ def _call(
     finished = timezone.now()
     # Not settled because the split ran out of calls or of rate: no attempt is spent on them.
     unresolved = [live.pop(key) for key in split.unresolved]
-    _defer(claim, unresolved, seconds=MAX_SPLIT_RATE_WAIT_SECONDS, now=finished)
+    defer(claim, unresolved, seconds=MAX_SPLIT_RATE_WAIT_SECONDS, now=finished)
     broken: Result | None = None
     answered = any(result.verdict != Verdict.RETRY for result in first.values())
     missing = Result(Verdict.RETRY, message="The provider gave no result for this contact.")
@@ -369,7 +351,7 @@ def _call(
         if result.verdict == Verdict.RETRY and result.retry_after:
             limits.cooldown_start(scope=scope, seconds=result.retry_after)
         claim.attempts.append(
-            _settle(
+            settle(
                 row=row,
                 outcome=outcome,
                 result=result,

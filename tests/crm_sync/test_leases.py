@@ -333,3 +333,37 @@ def test_a_worker_killed_mid_call_leaves_its_rows_to_be_sent_again_once_the_leas
     assert (row.status, row.attempts) == (DeliveryStatus.DELIVERED, 1)
     assert len(world.receiver.requests) == 2
     assert len(world.receiver.events) == 1
+
+
+def test_a_claim_of_several_calls_renews_its_lease_before_it_could_run_out(
+    world: World, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """A webhook claim makes a call per contact, one after the other: once what is left of the
+    lease might not outlast another call, the claim renews it, so the relay leaves the rows
+    still to be sent alone and the answers are written."""
+    # A lease no longer than a call at its longest: renewed before every call after the first.
+    settings.CRM_DELIVERY_LEASE_SECONDS = 20
+    rows = [row for _ in range(3) for row in deliveries_of(sign_up(world.kiosk))]
+    seen: dict[str, Any] = {}
+
+    def after() -> None:
+        # The first call took the whole lease.
+        for row in rows:
+            lease_runs_out(row)
+
+    def relay_during_the_second_call() -> None:
+        seen["relay"] = world.relayed()
+
+    during_the_call(monkeypatch, after=after)
+    real = WebhookProvider.send
+    calls = itertools.count()
+
+    def send(self: WebhookProvider, contacts: Sequence[Contact]) -> dict[int, Result]:
+        if next(calls) == 1:
+            relay_during_the_second_call()
+        return real(self, contacts)
+
+    monkeypatch.setattr(WebhookProvider, "send", send)
+    assert world.send([row.pk for row in rows]) == {"delivered": 3}
+    assert seen == {"relay": []}
+    assert len(world.receiver.events) == 3

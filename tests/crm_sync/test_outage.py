@@ -18,7 +18,7 @@ from django.utils import timezone
 from crm_sync import limits, services
 from crm_sync.models import Destination
 from crm_sync.schedule import GIVE_UP_AFTER
-from crm_sync.services import sending
+from crm_sync.services import outcomes
 from crm_sync.services.claims import DEFERRED
 from crm_sync.tasks import deliver, deliver_due
 from outbox.models import AttemptOutcome, Delivery, DeliveryStatus
@@ -125,7 +125,7 @@ def test_a_delivery_held_back_by_the_open_breaker_spends_no_attempt(
     assert len(hubspot.batches) == calls  # nothing reached the CRM
     row.refresh_from_db()
     assert (row.status, row.attempts) == (DeliveryStatus.PENDING, 0)
-    assert row.last_error == sending.CIRCUIT_OPEN
+    assert row.last_error == outcomes.CIRCUIT_OPEN
     # It waits until the breaker may let a probe through, not on the schedule (5 s, 1 min...).
     assert row.next_attempt_at <= timezone.now() + timedelta(
         seconds=limits.BREAKER_FIRST_OPEN_SECONDS
