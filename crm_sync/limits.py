@@ -16,25 +16,28 @@ from customerinfo.core.redis import redis_client, redis_key
 
 from .schedule import RETRY_AFTER_CAP_SECONDS
 
-# A token bucket with Redis's own clock, so workers on different machines agree on time.
+# A token bucket with Redis's own clock, so workers on different machines agree on time. A
+# caller told to wait has its token reserved (the bucket goes below zero), so the next caller
+# waits behind it: without the reservation, every worker waiting at the same moment waited for
+# the same token, and two workers sent a webhook at 139 a second against its 50. A wait longer
+# than the caller will sleep (ARGV[4]) reserves nothing: that caller does not send.
 _TAKE_TOKENS = """
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
+local max_wait = tonumber(ARGV[4])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens = tonumber(state[1]) or burst
 local at = tonumber(state[2]) or now
 tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
-local wait = 0
-if tokens >= cost then
+local wait = math.max(0, (cost - tokens) / rate)
+if wait <= max_wait then
     tokens = tokens - cost
-else
-    wait = (cost - tokens) / rate
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
-redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 60)
+redis.call('EXPIRE', KEYS[1], math.ceil((burst + max_wait * rate) / rate) + 60)
 return tostring(wait)
 """
 
@@ -50,10 +53,17 @@ class RateLimit:
     burst: int
 
 
-def rate_limit_take(*, scope: str, limit: RateLimit) -> float:
-    """Takes one request's token; returns 0 when it may go now, else seconds to wait."""
+def rate_limit_take(*, scope: str, limit: RateLimit, max_wait: float) -> float:
+    """Takes one request's token: returns 0 when it may go now, else the seconds to wait.
+
+    A wait of at most ``max_wait`` holds the token for the caller, who must then sleep it and
+    send; a longer wait takes nothing, and the caller does not send.
+    """
     script = redis_client().register_script(_TAKE_TOKENS)
-    wait = script(keys=[redis_key("crm", "rate", scope)], args=[limit.per_second, limit.burst, 1])
+    wait = script(
+        keys=[redis_key("crm", "rate", scope)],
+        args=[limit.per_second, limit.burst, 1, max_wait],
+    )
     return float(wait.decode() if isinstance(wait, bytes) else wait)
 
 

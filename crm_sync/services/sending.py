@@ -224,7 +224,7 @@ def _send_batch(
     if not gate.allowed:
         hold_back(claim, rows=rows, gate=gate, now=now)
         return None
-    wait = limits.rate_limit_take(scope=scope, limit=cls.rate_limit)
+    wait = limits.rate_limit_take(scope=scope, limit=cls.rate_limit, max_wait=MAX_RATE_WAIT_SECONDS)
     if wait > MAX_RATE_WAIT_SECONDS:
         defer(claim, rows, seconds=wait, now=now)
         return None
@@ -265,7 +265,7 @@ def _probe(
     if not answer.answered:
         hold_back(claim, rows=rest, gate=limits.breaker_check(scope=scope), now=now)
         return None
-    wait = limits.rate_limit_take(scope=scope, limit=cls.rate_limit)
+    wait = limits.rate_limit_take(scope=scope, limit=cls.rate_limit, max_wait=MAX_RATE_WAIT_SECONDS)
     if wait > MAX_RATE_WAIT_SECONDS:
         defer(claim, rest, seconds=wait, now=now)
         return None
@@ -377,7 +377,9 @@ def _send_part(
 ) -> dict[int, Result] | None:
     """One call for part of a refused batch, within the rate limit; None when it must wait
     longer than a worker sleeps for it."""
-    wait = limits.rate_limit_take(scope=scope, limit=cls.rate_limit)
+    wait = limits.rate_limit_take(
+        scope=scope, limit=cls.rate_limit, max_wait=MAX_SPLIT_RATE_WAIT_SECONDS
+    )
     if wait > MAX_SPLIT_RATE_WAIT_SECONDS:
         return None
     time.sleep(wait)
