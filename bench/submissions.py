@@ -23,9 +23,10 @@ In one run:
    request goes to a tenant drawn at random, with its host and its tablet's token), the
    baseline through its ``post.lua``; three rounds (``BENCH_ROUNDS``), alternating the order;
    every figure is the median over the rounds, each ratio the median of each round's ratio
-   (phase over baseline in the same round). After each ``destination`` run the worker is given
-   up to 180 s to deliver what the run stored, so its work does not fall on the next run (the
-   pending count left, if any, is printed);
+   (phase over baseline in the same round). The worker delivers during the ``destination``
+   run at the webhook's rate limit (50 contacts a second per destination), far below the
+   run's sign-ups; after the run it is watched for 20 s (its rate is printed), then what is left
+   undelivered is set aside (deleted), so its work does not fall on the next run;
 4. while each run lasts, reads from /proc the CPU time the server's gunicorn processes and its
    PostgreSQL backends spend (``bench/submissions_cpu.py``; a backend is the server's when it
    carries the server's application_name, set through ``PGAPPNAME``, so the worker's and
