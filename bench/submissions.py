@@ -9,7 +9,8 @@ In one run:
    tenants, each with its own host, schema, store, form and tablet
    (``bench/submissions_tenants.py``); for the ``destination`` phase a tenant ``benchcrm`` like
    ``bench`` whose shop has an enabled webhook destination pointed at the project's demo CRM
-   sink (served by a second gunicorn of the project, 2 workers, not measured), a Celery worker
+   sink (served by a second gunicorn of the project, 2 workers of 4 threads that keep
+   connections open as a CRM does, not measured), a Celery worker
    (``--concurrency 2``) delivering to it (the sink and the worker stand for other machines:
    they run at niceness 19 and take the CPU the measured server leaves) and Celery beat
    scheduling the relay alone (``bench/relay_settings.py``: a deployment's other periodic
@@ -531,6 +532,9 @@ def main() -> int:
         server_environment("sink", project_env),
         "/healthz",
         workers=2,
+        # A CRM keeps the worker's connection open from one contact to the next, as the
+        # worker's pooled client expects; a sync server would make every POST a new connection.
+        threads=4,
         niceness=BACKGROUND_NICENESS,
     )
     servers: list[Server] = []

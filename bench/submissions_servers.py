@@ -53,6 +53,9 @@ class Server:
     ready_path: str
     port: int = field(default_factory=free_port)
     workers: int = WORKERS
+    #: Threads per worker: more than one serves with gunicorn's gthread workers, which keep a
+    #: client's connection open between requests (sync workers close it after each).
+    threads: int = 1
     niceness: int = 0
     process: subprocess.Popen[bytes] | None = None
     log: IO[bytes] | None = None
@@ -68,6 +71,8 @@ class Server:
             self.app,
             "-w",
             str(self.workers),
+            "--threads",
+            str(self.threads),
             "-b",
             f"127.0.0.1:{self.port}",
             "--log-level",
