@@ -10,7 +10,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
+
+import redis
+from redis.commands.core import Script
 
 from customerinfo.core.redis import redis_client, redis_key
 
@@ -42,6 +46,13 @@ return tostring(wait)
 """
 
 
+@lru_cache(maxsize=8)
+def _script(client: redis.Redis, source: str) -> Script:
+    """The script, loaded into Redis on first use (EVALSHA, and again after a Redis restart):
+    made for each call, hashing its source was a twentieth of a webhook delivery's CPU."""
+    return client.register_script(source)
+
+
 def destination_scope(*, tenant_id: int, destination_id: int) -> str:
     """The Redis scope of one destination's rate limit, breaker and cool-down."""
     return f"{tenant_id}:{destination_id}"
@@ -59,7 +70,7 @@ def rate_limit_take(*, scope: str, limit: RateLimit, max_wait: float) -> float:
     A wait of at most ``max_wait`` holds the token for the caller, who must then sleep it and
     send; a longer wait takes nothing, and the caller does not send.
     """
-    script = redis_client().register_script(_TAKE_TOKENS)
+    script = _script(redis_client(), _TAKE_TOKENS)
     wait = script(
         keys=[redis_key("crm", "rate", scope)],
         args=[limit.per_second, limit.burst, 1, max_wait],
@@ -144,6 +155,14 @@ redis.call('HSET', KEYS[1], 'probe_until', tostring(now + tonumber(ARGV[2])))
 return {1, 1, '0', state[3] or ''}
 """
 
+# A success: what the breaker held (to say since when the CRM had been failing), and a clean
+# slate, in one round trip (every delivered call makes it).
+_BREAKER_SUCCESS = """
+local state = redis.call('HMGET', KEYS[1], 'open_until', 'since')
+redis.call('DEL', KEYS[1])
+return state
+"""
+
 _BREAKER_FAILURE = """
 local now = tonumber(ARGV[1])
 redis.call('HSETNX', KEYS[1], 'since', tostring(now))
@@ -172,7 +191,7 @@ def _text(value: Any) -> str:
 def breaker_check(*, scope: str) -> BreakerGate:
     """Closed: go. Open: wait until it may half-open. Half open: the first caller is the one
     probe; the others wait for its answer (at most BREAKER_PROBE_SECONDS)."""
-    script = redis_client().register_script(_BREAKER_CHECK)
+    script = _script(redis_client(), _BREAKER_CHECK)
     allowed, probe, wait, since = script(
         keys=[_breaker_key(scope)], args=[time.time(), BREAKER_PROBE_SECONDS]
     )
@@ -191,14 +210,11 @@ def breaker_record(*, scope: str, success: bool) -> BreakerRecovery | None:
     client = redis_client()
     key = _breaker_key(scope)
     if success:
-        pipeline = client.pipeline(transaction=True)
-        pipeline.hmget(key, ["open_until", "since"])
-        pipeline.delete(key)
-        (opened_until, since), _ = pipeline.execute()
+        opened_until, since = _script(client, _BREAKER_SUCCESS)(keys=[key])
         if opened_until is None or since is None:
             return None
         return BreakerRecovery(since=float(_text(since)))
-    script = client.register_script(_BREAKER_FAILURE)
+    script = _script(client, _BREAKER_FAILURE)
     script(
         keys=[key],
         args=[
