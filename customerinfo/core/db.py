@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import psycopg
 from django.apps import apps
@@ -26,6 +26,8 @@ from django.conf import settings
 from django.db import connection
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
+
+from .postgresql.base import SESSION_PATH, DatabaseWrapper, session_path_note
 
 
 class _PreparingCursor(psycopg.RawCursor[Any]):
@@ -151,6 +153,30 @@ def _generic_plans(raw_connection: Any) -> None:
         raw_connection.customerinfo_generic_plans = True
 
 
+#: The search_path every statement of ``schema_cursor`` is planned and run under. They name
+#: their schema, and the public tables are found on it.
+STATEMENT_PATH = ("public",)
+
+
+def _statement_path(raw_connection: Any) -> None:
+    """Puts the session back on ``STATEMENT_PATH`` if anything set another path since.
+
+    A prepared statement is planned again when the session's search_path differs from the one
+    it was planned under; the ORM sets a shop's path on the connection (a shop met for the
+    first time, a portal page), and before this every such SET cost each shop's statement on
+    the connection a new plan at its next sign-up (``customerinfo.core.postgresql``). One SET
+    here, only after such a change, keeps every plan valid.
+    """
+    if getattr(raw_connection, SESSION_PATH, None) == STATEMENT_PATH:
+        return
+    raw_connection.execute("SET search_path = " + ", ".join(map(schema_quote, STATEMENT_PATH)))
+    # django-tenants believed the session was on its shop's path: its next cursor sets it again.
+    cast(DatabaseWrapper, connection).search_path_set_schemas = None
+    # Inside a transaction the SET is undone if it rolls back; the backend's rollback then
+    # forgets the path, and the next statement sets it again.
+    session_path_note(raw_connection, STATEMENT_PATH)
+
+
 @contextmanager
 def schema_cursor() -> Iterator[CursorWrapper]:
     """Like ``connection.cursor()`` (same wrapper: query logging, errors, execute wrappers),
@@ -167,6 +193,7 @@ def schema_cursor() -> Iterator[CursorWrapper]:
     wanted = 2 * settings.DATABASE_CONN_MAX_SCHEMAS or 100_000
     raw_connection.prepared_max = max(raw_connection.prepared_max, wanted)
     _generic_plans(raw_connection)
+    _statement_path(raw_connection)
     raw: Any = _PreparingCursor(raw_connection)
     wrapped = (
         connection.make_debug_cursor(raw)

@@ -19,7 +19,9 @@ DATABASES = {
         )
     )
 }
-DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+# django-tenants' backend, noting on each session the search_path it set
+# (customerinfo/core/postgresql).
+DATABASES["default"]["ENGINE"] = "customerinfo.core.postgresql"
 # Django turns psycopg's prepared statements off (prepare_threshold None), and with it
 # customerinfo.core.db.schema_cursor's. Only cursors with server-side binding can prepare, and
 # the ORM's are client-side, so this enables them for schema_cursor alone.
