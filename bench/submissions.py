@@ -27,7 +27,8 @@ In one run:
    (phase over baseline in the same round). The worker delivers during the ``destination``
    run at the webhook's rate limit (50 contacts a second per destination), far below the
    run's sign-ups; after the run it is watched for 20 s (its rate is printed), then what is left
-   undelivered is set aside (deleted), so its work does not fall on the next run;
+   undelivered is set aside (deleted, then vacuumed and checkpointed), so its work does not
+   fall on the next run;
 4. while each run lasts, reads from /proc the CPU time the server's gunicorn processes and its
    PostgreSQL backends spend (``bench/submissions_cpu.py``; a backend is the server's when it
    carries the server's application_name, set through ``PGAPPNAME``, so the worker's and

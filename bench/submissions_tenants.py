@@ -179,7 +179,8 @@ def workers_start(environment: dict[str, str]) -> list[support.Process]:
 def outbox_drain(url: str) -> None:
     """Watches the worker deliver for up to DRAIN_SECONDS, prints how fast it went (the
     destination's rate limit, when the backlog is larger than it lets through), then sets aside
-    (deletes) what the run left undelivered, so its work does not fall on the next run."""
+    (deletes and vacuums) what the run left undelivered, so its work does not fall on the next
+    run."""
     started = time.monotonic()
     left = first = 0
     url = url.replace("postgres://", "postgresql://", 1)
@@ -193,7 +194,16 @@ def outbox_drain(url: str) -> None:
                 break
             time.sleep(0.5)
         seconds = time.monotonic() - started
+        project.execute(
+            "DELETE FROM public.crm_outbox_deliveryattempt WHERE delivery_id IN (SELECT id"
+            " FROM public.crm_outbox_delivery WHERE status = 'pending')"
+        )
         set_aside = project.execute(f"DELETE {pending}").rowcount
+        # The dead rows, left to autovacuum, were vacuumed inside the next run (a baseline
+        # round read 875 requests a second after one, 1,711 before): vacuumed here, and the
+        # pages written, between the runs.
+        project.execute("VACUUM public.crm_outbox_delivery, public.crm_outbox_deliveryattempt")
+    support.writes_settle()
     rate = (first - left) / seconds if seconds else 0.0
     print(
         f"--- outbox: {first - left} delivered in {seconds:.1f} s after the run ({rate:.0f} a "
