@@ -50,6 +50,10 @@ logger = logging.getLogger(__name__)
 #: dropped because the row had been taken over meanwhile.
 DEFERRED = "deferred"
 LOST = "lost"
+#: Outcomes of rows that did not go through: retried, or deferred (breaker, cool-down, rate
+#: limit); ``skipped`` is what older releases wrote for a breaker that was open. After one, a
+#: worker makes no further call for the destination in that round.
+TROUBLES = frozenset({AttemptOutcome.RETRY, AttemptOutcome.SKIPPED, DEFERRED})
 #: A claim's answers, one statement for the whole batch, landing only on the rows whose token
 #: is still the worker's. One array per column: Django's ``bulk_update`` builds a CASE per row
 #: and column, about 100 ms of a worker's CPU for a batch of 100, ten times this statement;
@@ -93,12 +97,8 @@ class SendReport:
         self.counts[outcome] += count
 
     def troubles(self) -> int:
-        """Rows that did not go through: retried, or deferred (breaker, cool-down, rate limit);
-        ``skipped`` is what older releases wrote for a breaker that was open."""
-        return sum(
-            self.counts.get(outcome, 0)
-            for outcome in (AttemptOutcome.RETRY, AttemptOutcome.SKIPPED, DEFERRED)
-        )
+        """Rows that did not go through (``TROUBLES``)."""
+        return sum(self.counts.get(outcome, 0) for outcome in TROUBLES)
 
 
 @dataclass

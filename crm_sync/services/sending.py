@@ -40,7 +40,7 @@ from ..http import TIMEOUT_SECONDS, shared_client
 from ..models import Destination, DestinationState
 from ..providers import PROVIDERS, Contact, Provider, Result, Verdict
 from .backlog import backlog_release
-from .claims import DEFERRED, Claim, SendReport, claim_extend, claim_take, claim_write
+from .claims import TROUBLES, Claim, SendReport, claim_extend, claim_take, claim_write
 from .destinations import destination_pause, destination_provider, destination_scope
 from .outcomes import bury, defer, hold, hold_back, settle
 from .splitting import batch_split
@@ -76,12 +76,11 @@ def deliveries_send(
         bury(claim, reason="The destination was deleted.")
         claim_write(claim, report=report)
         return report
+    size = cls.batch_size * cls.calls_per_claim
     if destination.state == DestinationState.PAUSED or not destination.enabled or _suspended():
         # Held, with no attempt spent: resuming the destination, or the retailer paying
         # (billing.services.suspension), sends them again.
-        claim = claim_take(
-            destination_id=destination_id, ids=ids, top_up_to=cls.batch_size * cls.calls_per_claim
-        )
+        claim = claim_take(destination_id=destination_id, ids=ids, top_up_to=size)
         hold(claim)
         claim_write(claim, report=report)
         return report
@@ -90,7 +89,6 @@ def deliveries_send(
     client = client or shared_client(kind=destination.kind)
     # Made on first use, inside the boundary: decrypting credentials can fail too.
     provider = cache(partial(destination_provider, destination=destination, client=client))
-    size = cls.batch_size * cls.calls_per_claim
     broken: Result | None = None
     wanted = list(ids)
     for _ in range(max_rounds):
@@ -173,16 +171,12 @@ def _send_claim(
         if broken is not None:
             hold(claim, rows=rest)
             return broken
-        if any(claim.outcomes.get(row.pk) in _TROUBLES for row in rows):
+        if any(claim.outcomes.get(row.pk) in TROUBLES for row in rows):
             # Failing or asking us to wait: the rest go back to the outbox, untried, for their
             # own turn, rather than hammering a struggling CRM call after call.
             defer(claim, rest, seconds=0, now=timezone.now())
             return None
     return None
-
-
-#: Outcomes of a call after which a claim makes no further call.
-_TROUBLES = frozenset({AttemptOutcome.RETRY, DEFERRED})
 
 
 def _lease_spent_after() -> float:
